@@ -1,0 +1,102 @@
+"""Forms of the identity pages; business rules stay in services.py."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from yiwang.core.identifiers import DocumentType
+
+from .constants import Relationship, Role
+
+
+class LoginForm(forms.Form):
+    identifier = forms.CharField(label=_("手机号、身份证号或工号"), max_length=64)
+    password = forms.CharField(label=_("密码"), max_length=128, widget=forms.PasswordInput)
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("验证码"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class MobileForm(forms.Form):
+    mobile = forms.CharField(
+        label=_("手机号码"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"})
+    )
+
+
+class SmsLoginForm(MobileForm):
+    code = forms.CharField(
+        label=_("短信验证码"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class RegisterForm(forms.Form):
+    mobile = forms.CharField(label=_("手机号码"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel"}))
+    code = forms.CharField(label=_("短信验证码"), max_length=20)
+    name = forms.CharField(label=_("姓名"), max_length=64)
+    document_type = forms.ChoiceField(label=_("证件类型"), choices=DocumentType.choices)
+    document_number = forms.CharField(label=_("证件号码"), max_length=40)
+    password = forms.CharField(label=_("设置密码"), max_length=128, widget=forms.PasswordInput)
+    password_again = forms.CharField(label=_("再次输入密码"), max_length=128, widget=forms.PasswordInput)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", _("两次输入的密码不一致"))
+        return data
+
+
+class DelegationForm(forms.Form):
+    agent_document_type = forms.ChoiceField(label=_("被授权人证件类型"), choices=DocumentType.choices)
+    agent_document_number = forms.CharField(label=_("被授权人证件号码"), max_length=40)
+    relationship = forms.ChoiceField(label=_("与您的关系"), choices=Relationship.choices)
+    valid_until = forms.DateField(label=_("有效期至"), widget=forms.DateInput(attrs={"type": "date"}))
+    scope = forms.CharField(
+        label=_("授权事项编码（可选，多个用逗号分隔；留空表示全部事项）"), max_length=2000, required=False
+    )
+
+
+class OrganisationForm(forms.Form):
+    name = forms.CharField(label=_("法人名称"), max_length=200)
+    credit_code = forms.CharField(label=_("统一社会信用代码"), max_length=18)
+
+
+class AgentForm(forms.Form):
+    agent_document_type = forms.ChoiceField(label=_("经办人证件类型"), choices=DocumentType.choices)
+    agent_document_number = forms.CharField(label=_("经办人证件号码"), max_length=40)
+    valid_until = forms.DateField(label=_("有效期至"), widget=forms.DateInput(attrs={"type": "date"}))
+    scope = forms.CharField(label=_("授权事项编码（可选）"), max_length=2000, required=False)
+
+
+class StaffForm(forms.Form):
+    username = forms.CharField(label=_("工号"), max_length=64)
+    display_name = forms.CharField(label=_("姓名"), max_length=64)
+    department = forms.CharField(label=_("部门代码"), max_length=32)
+    role = forms.ChoiceField(label=_("角色"), choices=[(r.value, r.label) for r in Role if r != Role.APPLICANT])
+    password = forms.CharField(label=_("初始密码"), max_length=128, widget=forms.PasswordInput)
+
+
+class GrantRoleForm(forms.Form):
+    department = forms.CharField(label=_("部门代码"), max_length=32)
+    role = forms.ChoiceField(label=_("角色"), choices=[(r.value, r.label) for r in Role if r != Role.APPLICANT])
+
+
+class RevealForm(forms.Form):
+    which = forms.MultipleChoiceField(
+        label=_("要查看的信息"),
+        choices=[("document_number", _("证件号码")), ("mobile", _("手机号码"))],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    purpose = forms.CharField(label=_("查看用途"), max_length=200, required=False)
+    case_reference = forms.CharField(label=_("关联办件编号"), max_length=80, required=False)
+
+
+def split_scope(text: str) -> list[str]:
+    return [part.strip() for part in text.replace("，", ",").split(",") if part.strip()][:100]

@@ -1,0 +1,312 @@
+"""Unified identity (统一身份认证): accounts, people, organisations, roles, delegations.
+
+Identity numbers and mobile numbers are stored encrypted (SM4-GCM, see
+core.crypto) with a keyed blind index for exact lookup and a masked copy for
+display. The full value is only ever read through
+``accounts.services.reveal_person_data``, which records who read it and why.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+from yiwang.core.identifiers import DocumentType
+
+from .constants import AssuranceLevel, AssuranceMethod, CodePurpose, Relationship, Role
+
+
+class User(AbstractUser):
+    """A login. Citizens' logins point at their ``Person``; staff hold ``RoleAssignment``s."""
+
+    display_name = models.CharField(_("显示名称"), max_length=64, blank=True)
+    person = models.OneToOneField(
+        "Person", null=True, blank=True, on_delete=models.PROTECT, related_name="user", verbose_name=_("自然人")
+    )
+    # Raised by "log out everywhere": every session signed with the old value becomes invalid.
+    session_epoch = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    def get_session_auth_hash(self) -> str:
+        return salted_hmac(
+            "yiwang.accounts.User.session",
+            f"{self.password}:{self.session_epoch}",
+            algorithm="sha256",
+        ).hexdigest()
+
+
+class Person(models.Model):
+    """自然人: a citizen or resident, with or without an online account."""
+
+    name = models.CharField(_("姓名"), max_length=64)
+    document_type = models.CharField(_("证件类型"), max_length=32, choices=DocumentType.choices)
+    document_number_encrypted = models.TextField(_("证件号码（密文）"))
+    document_number_index = models.CharField(_("证件号码检索索引"), max_length=64)
+    document_number_masked = models.CharField(_("证件号码（脱敏）"), max_length=40)
+    mobile_encrypted = models.TextField(_("手机号码（密文）"), blank=True)
+    mobile_index = models.CharField(_("手机号码检索索引"), max_length=64, blank=True, db_index=True)
+    mobile_masked = models.CharField(_("手机号码（脱敏）"), max_length=20, blank=True)
+    mobile_verified_at = models.DateTimeField(_("手机号验证时间"), null=True, blank=True)
+    assurance_level = models.PositiveSmallIntegerField(
+        _("实名等级"), choices=AssuranceLevel.choices, default=AssuranceLevel.SELF_DECLARED
+    )
+    assurance_method = models.CharField(
+        _("实名方式"), max_length=24, choices=AssuranceMethod.choices, default=AssuranceMethod.SELF_DECLARED
+    )
+    assurance_at = models.DateTimeField(_("实名认证时间"), default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("自然人")
+        verbose_name_plural = _("自然人")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document_type", "document_number_index"], name="accounts_person_document_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.document_number_masked}）"
+
+
+class Organisation(models.Model):
+    """法人: an enterprise or other organisation, identified by its unified social credit code."""
+
+    name = models.CharField(_("名称"), max_length=200)
+    credit_code = models.CharField(_("统一社会信用代码"), max_length=18, unique=True)
+    legal_representative = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="represented_organisations", verbose_name=_("法定代表人")
+    )
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("注册人")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("法人")
+        verbose_name_plural = _("法人")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ActiveQuerySet(models.QuerySet):
+    def active(self, at: object = None) -> ActiveQuerySet:
+        now = at or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+
+
+class OrganisationAgent(models.Model):
+    """经办人: a person authorised by an organisation to act for it, within a scope and until a date."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="agents")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="agencies")
+    # Item codes the agent may handle; empty means every item.
+    scope = models.JSONField(_("授权范围（事项编码）"), default=list, blank=True)
+    valid_until = models.DateTimeField(_("有效期至"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ActiveQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("经办人")
+        verbose_name_plural = _("经办人")
+
+    def __str__(self) -> str:
+        return f"{self.person.name} → {self.organisation.name}"
+
+
+class Delegation(models.Model):
+    """帮办代办授权: a person lets a relative or a community worker act for them."""
+
+    principal = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="delegations_given")
+    agent_person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="delegations_received"
+    )
+    agent_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="delegations_received",
+        help_text=_("社区工作人员等以工作账户代办时"),
+    )
+    relationship = models.CharField(_("关系"), max_length=24, choices=Relationship.choices)
+    scope = models.JSONField(_("授权范围（事项编码）"), default=list, blank=True)
+    valid_until = models.DateTimeField(_("有效期至"))
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ActiveQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("代办授权")
+        verbose_name_plural = _("代办授权")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(agent_person__isnull=False) | Q(agent_user__isnull=False),
+                name="accounts_delegation_has_agent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal.name} 授权 {self.agent_person or self.agent_user}"
+
+    def covers(self, item_code: str | None) -> bool:
+        return not self.scope or item_code in self.scope
+
+
+class RoleAssignmentQuerySet(models.QuerySet):
+    def active(self) -> RoleAssignmentQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class RoleAssignment(models.Model):
+    """A role held by a user, within a department (and the departments below it) or platform-wide."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments")
+    role = models.CharField(_("角色"), max_length=24, choices=Role.choices)
+    department = models.ForeignKey(
+        "catalog.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="role_assignments"
+    )
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    granted_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = RoleAssignmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("角色授予")
+        verbose_name_plural = _("角色授予")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "role", "department"],
+                condition=Q(revoked_at__isnull=True),
+                name="accounts_role_active_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "revoked_at"], name="accounts_role_user_active")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_role_display()} @ {self.department or '全平台'}"
+
+
+class OneTimeCode(models.Model):
+    """An SMS code: stored as a keyed hash, single use, short-lived, with an attempt budget."""
+
+    purpose = models.CharField(max_length=16, choices=CodePurpose.choices)
+    mobile_index = models.CharField(max_length=64, db_index=True)
+    code_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("短信验证码")
+        verbose_name_plural = _("短信验证码")
+
+    def __str__(self) -> str:
+        return f"{self.purpose}@{self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SmsMessage(models.Model):
+    """The outbox of the default SMS backend: what would have been sent, for the demo and tests."""
+
+    mobile_index = models.CharField(max_length=64, db_index=True)
+    mobile_masked = models.CharField(max_length=20)
+    body = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("短信发件箱")
+        verbose_name_plural = _("短信发件箱")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.mobile_masked}: {self.body[:20]}"
+
+
+class TotpDevice(models.Model):
+    """A staff member's authenticator app (TOTP, RFC 6238)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device")
+    secret_encrypted = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last time step accepted: a code is never accepted twice.
+    last_step = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("动态口令设备")
+        verbose_name_plural = _("动态口令设备")
+
+    def __str__(self) -> str:
+        return f"TOTP {self.user}"
+
+
+class RecoveryCode(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("恢复码")
+        verbose_name_plural = _("恢复码")
+
+    def __str__(self) -> str:
+        return f"recovery {self.user_id}"
+
+
+class Throttle(models.Model):
+    """Failure counts per key (an account, an address, a mobile number) for lockout and rate limits."""
+
+    key = models.CharField(max_length=120, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("限流计数")
+        verbose_name_plural = _("限流计数")
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class DataAccessRecord(models.Model):
+    """One read of a person's full personal data: who, when, which fields, why (the data tracker)."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="access_records")
+    accessor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    accessor_label = models.CharField(max_length=200)
+    department_name = models.CharField(max_length=200, blank=True)
+    fields = models.JSONField(default=list)
+    purpose = models.CharField(max_length=200)
+    case_reference = models.CharField(max_length=80, blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("个人数据查阅记录")
+        verbose_name_plural = _("个人数据查阅记录")
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.accessor_label} → {self.person_id}"

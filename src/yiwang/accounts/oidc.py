@@ -1,0 +1,417 @@
+"""Single sign-on (统一身份认证) for other departments' systems: Yiwang as OpenID Connect provider.
+
+django-oauth-toolkit (DOT) does the protocol; this module holds what is ours:
+
+* :class:`YiwangOAuth2Validator` -- the claims released per scope, and the
+  rules DOT leaves open: authorization code (with PKCE, S256) is the only
+  flow, ID tokens are RS256, only active users get or use tokens, and every
+  issued token is audited (``oidc.token_issued``).
+* :func:`release_phone` -- the one full personal identifier a department can
+  receive (scope ``phone``). Like ``services.reveal_person_data`` it records
+  the read, so the citizen's data tracker (谁查看了我的信息) names the system.
+* :func:`register_client` -- how the ``yiwang oidc-client`` command registers
+  a department's system.
+* The consent and token views (:class:`ConsentView`, :class:`TokenView`).
+
+Claims by scope (``sub`` is DOT's default, ``str(user.pk)``: stable, and
+carrying no personal data):
+
+==========  ==================================================  ==========================
+scope       claims                                              where
+==========  ==================================================  ==========================
+openid      sub                                                 ID token, userinfo
+profile     name, preferred_username                            ID token, userinfo
+identity    yiwang_document_type, yiwang_document_number_masked,  ID token, userinfo
+            yiwang_assurance_level (1-4, see AssuranceLevel)
+staff       yiwang_roles, yiwang_departments (staff only)       ID token, userinfo
+phone       phone_number (E.164, full), phone_number_verified   userinfo only, recorded
+==========  ==================================================  ==========================
+
+Staff and the second factor: the authorization endpoint relies on the
+Django session. Our login view (``accounts.views.login_view``) calls
+``login()`` for staff only after their authenticator code was accepted, so a
+staff member's session -- and hence any sign-in to a department system
+through it -- has passed both factors. Any other way of creating a session
+must keep that promise.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+from urllib.parse import unquote_plus, urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from oauth2_provider import views as dot_views
+from oauth2_provider.models import AbstractApplication, get_application_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.scopes import get_scopes_backend
+
+from yiwang.core import crypto
+from yiwang.core.audit import record_event
+from yiwang.core.middleware import CONTENT_SECURITY_POLICY
+
+from . import policy
+from .models import DataAccessRecord, User
+
+log = logging.getLogger(__name__)
+
+# oauthlib's request object (oauthlib ships no type information).
+OAuthRequest = Any
+
+GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
+PHONE_CLAIMS = ("phone_number", "phone_number_verified")
+# Claims each scope releases, beyond sub (openid). Used for the discovery document too.
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "profile": ("name", "preferred_username"),
+    "identity": ("yiwang_document_type", "yiwang_document_number_masked", "yiwang_assurance_level"),
+    "staff": ("yiwang_roles", "yiwang_departments"),
+    "phone": PHONE_CLAIMS,
+}
+
+
+# Headings of the consent page; the descriptions are the SCOPES setting.
+SCOPE_TITLES = {
+    "openid": _("身份确认"),
+    "profile": _("姓名"),
+    "phone": _("手机号码"),
+    "identity": _("证件与实名等级"),
+    "staff": _("工作岗位"),
+}
+
+
+class OidcClientError(Exception):
+    """A client registration was refused; the message says why (Chinese)."""
+
+
+def _client_label(application: Any) -> str:
+    return (application.name or application.client_id)[:200]
+
+
+def _audit_target(application: Any) -> str:
+    return f"oauth2_provider.Application:{application.pk}"
+
+
+def release_phone(*, user: User, application: Any) -> dict[str, Any]:
+    """The full mobile number for a client holding the citizen's ``phone`` consent; the read is recorded."""
+    person = user.person
+    if person is None or not person.mobile_encrypted:
+        return {}
+    mobile = crypto.decrypt(person.mobile_encrypted)
+    label = _client_label(application)
+    purpose = f"单点登录：{label}"[:200]
+    with transaction.atomic():
+        DataAccessRecord.objects.create(
+            person=person,
+            accessor=None,
+            accessor_label=label,
+            fields=["mobile"],
+            purpose=purpose,
+        )
+        record_event(
+            "pii.read",
+            actor_label=f"oidc-client:{application.client_id}"[:200],
+            on_behalf_of_person_id=person.pk,
+            target=f"accounts.Person:{person.pk}",
+            detail={
+                "fields": ["mobile"],
+                "purpose": purpose,
+                "client_id": application.client_id,
+                "consented_by": f"accounts.User:{user.pk}",
+            },
+        )
+    return {"phone_number": f"+86{mobile}", "phone_number_verified": person.mobile_verified_at is not None}
+
+
+def user_claims(user: User, scopes: list[str]) -> dict[str, Any]:
+    """Claims for the ID token and userinfo, for the scopes granted (the phone number excepted)."""
+    claims: dict[str, Any] = {}
+    person = user.person
+    if "profile" in scopes:
+        claims["name"] = person.name if person is not None else (user.display_name or user.username)
+        claims["preferred_username"] = user.username
+    if "identity" in scopes and person is not None:
+        claims["yiwang_document_type"] = person.document_type
+        claims["yiwang_document_number_masked"] = person.document_number_masked
+        claims["yiwang_assurance_level"] = person.assurance_level
+    if "staff" in scopes and policy.is_staff_member(user):
+        assignments = user.role_assignments.active().select_related("department").order_by("role", "department__code")
+        claims["yiwang_roles"] = [
+            {"role": a.role, "department": a.department.code if a.department else None} for a in assignments
+        ]
+        claims["yiwang_departments"] = sorted({a.department.code for a in assignments if a.department})
+    return claims
+
+
+def _active(user: Any) -> bool:
+    return user is not None and bool(getattr(user, "is_active", False))
+
+
+class YiwangOAuth2Validator(OAuth2Validator):
+    """DOT's validator with Yiwang's claims, flow restrictions and audit records."""
+
+    oidc_claim_scope = {
+        **OAuth2Validator.oidc_claim_scope,
+        **{claim: scope for scope, claims in SCOPE_CLAIMS.items() for claim in claims},
+    }
+
+    # --- which clients and flows --------------------------------------------
+
+    def validate_client_id(self, client_id: str, request: OAuthRequest, *args: Any, **kwargs: Any) -> bool:
+        if not super().validate_client_id(client_id, request, *args, **kwargs):
+            return False
+        client = request.client
+        if (
+            client.authorization_grant_type != AbstractApplication.GRANT_AUTHORIZATION_CODE
+            or client.algorithm != AbstractApplication.RS256_ALGORITHM
+        ):
+            # Registered in the admin with another flow or no ID token signing.
+            log.warning("OIDC client %s refused: it must use authorization code and RS256", client_id)
+            return False
+        return True
+
+    def validate_grant_type(
+        self, client_id: str, grant_type: str, client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
+    ) -> bool:
+        if grant_type not in GRANT_TYPES:
+            return False
+        return bool(super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs))
+
+    def validate_response_type(
+        self, client_id: str, response_type: str, client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
+    ) -> bool:
+        if response_type != "code":
+            return False
+        return bool(super().validate_response_type(client_id, response_type, client, request, *args, **kwargs))
+
+    # --- only active users ------------------------------------------------------
+
+    def validate_code(
+        self, client_id: str, code: str, client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
+    ) -> bool:
+        return bool(super().validate_code(client_id, code, client, request, *args, **kwargs)) and _active(request.user)
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
+    ) -> bool:
+        return bool(super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)) and _active(
+            request.user
+        )
+
+    def validate_bearer_token(self, token: str, scopes: list[str], request: OAuthRequest) -> bool:
+        return bool(super().validate_bearer_token(token, scopes, request)) and _active(request.user)
+
+    # --- claims -------------------------------------------------------------------
+
+    def get_additional_claims(self, request: OAuthRequest) -> dict[str, Any]:
+        return user_claims(request.user, list(request.scopes or []))
+
+    def get_userinfo_claims(self, request: OAuthRequest) -> dict[str, Any]:
+        claims: dict[str, Any] = dict(super().get_userinfo_claims(request))
+        if "phone" in (request.scopes or []):
+            claims.update(release_phone(user=request.user, application=request.client))
+        return claims
+
+    def get_discovery_claims(self, request: Any) -> list[str]:
+        return ["sub", *(claim for claims in SCOPE_CLAIMS.values() for claim in claims)]
+
+    # --- audit ----------------------------------------------------------------------
+
+    def save_bearer_token(self, token: dict[str, Any], request: OAuthRequest, *args: Any, **kwargs: Any) -> None:
+        super().save_bearer_token(token, request, *args, **kwargs)
+        record_event(
+            "oidc.token_issued",
+            actor=request.user,
+            target=_audit_target(request.client),
+            ip=request.headers.get("REMOTE_ADDR"),
+            detail={
+                "client_id": request.client.client_id,
+                "grant_type": request.grant_type,
+                "scopes": sorted(str(token.get("scope", "")).split()),
+            },
+        )
+
+
+# --- clients ------------------------------------------------------------------------
+
+
+def register_client(*, name: str, redirect_uris: list[str], public: bool = False) -> tuple[Any, str]:
+    """Register a department's system; returns the application and its secret (shown once, "" if public).
+
+    Only what a department needs is possible: authorization code with PKCE,
+    RS256 ID tokens, exact redirect URIs (https only in production).
+    """
+    name = " ".join((name or "").split())
+    if not 2 <= len(name) <= 255:
+        raise OidcClientError("系统名称应为2至255个字符")
+    if not redirect_uris:
+        raise OidcClientError("至少需要一个回调地址（redirect URI）")
+    application_model = get_application_model()
+    if application_model.objects.filter(name=name).exists():
+        raise OidcClientError(f"已有名为“{name}”的接入系统")
+    application = application_model(
+        name=name,
+        client_type=application_model.CLIENT_PUBLIC if public else application_model.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=application_model.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=" ".join(redirect_uris),
+        algorithm=application_model.RS256_ALGORITHM,
+        skip_authorization=False,
+    )
+    if public:
+        application.client_secret = ""
+    secret = application.client_secret  # still the plain value: it is hashed when saved
+    try:
+        application.full_clean()
+    except ValidationError as exc:  # DOT checks the redirect URIs against ALLOWED_REDIRECT_URI_SCHEMES
+        raise OidcClientError("登记信息无效：" + "；".join(str(m) for m in exc.messages)) from exc
+    with transaction.atomic():
+        application.save()
+        record_event(
+            "oidc.client_registered",
+            actor_label="system:oidc-client",
+            target=_audit_target(application),
+            detail={
+                "client_id": application.client_id,
+                "name": name,
+                "client_type": application.client_type,
+                "redirect_uris": redirect_uris,
+            },
+        )
+    return application, secret
+
+
+# --- views ---------------------------------------------------------------------------
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _follows_our_own_form(request: HttpRequest) -> bool:
+    """Whether a navigation was started from one of our pages (Fetch Metadata, else the Referer)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    referer = urlsplit(request.headers.get("Referer", ""))
+    return bool(referer.netloc) and referer.netloc == request.get_host() and referer.scheme == request.scheme
+
+
+def _csp_allowing_form_target(uri: str) -> str:
+    parts = urlsplit(uri)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
+
+
+def _basic_auth_client_id(request: HttpRequest) -> str:
+    """The client_id of HTTP Basic client authentication (the secret is never looked at)."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header.lower().startswith("basic "):
+        return ""
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return unquote_plus(decoded.partition(":")[0])
+
+
+@method_decorator(never_cache, name="dispatch")
+class ConsentView(dot_views.AuthorizationView):
+    """DOT's authorization endpoint with our consent page, and the citizen's decision audited."""
+
+    template_name = "oauth2_provider/authorize.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = super().get(request, *args, **kwargs)
+        redirect_uri = self.oauth2_data.get("redirect_uri")
+        if response.status_code == 200 and redirect_uri:
+            # The site's CSP allows forms to post to our own origin only, and browsers apply
+            # form-action to the redirect that follows: the consent form may also lead to the
+            # (registered, just validated) redirect URI of this client.
+            response.headers["Content-Security-Policy"] = _csp_allowing_form_target(redirect_uri)
+        return response
+
+    def redirect(self, redirect_to: str, application: Any) -> HttpResponse:
+        response: HttpResponse = super().redirect(redirect_to, application)
+        if self.request.method == "GET" and _follows_our_own_form(self.request):
+            # This GET is the end of a redirect chain that began with one of our forms (the
+            # login form, typically): the browser would apply that page's CSP form-action
+            # ('self') to a redirect to the client and stop there. Continue with a page instead.
+            if application is None:  # DOT passes none with errors found while validating the request
+                client_id = self.request.GET.get("client_id", "")
+                application = get_application_model().objects.filter(client_id=client_id).first()
+            page = render(
+                self.request,
+                "oauth2_provider/return.html",
+                {"return_url": response["Location"], "application": application},
+            )
+            page.headers["Refresh"] = f"0;url={response['Location']}"
+            return page
+        return response
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)
+        descriptions = get_scopes_backend().get_all_scopes()
+        context["scope_items"] = [
+            {"scope": scope, "title": SCOPE_TITLES.get(scope, scope), "description": descriptions.get(scope, "")}
+            for scope in context.get("scopes", [])
+        ]
+        return context
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response: HttpResponse = super().form_valid(form)
+        application = get_application_model().objects.filter(client_id=form.cleaned_data.get("client_id")).first()
+        if application is not None:
+            record_event(
+                "oidc.consent_given" if form.cleaned_data.get("allow") else "oidc.consent_refused",
+                actor=self.request.user,
+                target=_audit_target(application),
+                ip=_client_ip(self.request),
+                detail={
+                    "client_id": application.client_id,
+                    "scopes": sorted(str(form.cleaned_data.get("scope", "")).split()),
+                },
+            )
+        return response
+
+
+class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
+    """DOT's discovery document, stating only what we accept: RS256 ID tokens, code and refresh grants."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = super().get(request, *args, **kwargs)
+        data = json.loads(response.content)
+        data["id_token_signing_alg_values_supported"] = [AbstractApplication.RS256_ALGORITHM]
+        data["grant_types_supported"] = sorted(GRANT_TYPES)
+        data["claims_supported"] = sorted(data.get("claims_supported", []))
+        data["revocation_endpoint"] = self._get_endpoint_url(request, "revoke-token", required=True)
+        body = JsonResponse(data)
+        body["Access-Control-Allow-Origin"] = "*"
+        return body
+
+
+class TokenView(dot_views.TokenView):
+    """DOT's token endpoint; refusals (a wrong PKCE verifier, a replayed code) are audited."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = super().post(request, *args, **kwargs)
+        if response.status_code >= 400:
+            client_id = request.POST.get("client_id", "") or _basic_auth_client_id(request)
+            record_event(
+                "oidc.token_refused",
+                ip=_client_ip(request),
+                detail={
+                    "client_id": client_id[:100],
+                    "grant_type": request.POST.get("grant_type", "")[:40],
+                    "status": response.status_code,
+                },
+            )
+        return response

@@ -1,0 +1,154 @@
+"""Who may do what in identity, and the department scoping every app uses.
+
+Deny by default: each function answers True only for the cases it names.
+Staff act within the departments of their role assignments and every
+department below them; supervisors and platform administrators see all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from yiwang.catalog.selectors import department_and_descendants
+
+from .constants import (
+    CASE_ROLES,
+    DEPARTMENT_GRANTABLE_ROLES,
+    PLATFORM_WIDE_ROLES,
+    STAFF_ROLES,
+    Role,
+)
+from .models import Organisation, Person, RoleAssignment, User
+
+ALL = None  # "every department"
+
+
+def _assignments(user: Any) -> list[RoleAssignment]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    cache = getattr(user, "_role_cache", None)
+    if cache is None:
+        cache = list(RoleAssignment.objects.active().filter(user=user).select_related("department"))
+        user._role_cache = cache
+    return cache
+
+
+def roles_of(user: Any) -> set[str]:
+    return {a.role for a in _assignments(user)}
+
+
+def has_any_role(user: Any, roles: Iterable[str]) -> bool:
+    wanted = set(roles)
+    return any(a.role in wanted for a in _assignments(user))
+
+
+def is_staff_member(user: Any) -> bool:
+    return bool(roles_of(user) & STAFF_ROLES)
+
+
+def requires_second_factor(user: Any) -> bool:
+    """Every staff account must use an authenticator; Django admin access counts as staff."""
+    return is_staff_member(user) or bool(getattr(user, "is_staff", False)) or bool(getattr(user, "is_superuser", False))
+
+
+def department_scope(user: Any, roles: Iterable[str] | None = None) -> set[str] | None:
+    """Department codes the user acts in (with ``roles`` if given): ``None`` means all, empty means none."""
+    wanted = set(roles) if roles is not None else None
+    codes: set[str] = set()
+    for assignment in _assignments(user):
+        if wanted is not None and assignment.role not in wanted:
+            continue
+        if assignment.role in PLATFORM_WIDE_ROLES:
+            return ALL
+        if assignment.department is not None:
+            codes.update(department_and_descendants(assignment.department.code))
+    return codes
+
+
+def scope_by_department(
+    queryset: QuerySet[Any], user: Any, *, field: str = "department__code", roles: Iterable[str] | None = None
+) -> QuerySet[Any]:
+    """Filter department-owned records to those the user may see (nothing for non-staff)."""
+    scope = department_scope(user, roles)
+    if scope is ALL:
+        return queryset
+    if not scope:
+        return queryset.none()
+    return queryset.filter(**{f"{field}__in": scope})
+
+
+def in_scope(user: Any, department_code: str | None, roles: Iterable[str] | None = None) -> bool:
+    scope = department_scope(user, roles)
+    return scope is ALL or (department_code is not None and department_code in scope)
+
+
+def is_platform_admin(user: Any) -> bool:
+    return Role.PLATFORM_ADMIN in roles_of(user) or bool(getattr(user, "is_superuser", False))
+
+
+def can_grant_role(actor: Any, role: str, department: Any) -> bool:
+    """Platform administrators grant anything; department administrators grant working roles below them."""
+    if is_platform_admin(actor):
+        return role != Role.APPLICANT
+    if role not in DEPARTMENT_GRANTABLE_ROLES or department is None:
+        return False
+    return in_scope(actor, department.code, {Role.DEPARTMENT_ADMIN})
+
+
+def can_manage_user(actor: Any, target: User) -> bool:
+    """A department administrator manages staff whose every role lies inside their scope."""
+    if is_platform_admin(actor):
+        return True
+    if actor.pk == target.pk:
+        return False
+    scope = department_scope(actor, {Role.DEPARTMENT_ADMIN})
+    if not scope:
+        return False
+    target_roles = list(RoleAssignment.objects.active().filter(user=target).select_related("department"))
+    return bool(target_roles) and all(
+        a.role in DEPARTMENT_GRANTABLE_ROLES and a.department is not None and a.department.code in scope
+        for a in target_roles
+    )
+
+
+def manageable_staff(actor: Any) -> QuerySet[User]:
+    """Staff accounts a department administrator may see in the staff administration."""
+    if is_platform_admin(actor):
+        return User.objects.filter(role_assignments__revoked_at__isnull=True).distinct()
+    scope = department_scope(actor, {Role.DEPARTMENT_ADMIN})
+    if not scope:
+        return User.objects.none()
+    return User.objects.filter(
+        Q(role_assignments__revoked_at__isnull=True) & Q(role_assignments__department__code__in=scope)
+    ).distinct()
+
+
+def can_read_person_data(actor: Any, person: Person) -> bool:
+    """The person themself, or case staff (the purpose and case are checked and logged by the caller)."""
+    if getattr(actor, "person_id", None) == person.pk:
+        return True
+    return has_any_role(actor, CASE_ROLES)
+
+
+def can_manage_organisation(actor: Any, organisation: Organisation) -> bool:
+    return getattr(actor, "person_id", None) is not None and organisation.legal_representative_id == actor.person_id
+
+
+def primary_department_name(user: Any) -> str:
+    for assignment in _assignments(user):
+        if assignment.department is not None:
+            return assignment.department.name
+    return "平台" if roles_of(user) else ""
+
+
+def required_assurance(item: Any, step: Any = None) -> int:
+    """The real-name level an item (or one of its steps) asks of the applicant."""
+    step_level = getattr(step, "min_assurance_level", None)
+    return max(item.min_assurance_level, step_level or 0)
+
+
+def meets_assurance(person: Person | None, item: Any, step: Any = None) -> bool:
+    return person is not None and person.assurance_level >= required_assurance(item, step)

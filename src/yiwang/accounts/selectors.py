@@ -1,0 +1,104 @@
+"""Reads of identity data, already limited to what the caller may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from . import policy
+from .models import DataAccessRecord, Delegation, Organisation, OrganisationAgent, Person, RoleAssignment, User
+
+
+def delegations_given(user: User) -> QuerySet[Delegation]:
+    if user.person_id is None:
+        return Delegation.objects.none()
+    return Delegation.objects.filter(principal_id=user.person_id).select_related("agent_person").order_by("-id")
+
+
+def delegations_received(user: User) -> QuerySet[Delegation]:
+    query = Q(agent_user=user)
+    if user.person_id is not None:
+        query |= Q(agent_person_id=user.person_id)
+    return Delegation.objects.active().filter(query).select_related("principal").order_by("-id")
+
+
+def get_own_delegation(user: User, delegation_id: int) -> Delegation:
+    """A delegation the user gave or received; the same 404 for a missing and a foreign one."""
+    person_id = user.person_id
+    delegation = (
+        Delegation.objects.filter(pk=delegation_id)
+        .filter(Q(principal_id=person_id) | Q(agent_person_id=person_id) | Q(agent_user=user))
+        .first()
+        if person_id is not None or user.is_authenticated
+        else None
+    )
+    if delegation is None:
+        raise Http404("授权不存在")
+    return delegation
+
+
+def data_access_records(user: User) -> QuerySet[DataAccessRecord]:
+    """Who read the user's full personal data, newest first (the data tracker)."""
+    if user.person_id is None:
+        return DataAccessRecord.objects.none()
+    return DataAccessRecord.objects.filter(person_id=user.person_id)
+
+
+def organisations_represented(user: User) -> QuerySet[Organisation]:
+    if user.person_id is None:
+        return Organisation.objects.none()
+    return Organisation.objects.filter(legal_representative_id=user.person_id).order_by("name")
+
+
+def agencies(user: User) -> QuerySet[OrganisationAgent]:
+    if user.person_id is None:
+        return OrganisationAgent.objects.none()
+    return OrganisationAgent.objects.active().filter(person_id=user.person_id).select_related("organisation")
+
+
+def get_represented_organisation(user: User, organisation_id: int) -> Organisation:
+    organisation = organisations_represented(user).filter(pk=organisation_id).first()
+    if organisation is None:
+        raise Http404("法人不存在")
+    return organisation
+
+
+def organisation_agents(organisation: Organisation) -> QuerySet[OrganisationAgent]:
+    return organisation.agents.select_related("person").order_by("-id")
+
+
+def get_person_for(actor: User, person_id: int) -> Person:
+    """A person record the actor may look at (masked); 404 otherwise, so ids cannot be probed."""
+    person = Person.objects.filter(pk=person_id).first()
+    if person is None or not policy.can_read_person_data(actor, person):
+        raise Http404("自然人不存在")
+    return person
+
+
+def staff_list(actor: Any) -> QuerySet[User]:
+    return policy.manageable_staff(actor).order_by("username").prefetch_related("role_assignments__department")
+
+
+def get_managed_user(actor: Any, user_id: int) -> User:
+    user = staff_list(actor).filter(pk=user_id).first()
+    if user is None:
+        raise Http404("用户不存在")
+    return user
+
+
+def get_managed_assignment(actor: Any, assignment_id: int) -> RoleAssignment:
+    assignment = (
+        RoleAssignment.objects.active()
+        .filter(pk=assignment_id, user__in=staff_list(actor))
+        .select_related("department", "user")
+        .first()
+    )
+    if assignment is None:
+        raise Http404("角色授予不存在")
+    return assignment
+
+
+def active_roles(user: User) -> list[RoleAssignment]:
+    return list(RoleAssignment.objects.active().filter(user=user).select_related("department"))

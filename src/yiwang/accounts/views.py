@@ -1,0 +1,441 @@
+"""Identity pages: registration, login (password, SMS, authenticator), account,
+delegations, organisations, the data tracker and staff administration.
+
+Views parse, authorise and call services; they never write models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from yiwang.catalog.models import Department
+
+from . import forms, policy, selectors, services
+from .constants import CodePurpose
+from .models import SmsMessage, User
+
+PENDING_USER = "yiwang_pending_user"
+PENDING_AT = "yiwang_pending_at"
+PENDING_NEXT = "yiwang_pending_next"
+PENDING_TTL_SECONDS = 300
+REGISTER_MOBILE = "yiwang_register_mobile"
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def _show_error(form: Any, error: services.IdentityError) -> None:
+    if error.field and error.field in form.fields:
+        form.add_error(error.field, error.detail)
+    else:
+        form.add_error(None, error.detail)
+
+
+def _finish_login(request: HttpRequest, user: User, method: str) -> HttpResponse:
+    target = request.session.pop(PENDING_NEXT, None) or _safe_next(request, reverse("accounts:home"))
+    for key in (PENDING_USER, PENDING_AT):
+        request.session.pop(key, None)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    services.record_login(user, ip=client_ip(request), method=method)
+    return HttpResponseRedirect(target)
+
+
+def _pending_user(request: HttpRequest) -> User | None:
+    user_id = request.session.get(PENDING_USER)
+    started = request.session.get(PENDING_AT, 0)
+    if not user_id or time.time() - started > PENDING_TTL_SECONDS:
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+# --- login and logout -----------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    form = forms.LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            outcome = services.authenticate_password(
+                form.cleaned_data["identifier"], form.cleaned_data["password"], ip=client_ip(request)
+            )
+        except services.IdentityError as error:
+            _show_error(form, error)
+        else:
+            if not outcome.needs_second_factor:
+                return _finish_login(request, outcome.user, "password")
+            request.session.cycle_key()
+            request.session[PENDING_USER] = outcome.user.pk
+            request.session[PENDING_AT] = time.time()
+            request.session[PENDING_NEXT] = _safe_next(request, reverse("accounts:home"))
+            return redirect("accounts:totp_setup" if outcome.needs_enrolment else "accounts:login_verify")
+    return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request, "")})
+
+
+@require_http_methods(["GET", "POST"])
+def login_verify(request: HttpRequest) -> HttpResponse:
+    user = _pending_user(request)
+    if user is None:
+        messages.error(request, "登录已超时，请重新登录")
+        return redirect("accounts:login")
+    form = forms.CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.verify_second_factor(user, form.cleaned_data["code"], ip=client_ip(request))
+        except services.IdentityError as error:
+            _show_error(form, error)
+        else:
+            return _finish_login(request, user, "password+totp")
+    return render(request, "accounts/login_verify.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def totp_setup(request: HttpRequest) -> HttpResponse:
+    """Mandatory authenticator enrolment for staff, during their first login."""
+    user = _pending_user(request)
+    if user is None:
+        messages.error(request, "登录已超时，请重新登录")
+        return redirect("accounts:login")
+    form = forms.CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = services.confirm_totp(user, form.cleaned_data["code"], ip=client_ip(request))
+        except services.IdentityError as error:
+            _show_error(form, error)
+        else:
+            response = _finish_login(request, user, "password+totp-enrolment")
+            return render(request, "accounts/recovery_codes.html", {"codes": codes, "next": response["Location"]})
+    uri = request.session.get("yiwang_totp_uri")
+    if request.method == "GET" or not uri:
+        try:
+            uri = services.start_totp_enrolment(user)
+        except services.IdentityError as error:
+            messages.error(request, error.detail)
+            return redirect("accounts:login_verify")
+        request.session["yiwang_totp_uri"] = uri
+    secret = uri.split("secret=")[1].split("&")[0]
+    qr_svg = segno.make(uri, error="m").svg_data_uri(scale=4)
+    return render(request, "accounts/totp_setup.html", {"form": form, "secret": secret, "qr_svg": qr_svg})
+
+
+@require_http_methods(["GET", "POST"])
+def sms_login(request: HttpRequest) -> HttpResponse:
+    form = forms.SmsLoginForm(request.POST or None)
+    if request.method == "POST" and request.POST.get("action") == "send":
+        mobile_form = forms.MobileForm(request.POST)
+        form = forms.SmsLoginForm(initial={"mobile": request.POST.get("mobile", "")})
+        if mobile_form.is_valid():
+            try:
+                services.send_code(mobile_form.cleaned_data["mobile"], CodePurpose.LOGIN, ip=client_ip(request))
+                messages.success(request, "验证码已发送，5分钟内有效")
+            except services.IdentityError as error:
+                _show_error(form, error)
+    elif request.method == "POST" and form.is_valid():
+        try:
+            user = services.authenticate_sms(
+                form.cleaned_data["mobile"], form.cleaned_data["code"], ip=client_ip(request)
+            )
+        except services.IdentityError as error:
+            _show_error(form, error)
+        else:
+            return _finish_login(request, user, "sms")
+    return render(request, "accounts/login_sms.html", {"form": form, "next": _safe_next(request, "")})
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("catalog:home")
+
+
+@require_POST
+@login_required
+def logout_everywhere(request: HttpRequest) -> HttpResponse:
+    services.logout_everywhere(request.user, ip=client_ip(request))  # type: ignore[arg-type]
+    logout(request)
+    messages.success(request, "已退出所有设备上的登录")
+    return redirect("accounts:login")
+
+
+# --- registration -----------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    form = forms.RegisterForm(
+        request.POST if request.POST.get("action") == "register" else None,
+        initial={"mobile": request.session.get(REGISTER_MOBILE, "")},
+    )
+    if request.method == "POST" and request.POST.get("action") == "send":
+        mobile_form = forms.MobileForm(request.POST)
+        if mobile_form.is_valid():
+            try:
+                services.send_code(mobile_form.cleaned_data["mobile"], CodePurpose.REGISTER, ip=client_ip(request))
+                request.session[REGISTER_MOBILE] = mobile_form.cleaned_data["mobile"]
+                messages.success(request, "验证码已发送，5分钟内有效")
+            except services.IdentityError as error:
+                _show_error(form, error)
+        form = forms.RegisterForm(initial={"mobile": request.POST.get("mobile", "")})
+    elif request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = services.register_citizen(
+                name=data["name"],
+                document_type=data["document_type"],
+                document_number=data["document_number"],
+                mobile=data["mobile"],
+                code=data["code"],
+                password=data["password"],
+                ip=client_ip(request),
+            )
+        except services.IdentityError as error:
+            _show_error(form, error)
+        else:
+            request.session.pop(REGISTER_MOBILE, None)
+            messages.success(request, "注册成功，已完成二级实名认证")
+            return _finish_login(request, user, "registration")
+    return render(request, "accounts/register.html", {"form": form})
+
+
+@require_http_methods(["GET"])
+def sms_outbox(request: HttpRequest) -> HttpResponse:
+    """The demo's stand-in for a phone: the SMS outbox, only outside production."""
+    if settings.PRODUCTION:
+        raise Http404
+    return render(request, "accounts/sms_outbox.html", {"messages_sent": SmsMessage.objects.all()[:20]})
+
+
+# --- the account -----------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_home(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    revealed: dict[str, str] = {}
+    if request.method == "POST" and user.person is not None:
+        reveal_form = forms.RevealForm(request.POST)
+        if reveal_form.is_valid():
+            revealed = services.reveal_person_data(
+                actor=user, person=user.person, fields=reveal_form.cleaned_data["which"], purpose="本人查看"
+            )
+    return render(
+        request,
+        "accounts/home.html",
+        {
+            "person": user.person,
+            "revealed": revealed,
+            "roles": selectors.active_roles(user),
+            "organisations": selectors.organisations_represented(user),
+            "agencies": selectors.agencies(user),
+            "delegations_given": selectors.delegations_given(user),
+            "delegations_received": selectors.delegations_received(user),
+            "reveal_form": forms.RevealForm(),
+        },
+    )
+
+
+@login_required
+def data_access(request: HttpRequest) -> HttpResponse:
+    """“谁用了我的数据”: every read of the person's full data, with who, when, what and why."""
+    records = selectors.data_access_records(request.user)  # type: ignore[arg-type]
+    page = Paginator(records, 30).get_page(request.GET.get("page"))
+    return render(request, "accounts/data_access.html", {"page": page})
+
+
+def _end_of_day(date: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(date, dt.time(23, 59, 59)))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delegation_new(request: HttpRequest) -> HttpResponse:
+    form = forms.DelegationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.grant_delegation(
+                actor=request.user,  # type: ignore[arg-type]
+                agent_document_type=data["agent_document_type"],
+                agent_document_number=data["agent_document_number"],
+                relationship=data["relationship"],
+                valid_until=_end_of_day(data["valid_until"]),
+                scope=forms.split_scope(data["scope"]),
+            )
+        except services.IdentityError as error:
+            _show_error(form, error)
+        else:
+            messages.success(request, "授权已生效")
+            return redirect("accounts:home")
+    return render(request, "accounts/delegation_new.html", {"form": form})
+
+
+@login_required
+@require_POST
+def delegation_revoke(request: HttpRequest, delegation_id: int) -> HttpResponse:
+    delegation = selectors.get_own_delegation(request.user, delegation_id)  # type: ignore[arg-type]
+    try:
+        services.revoke_delegation(actor=request.user, delegation=delegation)  # type: ignore[arg-type]
+    except services.IdentityError as error:
+        raise Http404(error.detail) from error
+    messages.success(request, "授权已撤销")
+    return redirect("accounts:home")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organisation_new(request: HttpRequest) -> HttpResponse:
+    form = forms.OrganisationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            organisation = services.register_organisation(
+                actor=request.user,  # type: ignore[arg-type]
+                name=form.cleaned_data["name"],
+                credit_code=form.cleaned_data["credit_code"],
+            )
+        except services.IdentityError as error:
+            _show_error(form, error)
+        else:
+            return redirect("accounts:organisation", organisation_id=organisation.pk)
+    return render(request, "accounts/organisation_new.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organisation_detail(request: HttpRequest, organisation_id: int) -> HttpResponse:
+    organisation = selectors.get_represented_organisation(request.user, organisation_id)  # type: ignore[arg-type]
+    form = forms.AgentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.add_organisation_agent(
+                actor=request.user,  # type: ignore[arg-type]
+                organisation=organisation,
+                agent_document_type=data["agent_document_type"],
+                agent_document_number=data["agent_document_number"],
+                valid_until=_end_of_day(data["valid_until"]),
+                scope=forms.split_scope(data["scope"]),
+            )
+        except services.IdentityError as error:
+            _show_error(form, error)
+        else:
+            messages.success(request, "经办人授权已生效")
+            return redirect("accounts:organisation", organisation_id=organisation.pk)
+    return render(
+        request,
+        "accounts/organisation_detail.html",
+        {"organisation": organisation, "agents": selectors.organisation_agents(organisation), "form": form},
+    )
+
+
+@login_required
+@require_POST
+def organisation_agent_revoke(request: HttpRequest, organisation_id: int, agent_id: int) -> HttpResponse:
+    organisation = selectors.get_represented_organisation(request.user, organisation_id)  # type: ignore[arg-type]
+    agent = selectors.organisation_agents(organisation).filter(pk=agent_id).first()
+    if agent is None:
+        raise Http404("经办人授权不存在")
+    services.revoke_organisation_agent(actor=request.user, agent=agent)  # type: ignore[arg-type]
+    messages.success(request, "经办人授权已撤销")
+    return redirect("accounts:organisation", organisation_id=organisation.pk)
+
+
+# --- staff administration ------------------------------------------------------------
+
+
+def _staff_admin_or_404(request: HttpRequest) -> User:
+    user: User = request.user  # type: ignore[assignment]
+    if not (policy.is_platform_admin(user) or policy.department_scope(user, {"department_admin"})):
+        services.record_event_denied(user, "staff_admin", client_ip(request))
+        raise Http404
+    return user
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def staff_list(request: HttpRequest) -> HttpResponse:
+    actor = _staff_admin_or_404(request)
+    form = forms.StaffForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        department = Department.objects.filter(code=data["department"]).first()
+        if department is None:
+            form.add_error("department", "部门不存在")
+        else:
+            try:
+                created = services.create_staff(
+                    actor=actor,
+                    username=data["username"],
+                    display_name=data["display_name"],
+                    department=department,
+                    roles=[data["role"]],
+                    password=data["password"],
+                )
+            except services.IdentityError as error:
+                _show_error(form, error)
+            else:
+                messages.success(request, f"已创建工作人员账户 {created.username}，首次登录须绑定动态口令")
+                return redirect("accounts:staff")
+    return render(request, "accounts/staff_list.html", {"staff": selectors.staff_list(actor), "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def staff_detail(request: HttpRequest, user_id: int) -> HttpResponse:
+    actor = _staff_admin_or_404(request)
+    member = selectors.get_managed_user(actor, user_id)
+    form = forms.GrantRoleForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        department = Department.objects.filter(code=form.cleaned_data["department"]).first()
+        if department is None:
+            form.add_error("department", "部门不存在")
+        else:
+            try:
+                services.grant_role(actor=actor, user=member, role=form.cleaned_data["role"], department=department)
+            except services.IdentityError as error:
+                _show_error(form, error)
+            else:
+                messages.success(request, "角色已授予")
+                return redirect("accounts:staff_detail", user_id=member.pk)
+    return render(
+        request,
+        "accounts/staff_detail.html",
+        {"member": member, "roles": selectors.active_roles(member), "form": form},
+    )
+
+
+@login_required
+@require_POST
+def staff_role_revoke(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    actor = _staff_admin_or_404(request)
+    assignment = selectors.get_managed_assignment(actor, assignment_id)
+    try:
+        services.revoke_role(actor=actor, assignment=assignment)
+    except services.IdentityError as error:
+        messages.error(request, error.detail)
+    return redirect("accounts:staff_detail", user_id=assignment.user_id)

@@ -1,0 +1,73 @@
+"""The public API under /api/v1/, with problem-details errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import JSONRenderer
+
+from yiwang.accounts.api import router as accounts_router
+from yiwang.catalog.api import router as catalog_router
+from yiwang.core.problems import ApiProblem, problem_response
+
+logger = logging.getLogger(__name__)
+
+
+class ReadableJSONRenderer(JSONRenderer):
+    # Chinese as characters rather than escape sequences: fewer bytes, readable in logs.
+    json_dumps_params = {"ensure_ascii": False}
+
+
+api = NinjaAPI(
+    renderer=ReadableJSONRenderer(),
+    title="Yiwang 一网通办 API",
+    version="1",
+    description="一网通办平台开放接口。错误按 RFC 9457 返回 problem details，含稳定的 code 与中文 detail。",
+    urls_namespace="api-v1",
+)
+api.add_router("/catalog/", catalog_router)
+api.add_router("/accounts/", accounts_router)
+
+
+def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    result = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", []) if part not in ("query", "path", "body")]
+        result.append({"field": ".".join(location), "reason": str(error.get("msg", "无效"))})
+    return result
+
+
+@api.exception_handler(ApiProblem)
+def on_problem(request: HttpRequest, exc: ApiProblem) -> HttpResponse:
+    return problem_response(request, exc.status, exc.code, exc.detail, **exc.extra)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return problem_response(request, 422, "invalid_parameters", "请求参数不符合要求", errors=_field_errors(exc.errors))
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    detail = str(exc) if exc.args else "请求的资源不存在"
+    return problem_response(request, 404, "not_found", detail)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return problem_response(request, 401, "not_authenticated", "请先登录")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return problem_response(request, exc.status_code, f"http_{exc.status_code}", str(exc))
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("Unhandled API error on %s", request.path)
+    return problem_response(request, 500, "internal_error", "服务器内部错误，请稍后重试")

@@ -1,0 +1,135 @@
+"""Text handling for search: normalisation, segmentation, pinyin."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+import opencc
+from pypinyin import Style, lazy_pinyin
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+_CJK_RE = re.compile(r"[\u3400-\u9fff]")
+_LATIN_QUERY_RE = re.compile(r"^[a-z' ]+$")
+_SPLIT_RE = re.compile(r"[^\w\u3400-\u9fff]+")
+
+_to_simplified = opencc.OpenCC("t2s")
+jieba.setLogLevel(logging.WARNING)
+_tokenizer_lock = threading.Lock()
+_tokenizer: jieba.Tokenizer | None = None
+
+
+# Control, format (zero-width, bidi) and separator characters: all become a space.
+_INVISIBLE_RE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202f\u205f-\u206f\ufeff\ufff9-\ufffb]"
+)
+
+
+@lru_cache(maxsize=50_000)
+def normalise(text: str) -> str:
+    """NFKC, Traditional → Simplified, lower case, invisible characters and extra spaces removed."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _INVISIBLE_RE.sub(" ", text)
+    if any(unicodedata.category(ch) in ("Co", "Cs", "Cn") for ch in text):
+        text = "".join(" " if unicodedata.category(ch) in ("Co", "Cs", "Cn") else ch for ch in text)
+    text = _to_simplified.convert(text).lower()
+    return " ".join(text.split())
+
+
+def has_chinese(text: str) -> bool:
+    return bool(_CJK_RE.search(text))
+
+
+def is_latin_query(text: str) -> bool:
+    return bool(_LATIN_QUERY_RE.match(text)) and any(ch.isalpha() for ch in text)
+
+
+def load_words(name: str) -> list[str]:
+    path = DATA_DIR / name
+    words = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            words.append(line)
+    return words
+
+
+def tokenizer() -> jieba.Tokenizer:
+    """A jieba tokenizer with the domain dictionary loaded (one per process)."""
+    global _tokenizer
+    if _tokenizer is None:
+        with _tokenizer_lock:
+            if _tokenizer is None:
+                tok = jieba.Tokenizer()
+                tok.initialize()
+                for word in load_words("domain_words.txt"):
+                    tok.add_word(word, freq=200000)
+                _tokenizer = tok
+    return _tokenizer
+
+
+def add_words(words: list[str]) -> None:
+    """Teach the segmenter words the catalogue uses (item keywords, synonym phrases)."""
+    tok = tokenizer()
+    added = False
+    with _tokenizer_lock:
+        for word in words:
+            if 2 <= len(word) <= 12 and has_chinese(word) and word not in tok.FREQ:
+                tok.add_word(word, freq=50000)
+                added = True
+        if added:
+            _segment_cached.cache_clear()
+
+
+def segment(text: str) -> list[str]:
+    """Search-mode segmentation: overlapping words, so 居民身份证 also yields 身份证.
+
+    Names and keywords repeat across the implementations of one item in every
+    county, so short texts are cached.
+    """
+    return list(_segment_cached(text)) if len(text) <= 40 else _segment(text)
+
+
+@lru_cache(maxsize=100_000)
+def _segment_cached(text: str) -> tuple[str, ...]:
+    return tuple(_segment(text))
+
+
+def _segment(text: str) -> list[str]:
+    tokens: list[str] = []
+    for chunk in _SPLIT_RE.split(text):
+        if chunk:
+            # Without HMM guessing: the dictionary plus the catalogue's own words
+            # segment names reliably, and unknown words are caught by character pairs.
+            tokens.extend(t for t in tokenizer().cut_for_search(chunk, HMM=False) if t.strip())
+    return tokens
+
+
+def tokenize(text: str) -> list[tuple[str, int, int]]:
+    """Search-mode words of ``text`` with their start and end positions."""
+    return list(tokenizer().tokenize(text, mode="search", HMM=False))
+
+
+def bigrams(text: str) -> list[str]:
+    """Overlapping character pairs of the Chinese runs in ``text``."""
+    grams: list[str] = []
+    for run in re.findall(r"[\u3400-\u9fff]+", text):
+        grams.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return grams
+
+
+@lru_cache(maxsize=200_000)
+def pinyin(word: str) -> str:
+    """Toneless pinyin of a word, joined: 社保卡 → shebaoka."""
+    return "".join(lazy_pinyin(word, errors="ignore"))
+
+
+@lru_cache(maxsize=200_000)
+def initials(word: str) -> str:
+    """First letters of each syllable: 社保卡 → sbk."""
+    return "".join(lazy_pinyin(word, style=Style.FIRST_LETTER, errors="ignore"))

@@ -1,0 +1,189 @@
+"""Load the demo city's catalogue from ``seed/`` (see seed/README.md).
+
+Loading is idempotent: departments and themes are updated in place, items go
+through the same upsert as an import, so running ``yiwang seed`` twice
+changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from yiwang.core.identifiers import full_division_code, make_credit_code
+
+from . import services
+from .constants import KIND_CODE_LETTERS, ItemStatus, Level
+from .models import Bundle, BundleItem, Department, Division, ServiceItem, Theme, Window
+from .records import Validator, apply_record
+
+SEED_DIR = Path(__file__).resolve().parent / "seed"
+
+DIVISIONS = [
+    ("990000000000", "示范省", Level.PROVINCIAL, None),
+    ("990100000000", "示范市", Level.CITY, "990000000000"),
+    ("990102000000", "示范区", Level.COUNTY, "990100000000"),
+    ("990102001000", "幸福街道", Level.TOWNSHIP, "990102000000"),
+]
+
+
+@dataclass
+class SeedReport:
+    departments: int = 0
+    items_created: int = 0
+    items_updated: int = 0
+    items_unchanged: int = 0
+    bundles: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def item_code_for(department: Department, department_number: int, sequence: int, kind: str) -> str:
+    """The implementation code of a seed item, in the national form.
+
+    Base code: ``990`` (demo province) + the kind's letter + department
+    number (3 digits) + item sequence (3 digits) + ``0000``.
+    """
+    base = f"990{KIND_CODE_LETTERS[kind]}{department_number:03d}{sequence:03d}0000"
+    return f"{base}-{full_division_code(department.division.code)}-000-{department.credit_code}-1-00"
+
+
+def _load_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _seed_divisions() -> None:
+    for code, name, level, parent in DIVISIONS:
+        Division.objects.update_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "level": level,
+                "parent": Division.objects.get(code=parent) if parent else None,
+            },
+        )
+
+
+def _seed_themes(seed_dir: Path) -> None:
+    for order, theme in enumerate(_load_json(seed_dir / "themes.json")):
+        Theme.objects.update_or_create(
+            code=theme["code"],
+            defaults={
+                "name": theme["name"],
+                "audience": theme["audience"],
+                "description": theme.get("description", ""),
+                "sort_order": order,
+            },
+        )
+
+
+def _seed_department(number: int, data: dict[str, Any]) -> Department:
+    division = Division.objects.get(code=full_division_code(data["division"]))
+    parent = Department.objects.get(code=data["parent"]) if data.get("parent") else None
+    department, _ = Department.objects.update_or_create(
+        code=data["code"],
+        defaults={
+            "name": data["name"],
+            "short_name": data.get("short_name", ""),
+            "credit_code": make_credit_code("11", division.code[:6], f"{99000000 + number:08d}"),
+            "division": division,
+            "level": data["level"],
+            "parent": parent,
+            "description": data.get("description", ""),
+            "address": data.get("address", ""),
+            "phone": data.get("phone", ""),
+            "office_hours": data.get("office_hours", ""),
+            "sort_order": number,
+        },
+    )
+    for window in data.get("windows", []):
+        Window.objects.update_or_create(
+            department=department,
+            name=window["name"],
+            defaults={
+                "address": window.get("address", department.address),
+                "office_hours": window.get("office_hours", department.office_hours),
+                "phone": window.get("phone", department.phone),
+                "is_general": bool(window.get("is_general", False)),
+            },
+        )
+    return department
+
+
+@transaction.atomic
+def load_seed(*, actor: Any = None, seed_dir: Path = SEED_DIR) -> SeedReport:
+    """Load or refresh the whole seed catalogue; raises on any invalid seed record."""
+    report = SeedReport()
+    _seed_divisions()
+    _seed_themes(seed_dir)
+    department_files = sorted((seed_dir / "departments").glob("*.json"))
+    parsed = [(int(path.name.split("-", 1)[0]), path, _load_json(path)) for path in department_files]
+    for number, _path, data in parsed:
+        _seed_department(number, data["department"])
+        report.departments += 1
+    validator = Validator()
+    item_codes_by_name: dict[tuple[str, str], str] = {}
+    for number, path, data in parsed:
+        department = Department.objects.select_related("division").get(code=data["department"]["code"])
+        for sequence, raw in enumerate(data["items"], start=1):
+            record = {**raw, "department": department.code}
+            record["code"] = item_code_for(department, number, sequence, raw["kind"])
+            clean, problems = validator.validate(record)
+            if clean is None:
+                details = "；".join(f"{p.field}: {p.reason}" for p in problems)
+                raise ValueError(f"{path.name} 第{sequence}项“{raw.get('name')}”：{details}")
+            result = apply_record(clean, actor=actor)
+            setattr(report, f"items_{result.action}", getattr(report, f"items_{result.action}") + 1)
+            item_codes_by_name[(department.code, raw["name"])] = result.code
+    report.bundles = _seed_bundles(seed_dir, item_codes_by_name, actor=actor)
+    return report
+
+
+def _seed_bundles(seed_dir: Path, codes: dict[tuple[str, str], str], *, actor: Any) -> int:
+    path = seed_dir / "bundles.json"
+    if not path.exists():
+        return 0
+    count = 0
+    for data in _load_json(path):
+        bundle, _ = Bundle.objects.update_or_create(
+            code=data["code"],
+            defaults={
+                "name": data["name"],
+                "audience": data["audience"],
+                "theme": Theme.objects.filter(code=data.get("theme")).first(),
+                "summary": data.get("summary", ""),
+                "promised_days": data.get("promised_days"),
+                "partner_services": data.get("partner_services", []),
+                "keywords": data.get("keywords", []),
+                "popularity": data.get("popularity", 50),
+            },
+        )
+        wanted = []
+        for position, member in enumerate(data["items"]):
+            key = (member["department"], member["name"])
+            if key not in codes:
+                raise ValueError(f"一件事“{data['name']}”引用的事项不存在：{member['department']} {member['name']}")
+            wanted.append(codes[key])
+            BundleItem.objects.update_or_create(
+                bundle=bundle,
+                item_code=codes[key],
+                defaults={
+                    "order": position,
+                    "choice_group": member.get("choice_group", ""),
+                    "condition": member.get("condition", ""),
+                },
+            )
+        bundle.members.exclude(item_code__in=wanted).delete()
+        if bundle.status != ItemStatus.PUBLISHED:
+            services.publish_bundle(bundle, actor=actor)
+        else:
+            services.note_bundle_changed(bundle.code)
+        count += 1
+    return count
+
+
+def published_item_count() -> int:
+    return ServiceItem.objects.published().count()

@@ -1,0 +1,306 @@
+"""Django settings for Yiwang, read from environment variables.
+
+Every variable is listed in docs/configuration.md. Local use needs none of
+them: the defaults give a development server on an embedded SQLite database
+under ``var/``. With ``YIWANG_MODE=production`` the process refuses to start
+while any setting is insecure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BASE_DIR = PACKAGE_DIR.parent.parent
+VAR_DIR = Path(os.environ.get("YIWANG_VAR_DIR", BASE_DIR / "var"))
+
+MODE = os.environ.get("YIWANG_MODE", "development").strip().lower()
+if MODE not in {"development", "production"}:
+    raise ImproperlyConfigured("YIWANG_MODE must be 'development' or 'production'")
+PRODUCTION = MODE == "production"
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _development_secret_key() -> str:
+    # A random key kept under var/ so sessions survive restarts on a laptop
+    # without anyone having to invent a secret.
+    key_file = VAR_DIR / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(64)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+SECRET_KEY = os.environ.get("SECRET_KEY") or ("" if PRODUCTION else _development_secret_key())
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "yiwang.core",
+    "yiwang.accounts",
+    "yiwang.catalog",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "yiwang.core.middleware.SecurityHeadersMiddleware",
+    "yiwang.core.middleware.ElderlyModeMiddleware",
+]
+
+ROOT_URLCONF = "yiwang.urls"
+WSGI_APPLICATION = "yiwang.wsgi.application"
+ASGI_APPLICATION = "yiwang.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "yiwang.core.context_processors.portal",
+            ],
+        },
+    }
+]
+
+_default_database_url = f"sqlite:///{VAR_DIR / 'yiwang.sqlite3'}"
+DATABASE_URL = os.environ.get("DATABASE_URL") or _default_database_url
+if DATABASE_URL.startswith("sqlite"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    # Persistent connections: with CONN_MAX_AGE=0 a one-insert endpoint lost
+    # two thirds of its throughput on this hardware (STACK-NOTES.md).
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+        "transaction_mode": "IMMEDIATE",
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/accounts/"
+# Argon2id first: new and changed passwords are hashed with it; older hashes upgrade at next login.
+PASSWORD_HASHERS = [
+    "yiwang.accounts.passwords.Argon2idHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 3600)))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SMS_BACKEND = os.environ.get("YIWANG_SMS_BACKEND", "yiwang.accounts.sms.outbox_backend")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "yiwang.accounts.passwords.CharacterClassValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    # whitenoise expects the directory even when it serves from the apps' static folders.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# Security: sensible everywhere, strict in production.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if PRODUCTION else "0"))
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"jieba": {"level": "WARNING"}},
+}
+
+# Search: the longest query accepted, in characters, after normalisation.
+SEARCH_MAX_QUERY_LENGTH = int(os.environ.get("SEARCH_MAX_QUERY_LENGTH", "100"))
+
+
+def insecure_settings() -> list[str]:
+    """Name every setting that makes a production deployment unsafe."""
+    problems = []
+    if DEBUG:
+        problems.append("DEBUG must be false")
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure"):
+        problems.append("SECRET_KEY must be set to a random value of at least 50 characters")
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must list the site's host names (no '*')")
+    if not SESSION_COOKIE_SECURE or not CSRF_COOKIE_SECURE:
+        problems.append("SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE must be true")
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        problems.append("DATABASE_URL must point to PostgreSQL")
+    problems.extend(personal_data_key_problems())  # defined in the core security kernel block below
+    problems.extend(oidc_problems())  # defined in the OpenID Connect provider block below
+    return problems
+
+
+# --- core security kernel ---
+# Personal-data keys (docs/adr/0004-personal-data-and-audit.md):
+# YIWANG_PII_KEYS = "kid:base64(16 bytes),…" (SM4; the first one encrypts) and
+# YIWANG_BLIND_INDEX_KEY = base64(32 bytes) (HMAC-SM3). yiwang.core.crypto reads
+# them on first use; in development, when unset, it generates them once into
+# VAR_DIR/pii_keys and VAR_DIR/blind_index_key. Production needs both, strong.
+
+
+def personal_data_key_problems() -> list[str]:
+    """Name every problem with the personal-data keys in the environment (production checks)."""
+    from yiwang.core.crypto import key_configuration_problems
+
+    return key_configuration_problems(os.environ.get("YIWANG_PII_KEYS"), os.environ.get("YIWANG_BLIND_INDEX_KEY"))
+
+
+# --- end of core security kernel ---
+
+# --- OpenID Connect provider ---
+# Yiwang is the identity provider (统一身份认证) through which other departments'
+# systems sign their users in, built on django-oauth-toolkit: authorization code
+# with PKCE (S256) only, RS256-signed ID tokens, short-lived tokens, rotating
+# refresh tokens. Why and how: docs/adr/0005-oidc-provider.md; what a
+# department does to connect: docs/sso.md.
+from yiwang.accounts import oidc_keys  # noqa: E402  (settings reads the signing key before Django starts)
+
+INSTALLED_APPS += ["oauth2_provider"]
+
+# The issuer is the site's origin without a path, the prefix of the discovery
+# document at /.well-known/openid-configuration. Derived from each request
+# when unset; set it in production (e.g. https://zwfw.example.gov.cn) so that
+# it never depends on a Host header.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip().rstrip("/")
+OIDC_RSA_PRIVATE_KEY = oidc_keys.signing_key(os.environ, VAR_DIR, production=PRODUCTION)
+OIDC_TOKEN_SECONDS = 10 * 60
+
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": OIDC_ISSUER,
+    "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY,
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": oidc_keys.inactive_keys(os.environ),
+    "OAUTH2_VALIDATOR_CLASS": "yiwang.accounts.oidc.YiwangOAuth2Validator",
+    # What the consent page shows for each scope: plain words for citizens.
+    "SCOPES": {
+        "openid": _("确认是您本人登录（一个不含个人信息的用户编号）"),
+        "profile": _("您的姓名和用户名"),
+        "phone": _("您的完整手机号码，以及它是否已经验证"),
+        "identity": _("您的证件类型、隐去中间数字的证件号码和实名认证等级"),
+        "staff": _("您作为工作人员所在的部门和担任的角色"),
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    # Authorization code + PKCE (S256) for confidential and public clients;
+    # no implicit, hybrid, password or client-credentials grants.
+    "PKCE_REQUIRED": True,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if PRODUCTION else ["http", "https"],
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OIDC_TOKEN_SECONDS,
+    "ID_TOKEN_EXPIRE_SECONDS": OIDC_TOKEN_SECONDS,
+    # A refresh token lives as long as a portal session, rotates on every use,
+    # and replaying a used one revokes the whole family.
+    "REFRESH_TOKEN_EXPIRE_SECONDS": SESSION_COOKIE_AGE,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # RFC 9700 (OAuth 2.0 Security Best Current Practice), all enforced.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": PRODUCTION,  # development allows http redirect URIs
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+
+
+def oidc_problems() -> list[str]:
+    """Name every problem with the OpenID Connect provider settings (production checks)."""
+    return oidc_keys.configuration_problems(os.environ, OIDC_RSA_PRIVATE_KEY, OIDC_ISSUER)
+
+
+# --- end of OpenID Connect provider ---
+
+# Last, so that every check defined above (blocks included) is in force.
+if PRODUCTION and (problems := insecure_settings()):
+    raise ImproperlyConfigured("Refusing to start in production mode: " + "; ".join(problems))

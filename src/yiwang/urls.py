@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from .api import api
+
+admin.site.site_header = "一网通办 管理后台"
+admin.site.site_title = "一网通办"
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    # The admin's own login form knows nothing of the authenticator every staff
+    # account must use; everyone signs in through the platform's login instead.
+    return redirect_to_login(request.GET.get("next") or "/admin/", "/accounts/login/")
+
+
+urlpatterns = [
+    path("admin/login/", admin_login),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("favicon.ico", RedirectView.as_view(url="/static/yiwang/favicon.svg", permanent=True)),
+    path("", include("yiwang.accounts.urls")),
+    # OpenID Connect provider (single sign-on): /o/… and /.well-known/openid-configuration
+    path("", include("yiwang.accounts.oidc_urls")),
+    path("", include("yiwang.catalog.urls")),
+]

@@ -1,0 +1,368 @@
+"""Identity rules: registration, codes, lockout, second factor, roles, delegations, personal data."""
+
+import datetime as dt
+
+import pyotp
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from yiwang.accounts import services
+from yiwang.accounts.constants import AssuranceLevel, CodePurpose, Role
+from yiwang.accounts.models import DataAccessRecord, OneTimeCode, Person, RoleAssignment, User
+from yiwang.accounts.sms import latest_message
+from yiwang.catalog.models import Department
+from yiwang.core.audit import AuditEvent
+from yiwang.core.identifiers import DocumentType, make_credit_code
+
+from .factories import PASSWORD, enrol_totp, full_number, make_citizen, make_person, make_staff, mobile, resident_id
+
+pytestmark = pytest.mark.django_db
+
+
+def code_sent_to(number: str) -> str:
+    body = latest_message(number)
+    assert body is not None
+    return "".join(ch for ch in body.split("验证码为")[1][:6])
+
+
+def events(name: str) -> int:
+    return AuditEvent.objects.filter(event=name).count()
+
+
+@pytest.fixture
+def immediate_on_commit(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        yield
+
+
+def register(number: str | None = None, document: str | None = None, **overrides) -> User:
+    number = number or mobile()
+    with_callbacks = overrides.pop("callbacks")
+    with with_callbacks(execute=True):
+        services.send_code(number, CodePurpose.REGISTER)
+    fields = {
+        "name": "赵六",
+        "document_type": DocumentType.RESIDENT_ID,
+        "document_number": document or resident_id(),
+        "mobile": number,
+        "code": code_sent_to(number),
+        "password": PASSWORD,
+    }
+    fields.update(overrides)
+    return services.register_citizen(**fields)
+
+
+def test_registration_verifies_the_mobile_and_encrypts_identifiers(django_capture_on_commit_callbacks) -> None:
+    number = mobile()
+    document = resident_id()
+    user = register(number, document, callbacks=django_capture_on_commit_callbacks)
+    person = user.person
+    assert person.assurance_level == AssuranceLevel.MOBILE_VERIFIED
+    assert document not in person.document_number_encrypted and number not in person.mobile_encrypted
+    assert person.document_number_masked.startswith(document[:3]) and "*" in person.document_number_masked
+    assert full_number(person) == document
+    assert services.find_person(DocumentType.RESIDENT_ID, document) == person
+    assert events("account.registered") >= 1
+
+
+def test_a_code_works_once_and_not_after_expiry(django_capture_on_commit_callbacks) -> None:
+    number = mobile()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_code(number, CodePurpose.LOGIN)
+    code = code_sent_to(number)
+    services.verify_code(number, CodePurpose.LOGIN, code)
+    with pytest.raises(services.IdentityError, match="没有可用的验证码"):
+        services.verify_code(number, CodePurpose.LOGIN, code)  # replay
+    OneTimeCode.objects.all().update(created_at=timezone.now() - dt.timedelta(minutes=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_code(number, CodePurpose.LOGIN)
+    OneTimeCode.objects.filter(consumed_at__isnull=True).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    with pytest.raises(services.IdentityError, match="已过期"):
+        services.verify_code(number, CodePurpose.LOGIN, code_sent_to(number))
+
+
+def test_wrong_codes_exhaust_the_attempt_budget(django_capture_on_commit_callbacks) -> None:
+    number = mobile()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_code(number, CodePurpose.LOGIN)
+    right = code_sent_to(number)
+    wrong = "000000" if right != "000000" else "111111"
+    for _ in range(5):
+        with pytest.raises(services.IdentityError, match="不正确"):
+            services.verify_code(number, CodePurpose.LOGIN, wrong)
+    with pytest.raises(services.IdentityError, match="次数过多"):
+        services.verify_code(number, CodePurpose.LOGIN, right)
+    assert events("auth.code_failed") >= 6
+
+
+def test_codes_are_rate_limited() -> None:
+    number = mobile()
+    services.send_code(number, CodePurpose.LOGIN)
+    with pytest.raises(services.IdentityError) as excinfo:
+        services.send_code(number, CodePurpose.LOGIN)
+    assert excinfo.value.code == "code_too_soon"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("document_number", "110101199003077771", "invalid_document"),
+        ("document_number", "1" * 500, "invalid_document"),
+        ("mobile", "12345", "invalid_mobile"),
+        ("name", "<script>", "invalid_name"),
+        ("password", "short", "weak_password"),
+        ("password", "alllowercaseletters", "weak_password"),
+    ],
+)
+def test_registration_refuses_bad_input(field: str, value: str, code: str, django_capture_on_commit_callbacks) -> None:
+    before = Person.objects.count()
+    with pytest.raises(services.IdentityError) as excinfo:
+        register(callbacks=django_capture_on_commit_callbacks, **{field: value})
+    assert excinfo.value.code == code
+    assert Person.objects.count() == before
+
+
+def test_password_login_locks_after_repeated_failures() -> None:
+    user = make_citizen()
+    for _ in range(5):
+        with pytest.raises(services.IdentityError) as excinfo:
+            services.authenticate_password(user.username, "wrong-password", ip="10.0.0.1")
+        assert excinfo.value.code == "invalid_credentials"
+    with pytest.raises(services.IdentityError) as excinfo:
+        services.authenticate_password(user.username, PASSWORD, ip="10.0.0.1")
+    assert excinfo.value.code == "locked" and "锁定" in excinfo.value.detail
+    assert events("auth.account_locked") == 1 and events("auth.login_failed") >= 5
+
+
+def test_unknown_account_and_wrong_password_look_the_same() -> None:
+    user = make_citizen()
+    with pytest.raises(services.IdentityError) as unknown:
+        services.authenticate_password("nobody-here", PASSWORD)
+    with pytest.raises(services.IdentityError) as wrong:
+        services.authenticate_password(user.username, "nope-nope-nope")
+    assert unknown.value.detail == wrong.value.detail
+
+
+def test_citizens_log_in_with_mobile_or_id_number() -> None:
+    user = make_citizen()
+    number = services.crypto.decrypt(user.person.mobile_encrypted)
+    assert services.authenticate_password(number, PASSWORD).user == user
+    assert services.authenticate_password(full_number(user.person), PASSWORD).user == user
+
+
+def test_staff_need_the_second_factor_and_codes_cannot_be_replayed() -> None:
+    staff = make_staff(Role.REVIEWER, "market")
+    outcome = services.authenticate_password(staff.username, PASSWORD)
+    assert outcome.needs_second_factor and outcome.needs_enrolment
+    secret = enrol_totp(staff)
+    outcome = services.authenticate_password(staff.username, PASSWORD)
+    assert outcome.needs_second_factor and not outcome.needs_enrolment
+    code = pyotp.TOTP(secret).now()
+    services.verify_second_factor(staff, code)
+    with pytest.raises(services.IdentityError):
+        services.verify_second_factor(staff, code)
+
+
+def test_enrolment_gives_recovery_codes_that_work_once() -> None:
+    staff = make_staff(Role.COUNTER_CLERK, "market")
+    uri = services.start_totp_enrolment(staff)
+    secret = pyotp.parse_uri(uri).secret
+    with pytest.raises(services.IdentityError):
+        services.confirm_totp(staff, "123")
+    codes = services.confirm_totp(staff, pyotp.TOTP(secret).now())
+    assert len(codes) == 10 and len(set(codes)) == 10
+    services.verify_second_factor(staff, codes[0])
+    with pytest.raises(services.IdentityError):
+        services.verify_second_factor(staff, codes[0])
+    with pytest.raises(services.IdentityError, match="已绑定"):
+        services.start_totp_enrolment(staff)
+
+
+def test_logout_everywhere_ends_other_sessions() -> None:
+    user = make_citizen()
+    phone, laptop = Client(), Client()
+    phone.force_login(user)
+    laptop.force_login(user)
+    assert laptop.get("/accounts/").status_code == 200
+    services.logout_everywhere(user)
+    assert laptop.get("/accounts/").status_code == 302
+    assert phone.get("/accounts/").status_code == 302
+
+
+def test_department_admin_grants_only_working_roles_inside_their_department() -> None:
+    admin = make_staff(Role.DEPARTMENT_ADMIN, "police")
+    clerk = make_staff(Role.COUNTER_CLERK, "police")
+    traffic = Department.objects.get(code="traffic_police")
+    market = Department.objects.get(code="market")
+    services.grant_role(actor=admin, user=clerk, role=Role.REVIEWER, department=traffic)  # below police: allowed
+    for role, department in [(Role.REVIEWER, market), (Role.PLATFORM_ADMIN, traffic), (Role.SUPERVISOR, traffic)]:
+        with pytest.raises(services.IdentityError):
+            services.grant_role(actor=admin, user=clerk, role=role, department=department)
+    with pytest.raises(services.IdentityError):
+        services.grant_role(actor=admin, user=admin, role=Role.REVIEWER, department=traffic)  # not to oneself
+    citizen = make_citizen()
+    with pytest.raises(services.IdentityError):
+        services.grant_role(actor=admin, user=citizen, role=Role.REVIEWER, department=traffic)
+    assert events("permission.denied") >= 5
+    assert set(RoleAssignment.objects.active().filter(user=clerk).values_list("role", flat=True)) == {
+        Role.COUNTER_CLERK,
+        Role.REVIEWER,
+    }
+
+
+def test_department_admin_cannot_manage_other_departments_staff() -> None:
+    admin = make_staff(Role.DEPARTMENT_ADMIN, "police")
+    market_clerk = make_staff(Role.COUNTER_CLERK, "market")
+    assignment = market_clerk.role_assignments.get()
+    with pytest.raises(services.IdentityError):
+        services.revoke_role(actor=admin, assignment=assignment)
+    assert RoleAssignment.objects.active().filter(pk=assignment.pk).exists()
+
+
+def test_delegation_lets_the_agent_act_and_is_recorded() -> None:
+    elder = make_citizen("孙大妈")
+    son = make_citizen("孙小强")
+    until = timezone.now() + dt.timedelta(days=30)
+    delegation = services.grant_delegation(
+        actor=elder,
+        agent_document_type=DocumentType.RESIDENT_ID,
+        agent_document_number=full_number(son.person),
+        relationship="child",
+        valid_until=until,
+    )
+    acting = services.act_for_by_delegation(actor=son, delegation=delegation)
+    assert acting.person_id == elder.person_id
+    event = AuditEvent.objects.filter(event="assist.started").latest("sequence")
+    assert event.actor_id == son.pk and event.on_behalf_of_person_id == elder.person_id
+    stranger = make_citizen("路人甲")
+    with pytest.raises(services.IdentityError):
+        services.act_for_by_delegation(actor=stranger, delegation=delegation)
+    services.revoke_delegation(actor=elder, delegation=delegation)
+    with pytest.raises(services.IdentityError):
+        services.act_for_by_delegation(actor=son, delegation=delegation)
+
+
+def test_delegation_refuses_bad_input() -> None:
+    elder = make_citizen()
+    soon = timezone.now() + dt.timedelta(days=1)
+    cases = [
+        ({"agent_document_number": full_number(elder.person)}, "self_delegation"),
+        ({"agent_document_number": resident_id()}, "agent_unknown"),
+        ({"agent_document_number": "12345"}, "invalid_document"),
+        ({"relationship": "boss"}, "invalid_relationship"),
+        ({"valid_until": timezone.now() - dt.timedelta(days=1)}, "invalid_expiry"),
+        ({"valid_until": timezone.now() + dt.timedelta(days=5000)}, "invalid_expiry"),
+    ]
+    other = make_person()
+    for overrides, code in cases:
+        arguments = {
+            "actor": elder,
+            "agent_document_type": DocumentType.RESIDENT_ID,
+            "agent_document_number": full_number(other),
+            "relationship": "child",
+            "valid_until": soon,
+            **overrides,
+        }
+        with pytest.raises(services.IdentityError) as excinfo:
+            services.grant_delegation(**arguments)
+        assert excinfo.value.code == code
+
+
+def test_counter_clerk_acts_for_a_person_present() -> None:
+    clerk = make_staff(Role.COUNTER_CLERK, "market")
+    person = make_person()
+    with pytest.raises(services.IdentityError, match="核验"):
+        services.act_for_at_counter(
+            actor=clerk, document_type="resident_id", document_number=full_number(person), identity_checked_by=""
+        )
+    acting = services.act_for_at_counter(
+        actor=clerk,
+        document_type="resident_id",
+        document_number=full_number(person),
+        identity_checked_by="id_card_reader",
+    )
+    assert acting.person_id == person.pk and acting.basis == "counter:id_card_reader"
+    reviewer = make_staff(Role.REVIEWER, "market")
+    with pytest.raises(services.IdentityError):
+        services.act_for_at_counter(
+            actor=reviewer,
+            document_type="resident_id",
+            document_number=full_number(person),
+            identity_checked_by="id_card_reader",
+        )
+
+
+def test_organisation_and_its_agents() -> None:
+    boss = make_citizen("钱老板")
+    code = make_credit_code("91", "990100", "MA01B2C3")
+    organisation = services.register_organisation(actor=boss, name="示范市钱记餐饮有限公司", credit_code=code)
+    with pytest.raises(services.IdentityError, match="校验位"):
+        services.register_organisation(actor=boss, name="错码公司", credit_code=code[:-1] + "0")
+    clerk = make_person(name="经办人小周")
+    agent = services.add_organisation_agent(
+        actor=boss,
+        organisation=organisation,
+        agent_document_type="resident_id",
+        agent_document_number=full_number(clerk),
+        valid_until=timezone.now() + dt.timedelta(days=90),
+        scope=["ITEM-1"],
+    )
+    outsider = make_citizen("外人")
+    with pytest.raises(services.IdentityError):
+        services.revoke_organisation_agent(actor=outsider, agent=agent)
+    services.revoke_organisation_agent(actor=boss, agent=agent)
+    agent.refresh_from_db()
+    assert agent.revoked_at is not None
+
+
+def test_reading_full_personal_data_is_recorded_with_purpose() -> None:
+    citizen = make_citizen("周八")
+    reviewer = make_staff(Role.REVIEWER, "market")
+    with pytest.raises(services.IdentityError, match="用途"):
+        services.reveal_person_data(actor=reviewer, person=citizen.person, fields=["mobile"], purpose="")
+    values = services.reveal_person_data(
+        actor=reviewer,
+        person=citizen.person,
+        fields=["document_number", "mobile"],
+        purpose="核对申请人身份",
+        case_reference="SQ-2026-0001",
+    )
+    assert values["document_number"] == full_number(citizen.person)
+    record = DataAccessRecord.objects.get(person=citizen.person)
+    assert record.accessor == reviewer and record.department_name == "示范市市场监督管理局"
+    assert record.fields == ["document_number", "mobile"] and record.case_reference == "SQ-2026-0001"
+    grid = make_staff(Role.GRID_WORKER, "xingfu_street")
+    other = make_citizen("吴九")
+    for actor in (grid, other):
+        with pytest.raises(services.IdentityError):
+            services.reveal_person_data(
+                actor=actor, person=citizen.person, fields=["mobile"], purpose="好奇", case_reference="X"
+            )
+    assert DataAccessRecord.objects.filter(person=citizen.person).count() == 1
+    assert events("pii.read") >= 1
+
+
+def test_passwords_are_hashed_with_argon2(settings) -> None:
+    import yiwang.settings as configured
+
+    # The suite swaps in a fast hasher; the project's own setting is what production uses.
+    assert configured.PASSWORD_HASHERS[0] == "yiwang.accounts.passwords.Argon2idHasher"
+    settings.PASSWORD_HASHERS = configured.PASSWORD_HASHERS
+    user = make_citizen()
+    assert user.password.startswith("argon2$argon2id$")
+
+
+def test_the_admin_login_goes_through_the_platform_login(client) -> None:
+    response = client.get("/admin/login/", {"next": "/admin/catalog/"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=/admin/catalog/")
+
+
+def test_a_tampered_session_cookie_is_not_a_login(client) -> None:
+    user = make_citizen()
+    client.force_login(user)
+    assert client.get("/accounts/").status_code == 200
+    session_key = client.cookies["sessionid"].value
+    client.cookies["sessionid"] = session_key[:-4] + ("abcd" if not session_key.endswith("abcd") else "wxyz")
+    assert client.get("/accounts/").status_code == 302

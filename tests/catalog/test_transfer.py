@@ -1,0 +1,152 @@
+"""Batch import and export: dry run, all or nothing, upsert by code, round trip, real county list."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from yiwang.catalog import selectors
+from yiwang.catalog.constants import ItemStatus
+from yiwang.catalog.models import Department, ServiceItem
+from yiwang.catalog.transfer import ImportRejected, export_records, import_catalog, read_rows, write_export
+
+from .factories import item_record
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_search_index")]
+
+
+def as_json(records: list[dict]) -> bytes:
+    return json.dumps(records, ensure_ascii=False).encode()
+
+
+def test_dry_run_reports_every_bad_row_and_changes_nothing() -> None:
+    before = ServiceItem.objects.count()
+    good = item_record()
+    records = [
+        good,
+        item_record(code="", name=""),
+        item_record(kind="行政魔法", department="no-such-dept"),
+        item_record(statutory_days=5, promised_days=10, materials=[{"name": "", "form": "original"}]),
+        {**good},  # same code again
+    ]
+    with pytest.raises(ImportRejected) as excinfo:
+        import_catalog(as_json(records), "json", dry_run=True)
+    problems = {(p.row, p.field) for p in excinfo.value.report.errors}
+    assert (2, "code") in problems and (2, "name") in problems
+    assert (3, "kind") in problems and (3, "department") in problems
+    assert (4, "promised_days") in problems and (4, "materials[1]") in problems
+    assert (5, "code") in problems
+    reasons = " ".join(p.reason for p in excinfo.value.report.errors)
+    assert "重复" in reasons and "不存在" in reasons
+    assert ServiceItem.objects.count() == before
+
+
+def test_valid_dry_run_writes_nothing() -> None:
+    before = ServiceItem.objects.count()
+    report = import_catalog(as_json([item_record(), item_record()]), "json", dry_run=True)
+    assert report.ok and report.rows == 2 and not report.applied
+    assert ServiceItem.objects.count() == before
+
+
+def test_import_is_all_or_nothing() -> None:
+    before = ServiceItem.objects.count()
+    with pytest.raises(ImportRejected):
+        import_catalog(as_json([item_record(), item_record(), item_record(kind="?")]), "json")
+    assert ServiceItem.objects.count() == before
+
+
+def test_upsert_by_code_versions_changes_and_skips_the_unchanged() -> None:
+    record = item_record(name="导入测试事项")
+    first = import_catalog(as_json([record]), "json")
+    assert first.created == 1
+    again = import_catalog(as_json([record]), "json")
+    assert again.unchanged == 1 and again.created == 0
+    changed = import_catalog(as_json([{**record, "promised_days": 2}]), "json")
+    assert changed.updated == 1
+    versions = list(ServiceItem.objects.filter(code=record["code"]).order_by("version"))
+    assert [(v.version, v.status) for v in versions] == [(1, ItemStatus.SUPERSEDED), (2, ItemStatus.PUBLISHED)]
+    assert versions[1].promised_days == 2
+
+
+def test_import_refuses_to_overwrite_an_open_draft() -> None:
+    from yiwang.catalog import services
+
+    record = item_record()
+    import_catalog(as_json([record]), "json")
+    services.start_new_version(ServiceItem.objects.get(code=record["code"]), actor=None)
+    with pytest.raises(ImportRejected) as excinfo:
+        import_catalog(as_json([{**record, "promised_days": 1}]), "json")
+    assert "草稿" in excinfo.value.report.errors[0].reason
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
+def test_export_round_trips(fmt: str) -> None:
+    records = export_records()
+    assert len(records) >= 300
+    data = write_export(records, fmt)
+    report = import_catalog(data, fmt)
+    assert report.rows == len(records)
+    assert report.unchanged == len(records), (report.created, report.updated)
+
+
+def test_csv_cells_that_look_like_formulas_are_defused_and_restored() -> None:
+    record = item_record(summary='=HYPERLINK("http://evil")', name="公式注入测试")
+    import_catalog(as_json([record]), "json")
+    exported = [r for r in export_records() if r["code"] == record["code"]]
+    data = write_export(exported, "csv")
+    assert b"'=HYPERLINK" in data
+    rows = [row for _, row in read_rows(data, "csv")]
+    assert rows[0]["summary"].startswith("'=")
+    assert import_catalog(data, "csv").unchanged == 1
+
+
+def test_csv_with_chinese_headers(tmp_path: Path) -> None:
+    content = (
+        "事项编码,事项名称,事项类型,实施主体,法定时限,承诺时限,申请材料,关键词\n"
+        "CN0001-990100000000-000-11990100990000156Q-1-00,中文表头事项,行政许可,market,20,10,"
+        '"[{""name"": ""申请书""}]",甲;乙\n'
+    )
+    report = import_catalog(content.encode("utf-8"), "csv")
+    item = ServiceItem.objects.get(code="CN0001-990100000000-000-11990100990000156Q-1-00")
+    assert report.created == 1 and item.keywords == ["甲", "乙"] and item.materials.get().name == "申请书"
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "message"),
+    [
+        (b"{not json", "json", "JSON 无法解析"),
+        (b'{"items": 3}', "json", "事项数组"),
+        (b"PK\x03\x04garbage", "xlsx", "XLSX 无法读取"),
+    ],
+)
+def test_unreadable_files_are_refused(data: bytes, fmt: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        import_catalog(data, fmt)
+
+
+def test_oversized_file_is_refused() -> None:
+    with pytest.raises(ValueError, match="上限"):
+        import_catalog(b" " * (20 * 1024 * 1024 + 1), "json")
+
+
+def test_real_county_list_imports_and_is_searchable(shared_dir: Path) -> None:
+    data = (shared_dir / "data/catalog/sichuan_guangan_items.csv").read_bytes()
+    dry = import_catalog(data, "csv", mapping="sichuan", dry_run=True)
+    assert dry.rows == 1135 and dry.ok
+    # Real codes are not all in the national form; they are imported and flagged.
+    assert any(w.field == "code" for w in dry.warnings)
+    report = import_catalog(data, "csv", mapping="sichuan")
+    assert report.created == 1135
+    assert report.departments_created >= 30
+    imported = ServiceItem.objects.published().filter(division_code="511602000000")
+    assert imported.count() == 1135
+    assert Department.objects.filter(name="区教科体局").exists()
+    hits, _ = selectors.search(
+        "适龄儿童延缓入学",
+        department=imported.get(code="511A0138000000-511602000000-000-115113010833722043-1-00").department.code,
+    )
+    assert hits[0].doc.name == "适龄儿童、少年因身体状况需要延缓入学或者休学审批"
+    hits, _ = selectors.search("建档立卡特别资助")
+    assert any(h.doc.name == "中职和本专科建档立卡特别资助项目" for h in hits[:3])
+    # Importing the same list again changes nothing.
+    assert import_catalog(data, "csv", mapping="sichuan").unchanged == 1135

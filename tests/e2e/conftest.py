@@ -1,0 +1,184 @@
+"""Browser tests: a real ``yiwang serve`` on a seeded temporary database, driven by Chromium.
+
+The server runs in its own process with its own ``YIWANG_VAR_DIR``, so these
+tests see exactly what a citizen sees: the WSGI server, static files,
+middleware (CSP, elderly mode, language) and the seed catalogue.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MISSING_CHROMIUM = f"Chromium is not installed at {CHROMIUM}; run `make test`, which installs it"
+# The yiwang console script installed beside the interpreter running the tests.
+YIWANG = Path(sys.executable).with_name("yiwang")
+E2E_DIR = Path(__file__).resolve().parent
+# Pages are Chinese first; Chromium would otherwise send Accept-Language: en-US.
+LOCALE = "zh-CN"
+SERVER_START_TIMEOUT = 60.0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the browser tests, before any server is started, when Chromium is missing."""
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason=MISSING_CHROMIUM)
+    for item in items:
+        if E2E_DIR in Path(str(item.path)).resolve().parents:
+            item.add_marker(skip)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(args: list[str], env: dict[str, str]) -> None:
+    result = subprocess.run([str(YIWANG), *args], env=env, capture_output=True, text=True, timeout=600, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"`yiwang {' '.join(args)}` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+def _wait_until_up(url: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"`yiwang serve` exited with {server.returncode}:\n{log_path.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310  (http://127.0.0.1 only)
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"`yiwang serve` did not answer {url} within {SERVER_START_TIMEOUT:.0f}s:\n{log_path.read_text()}")
+
+
+@contextmanager
+def _server_database() -> Iterator[dict[str, str]]:
+    """Environment for the server's database: its own SQLite file, or its own PostgreSQL database.
+
+    When the suite runs on PostgreSQL (DATABASE_URL set), the server gets a
+    fresh database beside the tests' one and it is dropped afterwards.
+    """
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield {}
+        return
+    import psycopg
+
+    # Several servers can be up at once in one test process (the session
+    # portal and a module's own portal), so each needs a name of its own.
+    name = f"yiwang_e2e_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {"DATABASE_URL": url.rsplit("/", 1)[0] + "/" + name}
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def portal_url() -> Iterator[str]:
+    """Base URL (no trailing slash) of a freshly migrated and seeded portal."""
+    if not YIWANG.exists():
+        pytest.fail(f"the yiwang console script is not installed next to {sys.executable}")
+    var_dir = Path(tempfile.mkdtemp(prefix="yiwang-e2e-"))
+    with _server_database() as database_env:
+        yield from _serve(var_dir, database_env)
+
+
+def _serve(var_dir: Path, database_env: dict[str, str]) -> Iterator[str]:
+    env = {**os.environ, "YIWANG_VAR_DIR": str(var_dir), **database_env}
+    try:
+        _run(["migrate", "--noinput"], env)
+        _run(["seed"], env)
+        port = _free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        log_path = var_dir / "serve.log"
+        with log_path.open("wb") as log:
+            server = subprocess.Popen(
+                [str(YIWANG), "serve", "--port", str(port), "--workers", "1"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            _wait_until_up(base_url + "/", server, log_path)
+            yield base_url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=5)
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(MISSING_CHROMIUM)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def new_context(browser: Browser) -> Iterator[Any]:
+    """Make browser contexts (Chinese locale by default) that are closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def make(**options: Any) -> BrowserContext:
+        options.setdefault("locale", LOCALE)
+        options.setdefault("viewport", {"width": 1280, "height": 900})
+        context = browser.new_context(**options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_context: Any) -> Page:
+    page: Page = new_context().new_page()
+    return page
