@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 
 from yiwang.accounts.api import router as accounts_router
+from yiwang.cases.api import router as cases_router
 from yiwang.catalog.api import router as catalog_router
 from yiwang.core.problems import ApiProblem, problem_response
 
@@ -31,6 +32,7 @@ api = NinjaAPI(
 )
 api.add_router("/catalog/", catalog_router)
 api.add_router("/accounts/", accounts_router)
+api.add_router("/cases/", cases_router)
 
 
 def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "yiwang.core",
     "yiwang.accounts",
     "yiwang.catalog",
+    "yiwang.cases",
 ]
 
 MIDDLEWARE = [
@@ -211,6 +212,7 @@ def insecure_settings() -> list[str]:
         problems.append("DATABASE_URL must point to PostgreSQL")
     problems.extend(personal_data_key_problems())  # defined in the core security kernel block below
     problems.extend(oidc_problems())  # defined in the OpenID Connect provider block below
+    problems.extend(materials_problems())  # defined in the application materials block below
     return problems
 
 
@@ -300,6 +302,109 @@ def oidc_problems() -> list[str]:
 
 
 # --- end of OpenID Connect provider ---
+
+# --- background worker and notifications ---
+# `yiwang serve` starts one `yiwang worker` (outbox events, notifications)
+# beside gunicorn; turn it off where workers run as a service of their own.
+EMBEDDED_WORKER = env_bool("YIWANG_EMBEDDED_WORKER", True)
+# The email channel uses Django's backend: SMTP in production, files under
+# var/mail/ in development so that nothing leaves a developer's machine.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@yiwang.invalid")
+# Origin used to make the links in emails absolute; none (path only) when unset.
+SITE_URL = os.environ.get("YIWANG_SITE_URL", OIDC_ISSUER).strip().rstrip("/")
+# --- end of background worker and notifications ---
+
+# --- application materials (uploads) ---
+# Checked by yiwang.cases.uploads before they are kept; rules, limits and
+# configuration: docs/uploads.md.
+from typing import Any  # noqa: E402
+
+YIWANG_UPLOAD_MAX_BYTES = int(os.environ.get("YIWANG_UPLOAD_MAX_BYTES", str(20 * 1024 * 1024)))
+# ZIP containers (OFD): what unpacking one may produce, and how many entries it may hold.
+YIWANG_UPLOAD_MAX_UNPACKED_BYTES = int(os.environ.get("YIWANG_UPLOAD_MAX_UNPACKED_BYTES", str(100 * 1024 * 1024)))
+YIWANG_UPLOAD_MAX_ARCHIVE_ENTRIES = int(os.environ.get("YIWANG_UPLOAD_MAX_ARCHIVE_ENTRIES", "1000"))
+YIWANG_UPLOAD_MAX_COMPRESSION_RATIO = int(os.environ.get("YIWANG_UPLOAD_MAX_COMPRESSION_RATIO", "100"))
+# Virus scanning: a ClamAV daemon when CLAMD_ADDRESS (host:port or socket path)
+# is set; otherwise, under DEBUG only, the EICAR demo scanner so that the hook
+# can be seen working. "none" switches scanning off (files are marked not
+# scanned, never clean).
+CLAMD_ADDRESS = os.environ.get("CLAMD_ADDRESS", "").strip()
+CLAMD_TIMEOUT = float(os.environ.get("CLAMD_TIMEOUT", "30"))
+EICAR_SCANNER = "yiwang.cases.uploads.eicar_scan"
+YIWANG_VIRUS_SCANNER = os.environ.get("YIWANG_VIRUS_SCANNER", "").strip() or (
+    "yiwang.cases.uploads.clamd_scan" if CLAMD_ADDRESS else EICAR_SCANNER if DEBUG else ""
+)
+
+
+def _materials_storage() -> dict[str, Any]:
+    """STORAGES["materials"]: a private directory under VAR_DIR, or an S3-compatible bucket."""
+    kind = os.environ.get("YIWANG_MATERIALS_STORAGE", "").strip().lower() or "filesystem"
+    if kind == "filesystem":
+        # Deliberately no URL is served for it: files go out only through views that check permissions.
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {
+                "location": str(VAR_DIR / "materials"),
+                "file_permissions_mode": 0o640,
+                "directory_permissions_mode": 0o750,
+            },
+        }
+    if kind != "s3":
+        raise ImproperlyConfigured("YIWANG_MATERIALS_STORAGE must be 'filesystem' or 's3'")
+    import importlib.util
+
+    if importlib.util.find_spec("storages") is None or importlib.util.find_spec("boto3") is None:
+        raise ImproperlyConfigured(
+            "YIWANG_MATERIALS_STORAGE=s3 needs django-storages and boto3: pip install 'yiwang[s3]'"
+        )
+    bucket = os.environ.get("YIWANG_S3_BUCKET", "").strip()
+    if not bucket:
+        raise ImproperlyConfigured("YIWANG_MATERIALS_STORAGE=s3 needs YIWANG_S3_BUCKET")
+    # Credentials and region come from the usual AWS_* variables, read by boto3 itself.
+    options: dict[str, Any] = {
+        "bucket_name": bucket,
+        "default_acl": None,  # private: objects inherit the bucket's policy, never public-read
+        "querystring_auth": True,
+        "file_overwrite": False,
+    }
+    endpoint = os.environ.get("YIWANG_S3_ENDPOINT_URL", "").strip()
+    if endpoint:
+        options["endpoint_url"] = endpoint
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+STORAGES["materials"] = _materials_storage()
+
+
+def materials_problems() -> list[str]:
+    """Name every problem with the materials settings (production checks)."""
+    if YIWANG_VIRUS_SCANNER == EICAR_SCANNER:
+        return ["YIWANG_VIRUS_SCANNER must be a real scanner, not the EICAR demo scanner"]
+    return []
+
+
+# --- end of application materials (uploads) ---
+
+# --- fee payment ---
+# The gateway new payment orders use (yiwang.cases.payments). "sandbox" is the
+# simulated gateway of yiwang.cases.sandbox_gateway: no money moves, so a real
+# deployment must name a real provider once one is registered.
+YIWANG_PAYMENT_PROVIDER = os.environ.get("YIWANG_PAYMENT_PROVIDER", "sandbox").strip() or "sandbox"
+# Where the sandbox gateway sends its notices over HTTP, e.g.
+# http://127.0.0.1:8000/payments/callback/sandbox/; empty: it calls the
+# endpoint's function in the worker's own process.
+YIWANG_PAYMENT_CALLBACK_URL = os.environ.get("YIWANG_PAYMENT_CALLBACK_URL", "").strip()
+# --- end of fee payment ---
 
 # Last, so that every check defined above (blocks included) is in force.
 if PRODUCTION and (problems := insecure_settings()):

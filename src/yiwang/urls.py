@@ -26,4 +26,12 @@ urlpatterns = [
     # OpenID Connect provider (single sign-on): /o/… and /.well-known/openid-configuration
     path("", include("yiwang.accounts.oidc_urls")),
     path("", include("yiwang.catalog.urls")),
+    # Shared kernel: the message centre (/messages/).
+    path("", include("yiwang.core.urls")),
+    # Fee payment: providers' callbacks (/payments/callback/<provider>/) and the sandbox cashier.
+    path("", include("yiwang.cases.payment_urls")),
+    # Case handling pages: applying, my cases, 办件查询, printed documents (/apply/…, /applications/…, /cases/…),
+    # and the staff side: the workbench and counter intake (/workbench/…, /counter/).
+    path("", include("yiwang.cases.urls")),
+    path("", include("yiwang.cases.staff_urls")),
 ]

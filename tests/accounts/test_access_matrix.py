@@ -225,6 +225,135 @@ def test_access(world: World, name: str, method: str, path: str, body: dict | No
     assert outcomes == expected, url
 
 
+# --- case handling pages (yiwang.cases.urls, yiwang.cases.staff_urls) -----------------------------------
+
+OPENERS = CASE_STAFF | {"supervisor", "platform_admin"}  # who may open a market case on the workbench
+PERSONS = {"owner", "other_citizen"}  # accounts with a person: staff accounts apply for nobody
+
+
+@pytest.fixture
+def case_world(world: World, settings: Any, tmp_path: Any) -> World:
+    """The world, plus the owner's draft with a file and the owner's submitted 食品经营许可 case."""
+    from tests.cases import builders
+    from tests.cases.conftest import FOOD_LICENCE, item_code
+    from yiwang.cases import services as case_services
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "materials": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "materials")},
+        },
+    }
+    owner = world.users["owner"]
+    code = item_code(FOOD_LICENCE, "market")
+    (case,) = builders.apply(owner, item_code=code)
+    draft = case_services.start_application(actor=owner, applicant=case_services.applicant_for(owner), item_code=code)
+    builders.fill(draft, owner)
+    world.ids.update(
+        {
+            "food": code,
+            "application": draft.pk,
+            "draft_file": draft.files.first().pk,
+            "submitted_application": case.application_id,
+            "case": case.number,
+            "case_file": case.application.files.first().pk,
+        }
+    )
+    return world
+
+
+CASE_MATRIX: list[tuple[str, str, str, dict | None, dict[str, int]]] = [
+    ("cases:apply_item", "get", "/apply/item/{food}/", None, expect(PERSONS, anonymous=302, denied=403)),
+    ("cases:apply_bundle", "get", "/apply/bundle/open-restaurant/", None, expect(PERSONS, anonymous=302, denied=403)),
+    ("cases:application", "get", "/applications/{application}/", None, expect({"owner"}, anonymous=302)),
+    (
+        "cases:application_upload",
+        "post",
+        "/applications/{application}/files/",
+        None,
+        expect({"owner"}, ok=302, anonymous=302),
+    ),
+    (
+        "cases:application_remove_file",
+        "post",
+        "/applications/{application}/files/{draft_file}/remove/",
+        None,
+        expect({"owner"}, ok=302, anonymous=302),
+    ),
+    (
+        "cases:application_submit",
+        "post",
+        "/applications/{application}/submit/",
+        None,
+        expect({"owner"}, ok=302, anonymous=302),
+    ),
+    (
+        "cases:application_submitted",
+        "get",
+        "/applications/{submitted_application}/submitted/",
+        None,
+        expect({"owner"}, anonymous=302),
+    ),
+    (
+        "cases:application_abandon",
+        "post",
+        "/applications/{application}/abandon/",
+        None,
+        expect({"owner"}, ok=302, anonymous=302),
+    ),
+    ("cases:my_cases", "get", "/cases/", None, expect(EVERYONE, anonymous=302)),
+    # Staff who may see the case are sent on to the workbench page.
+    (
+        "cases:case",
+        "get",
+        "/cases/{case}/",
+        None,
+        {**expect({"owner"} | OPENERS, anonymous=302), **dict.fromkeys(OPENERS, 302)},
+    ),
+    ("cases:case_resubmit", "post", "/cases/{case}/resubmit/", None, expect({"owner"}, ok=302, anonymous=302)),
+    ("cases:case_withdraw", "post", "/cases/{case}/withdraw/", None, expect({"owner"}, ok=400, anonymous=302)),
+    ("cases:case_print", "get", "/cases/{case}/print/receipt/", None, expect({"owner"} | OPENERS, anonymous=302)),
+    ("workbench:home", "get", "/workbench/", None, expect(OPENERS, anonymous=302, denied=403)),
+    ("workbench:case", "get", "/workbench/cases/{case}/", None, expect(OPENERS, anonymous=302)),
+    # An empty form is bad input for those who may open the case; the others never learn it exists.
+    ("workbench:act", "post", "/workbench/cases/{case}/actions/accept/", None, expect(OPENERS, ok=400, anonymous=302)),
+    (
+        "workbench:file",
+        "get",
+        "/workbench/cases/{case}/files/{case_file}/",
+        None,
+        expect({"owner"} | OPENERS, anonymous=302),
+    ),
+    ("workbench:counter", "get", "/counter/", None, expect({"counter_clerk"}, anonymous=302, denied=403)),
+    (
+        "workbench:counter_start",
+        "post",
+        "/counter/start/",
+        None,
+        expect({"counter_clerk"}, ok=302, anonymous=302, denied=403),
+    ),
+    (
+        "workbench:counter_finish",
+        "post",
+        "/counter/finish/",
+        None,
+        expect({"counter_clerk"}, ok=302, anonymous=302, denied=403),
+    ),
+]
+# 办件查询 answers everyone alike; its wrong-pair message and throttle are tested in tests/cases/test_views.py.
+PUBLIC_ROUTES |= {"cases:lookup"}
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "path", "body", "expected"), CASE_MATRIX, ids=[row[0] for row in CASE_MATRIX]
+)
+def test_case_page_access(
+    case_world: World, name: str, method: str, path: str, body: dict | None, expected: dict
+) -> None:
+    test_access(case_world, name, method, path, body, expected)
+
+
 def _named_routes(patterns: list[Any], namespace: str = "") -> set[str]:
     names: set[str] = set()
     for entry in patterns:
@@ -244,7 +373,11 @@ def test_every_identity_route_has_an_access_rule() -> None:
         for path_view in router.path_operations.values()
         for operation in path_view.operations
     }
-    page_routes = {name for name in _named_routes(get_resolver().url_patterns) if name.startswith("accounts:")}
+    page_routes = {
+        name
+        for name in _named_routes(get_resolver().url_patterns)
+        if name.startswith(("accounts:", "cases:", "workbench:"))
+    }
     assert api_routes, "the identity API has routes"
-    covered = {row[0] for row in MATRIX} | PUBLIC_ROUTES
+    covered = {row[0] for row in MATRIX} | {row[0] for row in CASE_MATRIX} | PUBLIC_ROUTES
     assert (api_routes | page_routes) - covered == set(), "add these routes to MATRIX or PUBLIC_ROUTES"

@@ -12,3 +12,11 @@ class AccountsConfig(AppConfig):
         register_encrypted_field("accounts.Person", "document_number_encrypted")
         register_encrypted_field("accounts.Person", "mobile_encrypted")
         register_encrypted_field("accounts.TotpDevice", "secret_encrypted")
+
+        # --- notifications ---
+        # Core's notification queue reaches users and persons, and sends text
+        # messages, through accounts: see yiwang.accounts.notify.
+        from . import notify
+
+        notify.register()
+        # --- end of notifications ---

@@ -29,6 +29,11 @@ STAFF_ACCOUNTS = [
     ("market-reviewer", "市场监管局审查员", Role.REVIEWER, "market"),
     ("market-approver", "市场监管局审批人", Role.APPROVER, "market"),
     ("police-reviewer", "公安局审查员", Role.REVIEWER, "police"),
+    ("police-approver", "公安局审批人", Role.APPROVER, "police"),
+    # Case handling across departments (一件事 handled in parallel; the browser test of cases logs in with these).
+    ("police-registrar", "公安局户政审核员", Role.REVIEWER, "police"),
+    ("urban-reviewer", "城市管理局审查员", Role.REVIEWER, "urban_management"),
+    ("urban-approver", "城市管理局审批人", Role.APPROVER, "urban_management"),
     ("hotline-operator", "12345话务员", Role.HOTLINE_OPERATOR, None),
     ("grid-worker", "幸福街道网格员", Role.GRID_WORKER, "xingfu_street"),
 ]

@@ -21,7 +21,7 @@ from .constants import (
     STAFF_ROLES,
     Role,
 )
-from .models import Organisation, Person, RoleAssignment, User
+from .models import Delegation, Organisation, Person, RoleAssignment, User
 
 ALL = None  # "every department"
 
@@ -152,3 +152,14 @@ def required_assurance(item: Any, step: Any = None) -> int:
 
 def meets_assurance(person: Person | None, item: Any, step: Any = None) -> bool:
     return person is not None and person.assurance_level >= required_assurance(item, step)
+
+
+def acts_for(user: Any, person_id: int) -> bool:
+    """Whether ``user`` holds an active delegation (帮办代办) from the person."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    delegations = Delegation.objects.active().filter(principal_id=person_id)
+    own = Q(agent_user=user)
+    if getattr(user, "person_id", None) is not None:
+        own |= Q(agent_person_id=user.person_id)
+    return delegations.filter(own).exists()

@@ -102,3 +102,13 @@ def get_managed_assignment(actor: Any, assignment_id: int) -> RoleAssignment:
 
 def active_roles(user: User) -> list[RoleAssignment]:
     return list(RoleAssignment.objects.active().filter(user=user).select_related("department"))
+
+
+def get_person(person_id: int) -> Person:
+    """A person by id, for other apps' services that hold only the id (no access check: callers check)."""
+    return Person.objects.get(pk=person_id)
+
+
+def get_organisation(organisation_id: int) -> Organisation:
+    """An organisation by id, for other apps' services that hold only the id (no access check: callers check)."""
+    return Organisation.objects.get(pk=organisation_id)

@@ -112,6 +112,16 @@ def _clear(key: str) -> None:
     Throttle.objects.filter(key=key).delete()
 
 
+def throttle_locked_until(key: str) -> dt.datetime | None:
+    """When a throttled key (e.g. ``case-lookup:<ip>`` of another app) unlocks, or None when it is not locked."""
+    return _locked(key)
+
+
+def throttle_failure(key: str, *, limit: int) -> bool:
+    """Count one failure for another app's throttled key; True when it locks the key."""
+    return _fail(key, limit=limit)
+
+
 # --- people ----------------------------------------------------------------
 
 

@@ -166,6 +166,10 @@ class ServiceItem(models.Model):
     min_assurance_level = models.PositiveSmallIntegerField(
         _("最低实名等级"), default=2, validators=[MinValueValidator(1), MaxValueValidator(4)]
     )
+    # The application form and handling process as data (see yiwang.cases.definitions): an
+    # empty object means the defaults derived from the audience, materials and steps.
+    application_form = models.JSONField(_("申请表单与情形定义"), default=dict, blank=True)
+    process_definition = models.JSONField(_("办理流程定义"), default=dict, blank=True)
     result_name = models.CharField(_("办理结果"), max_length=200, blank=True)
     consult_phone = models.CharField(_("咨询电话"), max_length=64, blank=True)
     complaint_phone = models.CharField(_("监督投诉电话"), max_length=64, blank=True)

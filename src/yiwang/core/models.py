@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 GENESIS_HASH = "0" * 64
 APPEND_ONLY_MESSAGE = "审计日志只能追加，不能修改或删除"
@@ -118,3 +119,146 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.hash[:12]}"
+
+
+# --- working-day calendar ------------------------------------------------------
+
+
+class CalendarDay(models.Model):
+    """An administrator's entry for one date: a holiday on a weekday or a working weekend day (调休).
+
+    The maintained library (chinese-calendar) decides every year it knows;
+    these rows decide dates it does not know yet and override it where the
+    State Council's notice differs. See :mod:`yiwang.core.calendar`.
+    """
+
+    date = models.DateField(_("日期"), primary_key=True)
+    is_working_day = models.BooleanField(_("是否工作日"))
+    name = models.CharField(_("名称"), max_length=64, blank=True, help_text=_("如：春节、国庆节调休上班"))
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("节假日与调休")
+        verbose_name_plural = _("节假日与调休")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {'上班' if self.is_working_day else '休息'} {self.name}"
+
+
+class CalendarYear(models.Model):
+    """A year whose holidays and adjusted days an administrator has entered in full.
+
+    Deadlines falling in a year neither the library nor this table knows are
+    computed on weekdays alone and flagged as provisional.
+    """
+
+    year = models.PositiveSmallIntegerField(_("年份"), primary_key=True)
+    source = models.CharField(_("依据"), max_length=200, help_text=_("如：国务院办公厅关于2027年部分节假日安排的通知"))
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(_("确认时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("已录入的年度日历")
+        verbose_name_plural = _("已录入的年度日历")
+        ordering = ["year"]
+
+    def __str__(self) -> str:
+        return str(self.year)
+
+
+# --- event outbox and notifications --------------------------------------------
+
+
+class OutboxEvent(models.Model):
+    """A domain event written in the same transaction as the change it reports.
+
+    Workers (``yiwang worker``) hand each event to the handlers registered for
+    its topic once the transaction has committed; a handler must be
+    idempotent, because a worker killed mid-way runs it again.
+    """
+
+    topic = models.CharField(pgettext_lazy("outbox", "主题"), max_length=64, db_index=True)
+    payload = models.JSONField(_("内容"), default=dict)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    available_at = models.DateTimeField(_("可处理时间"), db_index=True)
+    attempts = models.PositiveIntegerField(_("尝试次数"), default=0)
+    # A worker's lease: another worker may take the event once it has passed.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    locked_by = models.CharField(max_length=64, blank=True)
+    processed_at = models.DateTimeField(_("处理完成时间"), null=True, blank=True)
+    last_error = models.TextField(_("最近错误"), blank=True)
+
+    class Meta:
+        verbose_name = _("事件发件箱")
+        verbose_name_plural = _("事件发件箱")
+        ordering = ["id"]
+        indexes = [models.Index(fields=["processed_at", "available_at"], name="core_outbox_pending")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.topic}"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("待发送")
+    SENT = "sent", _("已发送")
+    FAILED = "failed", _("发送失败")
+
+
+class Notification(models.Model):
+    """One message to one recipient on one channel; ``dedupe_key`` makes creating it idempotent."""
+
+    dedupe_key = models.CharField(max_length=160, unique=True)
+    event = models.ForeignKey(OutboxEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    channel = models.CharField(_("渠道"), max_length=16)
+    # No foreign keys: core must not depend on accounts; channels resolve addresses when sending.
+    recipient_user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    recipient_person_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    template = models.CharField(_("模板"), max_length=64)
+    subject = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("正文"))
+    link = models.CharField(_("链接"), max_length=300, blank=True)
+    status = models.CharField(
+        _("状态"), max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    locked_by = models.CharField(max_length=64, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="core_notification_due")]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.subject}"
+
+
+class InAppMessage(models.Model):
+    """A message in a user's own message centre (站内消息); one per in-app notification."""
+
+    notification = models.OneToOneField(Notification, on_delete=models.PROTECT, related_name="in_app_message")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="in_app_messages")
+    subject = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("正文"))
+    link = models.CharField(_("链接"), max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("站内消息")
+        verbose_name_plural = _("站内消息")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.subject

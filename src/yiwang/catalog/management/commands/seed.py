@@ -34,3 +34,7 @@ class Command(BaseCommand):
 
         for account in create_demo_accounts():
             self.stdout.write(f"演示账户：{account}")
+        from yiwang.cases.demo import create_demo_cases
+
+        for case in create_demo_cases():
+            self.stdout.write(f"演示办件：{case}")

@@ -1,16 +1,26 @@
-"""``yiwang serve``: the production-shaped WSGI server (gunicorn), not Django's runserver."""
+"""``yiwang serve``: the production-shaped WSGI server (gunicorn), not Django's runserver.
+
+Beside gunicorn it runs one ``yiwang worker`` subprocess (outbox events and
+notifications), stopped when the server stops. ``YIWANG_EMBEDDED_WORKER=0``
+leaves it out, for deployments that run workers as a service of their own.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+# A worker stops after the item in hand; an SMS gateway call can take a while.
+WORKER_STOP_SECONDS = 30
 
 
 class Command(BaseCommand):
-    help = "Serve Yiwang with gunicorn on 127.0.0.1:$PORT (default 8000)."
+    help = "Serve Yiwang with gunicorn on 127.0.0.1:$PORT (default 8000), with a background worker."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -32,7 +42,31 @@ class Command(BaseCommand):
             "--graceful-timeout",
             "10",
         ]
+        worker = self.start_worker() if settings.EMBEDDED_WORKER else None
         self.stdout.write(f"Yiwang serving on http://{options['host']}:{options['port']}/")
-        # gunicorn reads its options from sys.argv; it then owns the process.
+        # gunicorn reads its options from sys.argv; it then owns the process
+        # until it exits (by SystemExit, through the finally below).
         sys.argv = argv
-        WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]", prog="gunicorn").run()
+        try:
+            WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]", prog="gunicorn").run()
+        finally:
+            if worker is not None:
+                self.stop_worker(worker)
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "yiwang.cli", "worker", "--parent-pid", str(os.getpid())]
+        worker = subprocess.Popen(command)  # noqa: S603  (our own interpreter and module, no shell)
+        self.stdout.write(f"Background worker started (pid {worker.pid}); YIWANG_EMBEDDED_WORKER=0 turns it off")
+        return worker
+
+    def stop_worker(self, worker: subprocess.Popen[bytes]) -> None:
+        # gunicorn's master reaps every child, ours included, so the worker may
+        # already be gone; Popen then reports it as exited.
+        if worker.poll() is not None:
+            return
+        worker.terminate()
+        try:
+            worker.wait(timeout=WORKER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=5)

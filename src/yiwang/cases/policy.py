@@ -1,0 +1,146 @@
+"""Who may see and do what with applications and cases. Deny by default.
+
+Staff act within their departments (and those below them); counter clerks
+take and accept any item anywhere (一窗受理, 无差别受理); supervisors and
+platform administrators see every case but take no handling action. The
+applicant side is the applicant person, an agent of the applicant
+organisation, or whoever the application was filled in by (a delegate).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from yiwang.accounts import policy as accounts_policy
+from yiwang.accounts import selectors as accounts_selectors
+from yiwang.accounts.constants import CASE_ROLES, PLATFORM_WIDE_ROLES, Role
+from yiwang.cases.models import Application, Case, CaseTask
+from yiwang.cases.workflow import Actor, Transition
+
+
+def _authenticated(user: Any) -> bool:
+    return user is not None and bool(getattr(user, "is_authenticated", False))
+
+
+def _organisation_ids(user: Any) -> set[int]:
+    return set(accounts_selectors.organisations_represented(user).values_list("pk", flat=True))
+
+
+def is_applicant_side(user: Any, *, person_id: int, organisation_id: int | None, created_by_id: int | None) -> bool:
+    """The applicant, an agent of the applicant organisation, or the delegate who filled the application in."""
+    if not _authenticated(user):
+        return False
+    if organisation_id is not None:
+        return organisation_id in _organisation_ids(user)
+    if user.person_id is not None and user.person_id == person_id:
+        return True
+    # A delegate (帮办代办) keeps access to what they filled in while they act for the person.
+    return created_by_id == user.pk and accounts_policy.acts_for(user, person_id)
+
+
+def can_edit_application(user: Any, application: Application) -> bool:
+    """The applicant side, or the counter clerk who is filling it in at the counter."""
+    if application.agent_id is not None and application.agent_id == getattr(user, "pk", None):
+        return True
+    return is_applicant_side(
+        user,
+        person_id=application.applicant_person_id,
+        organisation_id=application.applicant_organisation_id,
+        created_by_id=application.created_by_id,
+    )
+
+
+def meets_assurance(person_id: int, item: Any) -> bool:
+    return accounts_policy.meets_assurance(accounts_selectors.get_person(person_id), item)
+
+
+def is_case_applicant(user: Any, case: Case) -> bool:
+    return is_applicant_side(
+        user,
+        person_id=case.applicant_person_id,
+        organisation_id=case.applicant_organisation_id,
+        created_by_id=case.application.created_by_id,
+    ) or (case.agent_id is not None and case.agent_id == getattr(user, "pk", None))
+
+
+def _department_codes(case: Case) -> set[str]:
+    codes = {case.department.code}
+    codes.update(CaseTask.objects.filter(case=case).values_list("department__code", flat=True).distinct())
+    return codes
+
+
+def is_case_staff(user: Any, case: Case) -> bool:
+    """Staff who may work on the case: a case role in its department or a department of one of its tasks."""
+    if not _authenticated(user):
+        return False
+    if accounts_policy.has_any_role(user, {Role.COUNTER_CLERK}):
+        return True
+    return any(accounts_policy.in_scope(user, code, CASE_ROLES) for code in _department_codes(case))
+
+
+def can_view_case(user: Any, case: Case) -> bool:
+    if not _authenticated(user):
+        return False
+    if accounts_policy.has_any_role(user, PLATFORM_WIDE_ROLES):
+        return True
+    return is_case_staff(user, case) or is_case_applicant(user, case)
+
+
+def can_perform(user: Any, case: Case, step: Transition) -> bool:
+    """Whether ``user`` (None: the platform itself) may take ``step`` on ``case``; the state is checked elsewhere."""
+    if user is None:
+        return Actor.SYSTEM in step.actors
+    if not _authenticated(user):
+        return False
+    if Actor.APPLICANT in step.actors and is_case_applicant(user, case):
+        return True
+    if not step.roles:
+        return False
+    if Role.COUNTER_CLERK in step.roles and accounts_policy.has_any_role(user, {Role.COUNTER_CLERK}):
+        return True
+    return any(accounts_policy.in_scope(user, code, step.roles) for code in _department_codes(case))
+
+
+def can_work_task(user: Any, task: CaseTask) -> bool:
+    """A task is worked by its role within its department (counter tasks by any counter clerk)."""
+    if not _authenticated(user):
+        return False
+    if task.role == Role.COUNTER_CLERK and accounts_policy.has_any_role(user, {Role.COUNTER_CLERK}):
+        return True
+    return accounts_policy.in_scope(user, task.department.code, {task.role})
+
+
+def visible_cases(user: Any) -> QuerySet[Case]:
+    """Cases ``user`` may open as staff: all for platform-wide roles, else those of their departments."""
+    cases = Case.objects.all()
+    if accounts_policy.has_any_role(user, PLATFORM_WIDE_ROLES | {Role.COUNTER_CLERK}):
+        return cases
+    scope = accounts_policy.department_scope(user, CASE_ROLES)
+    if not scope:
+        return cases.none()
+    return cases.filter(Q(department__code__in=scope) | Q(tasks__department__code__in=scope)).distinct()
+
+
+def task_scope(user: Any) -> Q | None:
+    """The open tasks ``user`` works on, as a filter (None: none at all)."""
+    conditions = Q(pk__in=[])
+    matched = False
+    for role in (Role.REVIEWER, Role.APPROVER):
+        # Reviewers may also accept (see the transition table), so they see their departments' acceptance tasks.
+        roles = [role, Role.COUNTER_CLERK] if role == Role.REVIEWER else [role]
+        scope = accounts_policy.department_scope(user, {role})
+        if scope is None:
+            conditions |= Q(role__in=roles)
+            matched = True
+        elif scope:
+            conditions |= Q(role__in=roles, department__code__in=scope)
+            matched = True
+    if accounts_policy.has_any_role(user, {Role.COUNTER_CLERK}):
+        scope = accounts_policy.department_scope(user, {Role.COUNTER_CLERK})
+        conditions |= (
+            Q(role=Role.COUNTER_CLERK) if scope is None else Q(role=Role.COUNTER_CLERK, department__code__in=scope)
+        )
+        matched = True
+    return conditions if matched else None

@@ -1,0 +1,201 @@
+"""Reads of case handling: my applications and cases, timelines, public progress, the staff workbench.
+
+Objects are fetched so that a missing and a forbidden one look the same (404).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import F, Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from yiwang.accounts import selectors as accounts_selectors
+from yiwang.cases import policy
+from yiwang.cases.constants import OPEN_CASE_STATES, ApplicationState, CaseState, PaymentStatus, TaskStatus
+from yiwang.cases.models import Application, Case, CaseEvent, CaseTask, CorrectionNotice, PaymentOrder
+from yiwang.cases.workflow import action_label
+from yiwang.core import calendar
+
+WORKBENCH_PAGE_SIZE = 20
+
+
+def _applicant_filter(user: Any) -> Q:
+    conditions = Q(pk__in=[])
+    if getattr(user, "person_id", None) is not None:
+        conditions |= Q(applicant_person_id=user.person_id, applicant_organisation__isnull=True)
+    organisations = list(accounts_selectors.organisations_represented(user).values_list("pk", flat=True))
+    if organisations:
+        conditions |= Q(applicant_organisation_id__in=organisations)
+    return conditions
+
+
+def my_cases(user: Any) -> QuerySet[Case]:
+    """Cases of the person, of organisations they represent, and those they filled in for others."""
+    if not getattr(user, "is_authenticated", False):
+        return Case.objects.none()
+    return (
+        Case.objects.filter(_applicant_filter(user) | Q(application__created_by=user))
+        .select_related("department")
+        .order_by("-submitted_at", "-id")
+    )
+
+
+def my_drafts(user: Any) -> QuerySet[Application]:
+    if not getattr(user, "is_authenticated", False):
+        return Application.objects.none()
+    return Application.objects.filter(
+        Q(created_by=user) | (_applicant_filter(user) & Q(agent__isnull=True)), state=ApplicationState.DRAFT
+    ).order_by("-updated_at")
+
+
+def get_application(user: Any, application_id: int) -> Application:
+    application = Application.objects.filter(pk=application_id).first()
+    if application is None or not policy.can_edit_application(user, application):
+        raise Http404(_("申请不存在"))
+    return application
+
+
+def get_case(user: Any, number: str) -> Case:
+    """A case the user may see, as applicant side or staff; 404 otherwise."""
+    case = Case.objects.select_related("item", "department", "application").filter(number=number).first()
+    if case is None or not policy.can_view_case(user, case):
+        raise Http404(_("办件不存在"))
+    return case
+
+
+def timeline(case: Case, *, for_staff: bool) -> list[CaseEvent]:
+    events = case.events.select_related("actor").order_by("id")
+    if not for_staff:
+        events = events.filter(public=True)
+    return list(events)
+
+
+def open_correction(case: Case) -> CorrectionNotice | None:
+    return case.corrections.filter(resolved_at__isnull=True).order_by("-id").first()
+
+
+def pending_payment(case: Case) -> PaymentOrder | None:
+    return case.payments.filter(status=PaymentStatus.PENDING).order_by("-id").first()
+
+
+@dataclass
+class Expectation:
+    """What the applicant must do now, if anything, in words they understand."""
+
+    kind: str  # correction | payment | collection | none
+    message: str
+    due: dt.date | None = None
+    items: list[dict[str, str]] = field(default_factory=list)
+
+
+def expected_of_applicant(case: Case) -> Expectation:
+    if case.state == CaseState.CORRECTION_REQUESTED:
+        notice = open_correction(case)
+        return Expectation(
+            "correction",
+            _("请按补正告知一次性补齐以下材料或信息，补正期间办理时限暂停计算。"),
+            notice.due if notice else None,
+            list(notice.items) if notice else [],
+        )
+    if case.state == CaseState.AWAITING_PAYMENT:
+        return Expectation("payment", _("请缴纳费用，缴费确认后进入制证环节。"))
+    if case.state == CaseState.READY_FOR_COLLECTION:
+        result = case.item.result_name or _("办理结果")
+        return Expectation("collection", _("%(result)s已制作完成，请按约定方式领取。") % {"result": result})
+    return Expectation("none", "")
+
+
+def deadline_warning(case: Case, today: dt.date | None = None) -> str:
+    today = today or calendar.today_local()
+    if case.state not in OPEN_CASE_STATES:
+        return calendar.DeadlineWarning.NONE
+    return calendar.deadline_warning(case.promised_due, today, paused=case.paused_since is not None)
+
+
+@dataclass(frozen=True)
+class PublicProgress:
+    """办件查询: what anyone with the number and code may see — no personal data."""
+
+    number: str
+    item_name: str
+    department: str
+    state: str
+    state_label: str
+    submitted_on: dt.date
+    promised_due: dt.date | None
+    steps: list[tuple[str, dt.datetime]]
+
+
+def public_progress(number: str, code: str) -> PublicProgress | None:
+    """The public progress of a case, or None when the number or the code is wrong (never says which)."""
+    case = Case.objects.select_related("department").filter(number=number.strip().upper()).first()
+    if case is None or not hmac.compare_digest(case.verification_code, code.strip().upper()):
+        return None
+    steps = [
+        (action_label(e.action), e.created_at)
+        for e in case.events.filter(public=True).order_by("id").only("action", "created_at")
+    ]
+    return PublicProgress(
+        number=case.number,
+        item_name=case.item_name,
+        department=case.department.name,
+        state=case.state,
+        state_label=str(CaseState(case.state).label),
+        submitted_on=timezone.localdate(case.submitted_at),
+        promised_due=case.promised_due,
+        steps=steps,
+    )
+
+
+@dataclass(frozen=True)
+class WorkbenchFilters:
+    state: str = ""
+    deadline: str = ""  # overdue | due_soon | paused
+    number: str = ""
+
+
+def workbench(user: Any, filters: WorkbenchFilters | None = None) -> QuerySet[CaseTask]:
+    """The open tasks ``user`` works on, overdue first, then by due date: one query, no N+1."""
+    filters = filters or WorkbenchFilters()
+    scope = policy.task_scope(user)
+    if scope is None:
+        return CaseTask.objects.none()
+    tasks = CaseTask.objects.filter(scope, status=TaskStatus.OPEN)
+    if filters.state:
+        tasks = tasks.filter(case__state=filters.state)
+    if filters.number:
+        tasks = tasks.filter(case__number=filters.number.strip().upper())
+    today = calendar.today_local()
+    if filters.deadline == "overdue":
+        tasks = tasks.filter(due__lt=today)
+    elif filters.deadline == "due_soon":
+        tasks = tasks.filter(due__gte=today, due__lte=calendar.add_working_days(today, 2).date)
+    elif filters.deadline == "paused":
+        tasks = tasks.filter(case__paused_since__isnull=False)
+    return tasks.select_related("case", "department").order_by(F("due").asc(nulls_last=True), "id")
+
+
+def case_tasks(case: Case) -> list[CaseTask]:
+    return list(case.tasks.select_related("department", "completed_by").order_by("id"))
+
+
+def files_of(case: Case) -> QuerySet[Any]:
+    return case.application.files.filter(superseded_at__isnull=True).order_by("material_key", "id")
+
+
+def case_with_related(number: str) -> Case:
+    case = (
+        Case.objects.select_related("item", "department", "application")
+        .prefetch_related(Prefetch("tasks", queryset=CaseTask.objects.select_related("department")))
+        .filter(number=number)
+        .first()
+    )
+    if case is None:
+        raise Http404(_("办件不存在"))
+    return case

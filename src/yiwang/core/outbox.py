@@ -1,0 +1,249 @@
+"""The event outbox: domain events written with the change they report, handled after it commits.
+
+A service publishes an event inside its own transaction::
+
+    with transaction.atomic():
+        case.save()
+        outbox.publish("case.event", {"case_id": case.pk, ...})
+
+so the event exists exactly when the change does: a rolled-back change
+leaves no event behind, and a committed one cannot lose its event. Workers
+(``yiwang worker``) then call :func:`process_batch`, which hands each due
+event to every handler registered for its topic::
+
+    @outbox.handles("case.event")
+    def notify_applicant(event: OutboxEvent) -> None:
+        notifications.queue(dedupe_key=f"case-event:{event.payload['event_id']}:in_app", ...)
+
+Apps register their handlers when Django starts (``AppConfig.ready``).
+
+**Handlers must be idempotent.** All handlers of one event run in one
+transaction together with marking the event processed, so their database
+writes and the mark commit or roll back together. But a handler that fails,
+or a worker killed at the wrong moment, means the event is handled again
+later, every handler included. Write handlers so a second run changes
+nothing: derive dedupe keys from the event (``event.pk`` or ids in the
+payload) and use :func:`yiwang.core.notifications.queue`, which returns the
+existing notification for a key it has seen. Do not call external systems
+from a handler: queue a notification (or a row of your own) and let its
+sender do that, outside the database transaction.
+
+A failing event is retried with exponential backoff
+(:func:`yiwang.core.leasing.backoff`); after
+:data:`~yiwang.core.leasing.MAX_ATTEMPTS` attempts it stays unprocessed,
+with its last error, for an administrator to look at and retry
+(:func:`retry_events`, also an admin action).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import traceback
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from . import leasing
+from .audit import record_event
+from .leasing import DEFAULT_LEASE, MAX_ATTEMPTS, StopCheck
+from .models import OutboxEvent
+
+logger = logging.getLogger("yiwang.outbox")
+
+Handler = Callable[[OutboxEvent], None]
+H = TypeVar("H", bound=Handler)
+
+TOPIC_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+TOPIC_MAX_LENGTH = 64
+# Enough of a traceback to find the fault without filling the table.
+ERROR_MAX_LENGTH = 4000
+
+RETRY_EVENT = "outbox.retry"
+
+_handlers: defaultdict[str, list[Handler]] = defaultdict(list)
+
+
+class OutboxError(RuntimeError):
+    """An event was published in a way that could lose it or deliver it for a rolled-back change."""
+
+
+# --- publishing -------------------------------------------------------------------
+
+
+def publish(topic: str, payload: dict[str, Any], *, delay: dt.timedelta | None = None) -> OutboxEvent:
+    """Write an event for ``topic`` into the outbox, as part of the caller's open transaction.
+
+    ``payload`` is a JSON object (ids and codes, not model instances or
+    personal data in the clear). ``delay`` postpones handling, e.g. for a
+    reminder. Raises :class:`OutboxError` outside ``transaction.atomic()``:
+    an event published in autocommit mode could outlive a change that
+    failed after it, or be handled before that change is visible.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise OutboxError("outbox.publish() must be called inside the transaction.atomic() block of the change")
+    if len(topic) > TOPIC_MAX_LENGTH or not TOPIC_RE.fullmatch(topic):
+        raise ValueError(f"event topics look like area.action (at most {TOPIC_MAX_LENGTH} characters): {topic!r}")
+    if not isinstance(payload, dict):
+        raise TypeError("an event payload must be a dict (a JSON object)")
+    if delay is not None and delay < dt.timedelta(0):
+        raise ValueError("an event cannot be delayed by a negative time")
+    return OutboxEvent.objects.create(
+        topic=topic, payload=payload, available_at=timezone.now() + (delay or dt.timedelta(0))
+    )
+
+
+# --- handler registry ---------------------------------------------------------------
+
+
+def handles(topic: str) -> Callable[[H], H]:
+    """Decorator: register the function as a handler of ``topic`` (several handlers per topic are allowed).
+
+    Registering the same function again (a module imported twice) replaces
+    the earlier registration instead of running it twice.
+    """
+    if not TOPIC_RE.fullmatch(topic):
+        raise ValueError(f"event topics look like area.action: {topic!r}")
+
+    def register(handler: H) -> H:
+        key = _handler_key(handler)
+        registered = _handlers[topic]
+        registered[:] = [existing for existing in registered if _handler_key(existing) != key]
+        registered.append(handler)
+        return handler
+
+    return register
+
+
+def unregister(topic: str, handler: Handler) -> None:
+    """Remove a handler (tests, or an app switching a feature off)."""
+    key = _handler_key(handler)
+    _handlers[topic] = [existing for existing in _handlers[topic] if _handler_key(existing) != key]
+
+
+def handlers_for(topic: str) -> list[Handler]:
+    """The handlers registered for ``topic``, in registration order."""
+    return list(_handlers.get(topic, ()))
+
+
+def _handler_key(handler: Handler) -> str:
+    return f"{getattr(handler, '__module__', '')}.{getattr(handler, '__qualname__', repr(handler))}"
+
+
+# --- processing ---------------------------------------------------------------------
+
+
+def _due(now: dt.datetime) -> Q:
+    return Q(processed_at__isnull=True, available_at__lte=now, attempts__lt=MAX_ATTEMPTS)
+
+
+def claim_events(worker_id: str, *, limit: int = 50, lease: dt.timedelta = DEFAULT_LEASE) -> list[int]:
+    """Lease up to ``limit`` due events to ``worker_id`` and return their ids (oldest first)."""
+    worker_id = leasing.check_worker_id(worker_id)
+    return leasing.claim(OutboxEvent, _due(timezone.now()), worker_id=worker_id, limit=limit, lease=lease)
+
+
+def process_batch(
+    worker_id: str,
+    *,
+    limit: int = 50,
+    lease: dt.timedelta = DEFAULT_LEASE,
+    stop: StopCheck | None = None,
+) -> int:
+    """Claim up to ``limit`` due events and run their handlers; return how many events were attempted.
+
+    Each event's handlers run in one transaction with marking it processed.
+    A handler's exception rolls that transaction back, records the error and
+    schedules a retry with backoff (or gives up after MAX_ATTEMPTS). ``stop``
+    is asked before each event: when it answers True the remaining leases are
+    released and the batch ends early (a clean shutdown).
+    """
+    worker_id = leasing.check_worker_id(worker_id)
+    ids = claim_events(worker_id, limit=limit, lease=lease)
+    done = 0
+    for position, event_id in enumerate(ids):
+        if stop is not None and stop():
+            leasing.release(OutboxEvent, ids[position:], worker_id=worker_id)
+            break
+        if _process_one(event_id, worker_id=worker_id, lease=lease):
+            done += 1
+    return done
+
+
+def _process_one(event_id: int, *, worker_id: str, lease: dt.timedelta) -> bool:
+    mine = OutboxEvent.objects.filter(pk=event_id, processed_at__isnull=True, locked_by=worker_id)
+    # Renew the lease for this one event: later events of a long batch may have
+    # passed to another worker meanwhile, and this tells us so.
+    if not mine.update(locked_until=timezone.now() + lease):
+        return False
+    try:
+        with transaction.atomic():
+            event = mine.select_for_update().first()
+            if event is None:
+                return False
+            for handler in handlers_for(event.topic):
+                handler(event)
+            OutboxEvent.objects.filter(pk=event_id).update(
+                processed_at=timezone.now(),
+                attempts=F("attempts") + 1,
+                locked_until=None,
+                locked_by="",
+                last_error="",
+            )
+    except Exception as error:
+        _record_failure(event_id, worker_id=worker_id, error=error)
+    return True
+
+
+def _record_failure(event_id: int, *, worker_id: str, error: BaseException) -> None:
+    text = "".join(traceback.format_exception(error))[-ERROR_MAX_LENGTH:]
+    with transaction.atomic():
+        event = (
+            OutboxEvent.objects.select_for_update()
+            .filter(pk=event_id, processed_at__isnull=True, locked_by=worker_id)
+            .first()
+        )
+        if event is None:
+            return
+        attempts = event.attempts + 1
+        now = timezone.now()
+        available_at = now + leasing.backoff(attempts) if attempts < MAX_ATTEMPTS else event.available_at
+        OutboxEvent.objects.filter(pk=event_id).update(
+            attempts=attempts, available_at=available_at, locked_until=None, locked_by="", last_error=text
+        )
+    if attempts < MAX_ATTEMPTS:
+        logger.warning(
+            "event %s (%s) failed, attempt %s; retry at %s: %s", event_id, event.topic, attempts, available_at, error
+        )
+    else:
+        logger.error("event %s (%s) failed %s times; giving up: %s", event_id, event.topic, attempts, error)
+
+
+def release_leases(worker_id: str) -> int:
+    """Free every event lease held under ``worker_id`` (a worker starting again under the same name)."""
+    return leasing.release_all(OutboxEvent, worker_id=leasing.check_worker_id(worker_id))
+
+
+# --- administration -----------------------------------------------------------------
+
+
+def failed_events() -> QuerySet[OutboxEvent]:
+    """Events that used up their attempts and are no longer retried (newest first)."""
+    return OutboxEvent.objects.filter(processed_at__isnull=True, attempts__gte=MAX_ATTEMPTS).order_by("-id")
+
+
+def retry_events(event_ids: Iterable[int], *, actor: Any = None) -> int:
+    """Give unprocessed events a fresh round of attempts, due now; audited; return how many were reset."""
+    ids = sorted(set(event_ids))
+    with transaction.atomic():
+        count = OutboxEvent.objects.filter(pk__in=ids, processed_at__isnull=True).update(
+            attempts=0, available_at=timezone.now(), locked_until=None, locked_by=""
+        )
+        if count:
+            record_event(RETRY_EVENT, actor=actor, target="core.OutboxEvent", detail={"ids": ids[:100], "count": count})
+    return count
