@@ -10,12 +10,15 @@ and publishes outbox events that the worker turns into notifications.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
@@ -47,10 +50,10 @@ from yiwang.cases.models import (
     CorrectionNotice,
     Extension,
 )
-from yiwang.cases.workflow import Actor, Transition, transition
+from yiwang.cases.workflow import TRANSITIONS, Transition, transition
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.constants import OnlineDepth
-from yiwang.catalog.models import Department
+from yiwang.catalog.models import Department, ServiceItem
 from yiwang.core import calendar, outbox
 from yiwang.core.audit import record_event
 
@@ -132,10 +135,16 @@ def applicant_for(user: Any, *, acting: ActingFor | None = None, organisation_id
     return Applicant(user.person_id, None, None, "", user.person.name)
 
 
-def _definition(application: Application) -> definitions.ApplicationDefinition:
+def _definition_and_items(application: Application) -> tuple[definitions.ApplicationDefinition, list[ServiceItem]]:
+    """The application's definition and the published items it may apply for, fetched once."""
     if application.bundle_code:
-        return definitions.for_bundle(application.bundle_code)[0]
-    return definitions.for_item(catalog_selectors.get_item(application.item_code))
+        return definitions.for_bundle(application.bundle_code)
+    item = catalog_selectors.get_item(application.item_code)
+    return definitions.for_item(item), [item]
+
+
+def _definition(application: Application) -> definitions.ApplicationDefinition:
+    return _definition_and_items(application)[0]
 
 
 def start_application(
@@ -360,7 +369,7 @@ def _submit(application: Application, *, actor: Any, submission_key: str) -> lis
         return list(application.cases.order_by("id"))
     if application.state != ApplicationState.DRAFT:
         raise CaseError("not_a_draft", _("该申请已放弃，不能提交"))
-    definition = _definition(application)
+    definition, published = _definition_and_items(application)
     problems = application_problems(application, definition)
     if problems:
         raise CaseError("application_incomplete", _("申请尚未填写完整"), problems=problems)
@@ -368,7 +377,8 @@ def _submit(application: Application, *, actor: Any, submission_key: str) -> lis
         codes = definitions.applicable(definition, application.situation_answers).item_codes
     else:
         codes = [application.item_code]
-    items = [catalog_selectors.get_item(code) for code in codes]
+    by_code = {item.code: item for item in published}
+    items = [by_code[code] for code in codes]
     now = timezone.now()
     today = calendar.today_local()
     person = accounts_selectors.get_person(application.applicant_person_id)
@@ -431,8 +441,16 @@ def record_failed_lookup(ip: str) -> None:
 # --- process stages ---------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
+def _stages_of(item_id: int, updated_at: str, process_definition: str) -> tuple[definitions.Stage, ...]:
+    # A published item version never changes (ADR 0003), so its stages can be kept per process;
+    # its last change and definition text are part of the key all the same.
+    return definitions.process_for(ServiceItem.objects.get(pk=item_id))
+
+
 def _stages(case: Case) -> tuple[definitions.Stage, ...]:
-    return definitions.process_for(case.item)
+    item = case.item
+    return _stages_of(item.pk, item.updated_at.isoformat(), json.dumps(item.process_definition, sort_keys=True))
 
 
 def _stage(case: Case, key: str) -> definitions.Stage:
@@ -979,5 +997,6 @@ _HANDLERS = {
     "issue_certificate": _issue_certificate,
     "close": _close,
 }
-assert set(_HANDLERS) == set(__import__("yiwang.cases.workflow", fromlist=["TRANSITIONS"]).TRANSITIONS)
-__all__ = ["Actor", "CaseActionRefused", "CaseError", "CaseNotFound", "perform"]
+# Every action of the transition table has exactly one handler here.
+if set(_HANDLERS) != set(TRANSITIONS):
+    raise ImproperlyConfigured(f"case actions without a handler: {sorted(set(TRANSITIONS) ^ set(_HANDLERS))}")
