@@ -20,7 +20,7 @@ from pydantic import Field
 
 from yiwang.core.problems import ApiProblem
 
-from . import selectors, services
+from . import policy, selectors, services
 from .constants import CaseState
 from .models import Application, Case, CaseEvent, CaseTask
 
@@ -250,8 +250,9 @@ def _task_out(task: CaseTask) -> TaskOut:
 
 
 def _case_out(request: HttpRequest, case: Case) -> CaseOut:
-    is_applicant = selectors.policy.is_case_applicant(request.user, case)
-    staff = selectors.policy.is_case_staff(request.user, case) or not is_applicant
+    is_applicant = policy.is_case_applicant(request.user, case)
+    # Staff, supervisors and anyone else allowed to view who is not the applicant see the internal entries too.
+    staff = policy.is_case_staff(request.user, case) or not is_applicant
     expected = selectors.expected_of_applicant(case)
     return CaseOut(
         **_summary(case).dict(),

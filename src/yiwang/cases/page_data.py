@@ -308,7 +308,7 @@ def _open_tasks(case: Case) -> list[CaseTask]:
 
 def checkout_url(case: Case) -> tuple[str, str]:
     """The payment order's checkout address and amount, when the case waits for a fee and payments are set up."""
-    order = selectors.pending_payment(case)
+    order = payments.pending_order(case)
     if order is None:
         return "", ""
     return payments.checkout_url(order), str(order.amount)

@@ -10,15 +10,15 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.cases import policy
-from yiwang.cases.constants import OPEN_CASE_STATES, ApplicationState, CaseState, PaymentStatus, TaskStatus
-from yiwang.cases.models import Application, Case, CaseEvent, CaseTask, CorrectionNotice, PaymentOrder
+from yiwang.cases.constants import OPEN_CASE_STATES, ApplicationState, CaseState, TaskStatus
+from yiwang.cases.models import Application, Case, CaseEvent, CaseTask, CorrectionNotice
 from yiwang.cases.workflow import action_label
 from yiwang.core import calendar
 
@@ -78,10 +78,6 @@ def timeline(case: Case, *, for_staff: bool) -> list[CaseEvent]:
 
 def open_correction(case: Case) -> CorrectionNotice | None:
     return case.corrections.filter(resolved_at__isnull=True).order_by("-id").first()
-
-
-def pending_payment(case: Case) -> PaymentOrder | None:
-    return case.payments.filter(status=PaymentStatus.PENDING).order_by("-id").first()
 
 
 @dataclass
@@ -187,15 +183,3 @@ def case_tasks(case: Case) -> list[CaseTask]:
 
 def files_of(case: Case) -> QuerySet[Any]:
     return case.application.files.filter(superseded_at__isnull=True).order_by("material_key", "id")
-
-
-def case_with_related(number: str) -> Case:
-    case = (
-        Case.objects.select_related("item", "department", "application")
-        .prefetch_related(Prefetch("tasks", queryset=CaseTask.objects.select_related("department")))
-        .filter(number=number)
-        .first()
-    )
-    if case is None:
-        raise Http404(_("办件不存在"))
-    return case
