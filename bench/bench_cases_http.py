@@ -2,8 +2,13 @@
 
 The server is gunicorn started exactly as ``yiwang serve`` starts it (sync
 workers, as many as serve uses by default: 2, or WEB_CONCURRENCY), with
-DEBUG off, on a fresh SQLite file database that the settings put in WAL mode,
-migrated and seeded. Beforehand, in this process and the same database, 32
+DEBUG off, migrated and seeded, once per database, each run in a child
+process of its own: a fresh SQLite file database that the settings put in WAL
+mode, then (when a server answers at PG_URL) a throw-away PostgreSQL
+database. Every figure is printed per database (``….sqlite``,
+``….postgresql``); the headline names without a suffix are PostgreSQL's,
+the production database (production settings refuse SQLite), or SQLite's
+when no PostgreSQL server answers. Beforehand, in this process and the same database, 32
 citizens are created, each logged in once (a session row and cookie), and
 each given their drafts of 食品经营许可 (answers, form, one small PDF per
 material; one per citizen through the service layer, the rest bulk copies
@@ -62,10 +67,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _cases import Filler, citizens, food_licence_code, percentile
+from _cases import Filler, citizens, food_licence_code, percentile, postgresql_reachable, throwaway_postgresql
 from _setup import bench, django_with_seed
 
 CLIENTS = 32
+# Set in the process that measures one database.
+CHILD_FLAG = "YIWANG_BENCH_HTTP_DATABASE"
 WARMUP_PER_CLIENT = 2
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -215,12 +222,35 @@ def profile_submissions(filler: Filler, user: Any, count: int = 200) -> None:
 
 
 def main() -> int:
+    database = os.environ.get(CHILD_FLAG)
+    if database:
+        return measure(database)
+    script = os.path.abspath(__file__)
+    # Django's settings are per process: each database gets a process of its own.
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "YIWANG_VAR_DIR"}}
+    runs = {"sqlite": subprocess.run([sys.executable, script], env={**env, CHILD_FLAG: "sqlite"}, check=False)}
+    if postgresql_reachable():
+        with throwaway_postgresql(f"yiwang_bench_{os.getpid()}") as url:
+            runs["postgresql"] = subprocess.run(
+                [sys.executable, script], env={**env, CHILD_FLAG: "postgresql", "DATABASE_URL": url}, check=False
+            )
+    else:
+        print("SKIPPED: cases.http_* on PostgreSQL: no server answers at PG_URL", flush=True)
+    return 1 if any(run.returncode for run in runs.values()) else 0
+
+
+def measure(database: str) -> int:
+    """One run on ``database`` (sqlite or postgresql): the figures with the database's name appended.
+
+    The production set-up is PostgreSQL (production settings refuse SQLite),
+    so its run also prints the issue's names without a suffix; SQLite, the
+    embedded default, prints them only when PostgreSQL is not there.
+    """
     count = int(os.environ.get("YIWANG_BENCH_HTTP_SUBMITS", "3200"))
     per_client = -(-count // CLIENTS)
     var_dir = tempfile.mkdtemp(prefix="yiwang-bench-http-")
     os.environ["YIWANG_VAR_DIR"] = var_dir
-    os.environ.pop("DATABASE_URL", None)
-    # Development mode (production mode refuses SQLite), but with DEBUG off as a real server runs.
+    # Development mode (production mode also wants HTTPS, keys and hosts), with DEBUG off as a real server runs.
     os.environ["DEBUG"] = "false"
     django_with_seed()
 
@@ -231,10 +261,13 @@ def main() -> int:
     from yiwang.cases.models import Application, Case
     from yiwang.core.models import OutboxEvent
 
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode")
-        journal = cursor.fetchone()[0]
-    print(f"SQLite database {settings.DATABASES['default']['NAME']} (journal_mode={journal})", file=sys.stderr)
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            journal = cursor.fetchone()[0]
+        print(f"SQLite database {settings.DATABASES['default']['NAME']} (journal_mode={journal})", file=sys.stderr)
+    else:
+        print(f"PostgreSQL database {settings.DATABASES['default']['NAME']}", file=sys.stderr)
 
     started = time.perf_counter()
     people = citizens(CLIENTS)
@@ -300,11 +333,18 @@ def main() -> int:
         f"bare {1000 * bare.client_cpu / len(bare.latencies):.2f} ms; {waiting} outbox events still unprocessed",
         file=sys.stderr,
     )
-    bench("cases.http_submit_per_s", submit.per_s, "submissions/s")
-    bench("cases.http_submit_p99_ms", submit.p99_ms, "ms")
-    bench("cases.http_bare_insert_per_s", bare.per_s, "requests/s")
-    bench("cases.http_bare_insert_p99_ms", bare.p99_ms, "ms")
-    bench("cases.http_submit_vs_bare", submit.per_s / bare.per_s, "")
+    figures = [
+        ("cases.http_submit_per_s", submit.per_s, "submissions/s"),
+        ("cases.http_submit_p99_ms", submit.p99_ms, "ms"),
+        ("cases.http_bare_insert_per_s", bare.per_s, "requests/s"),
+        ("cases.http_bare_insert_p99_ms", bare.p99_ms, "ms"),
+        ("cases.http_submit_vs_bare", submit.per_s / bare.per_s, ""),
+    ]
+    headline = database == "postgresql" or not postgresql_reachable()
+    for name, value, unit in figures:
+        bench(f"{name}.{database}", value, unit)
+    for name, value, unit in figures if headline else ():
+        bench(name, value, unit)
     if submit.failures or bare.failures:
         # The figures above count successful requests only; a failed one is a fault to look into, not noise.
         print(

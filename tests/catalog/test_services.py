@@ -1,6 +1,7 @@
 """Versioning and the draft → review → publish flow."""
 
 import pytest
+from django.http import Http404
 
 from yiwang.catalog import selectors, services
 from yiwang.catalog.constants import ItemStatus
@@ -105,3 +106,23 @@ def test_bundle_combines_materials_once() -> None:
     shared = [c for c in view.materials if len(c.item_names) > 1]
     assert shared, "members share at least one document (e.g. the applicant's ID card)"
     assert {d.code for d in view.departments} >= {"market", "urban_management", "fire"}
+
+
+def test_published_item_is_kept_per_version_and_follows_a_new_version(
+    django_assert_num_queries: pytest.FixtureRequest,
+) -> None:
+    v1 = make_item(name="缓存版本事项")
+    first = selectors.published_item(v1.code)
+    with django_assert_num_queries(1):  # type: ignore[operator]
+        again = selectors.published_item(v1.code)
+        assert again is first and [m.name for m in again.materials.all()]  # parts came with the cached item
+    v2 = services.start_new_version(v1, actor=None, change_note="新版本")
+    v2.promised_days = 2
+    v2.save()
+    services.submit_for_review(v2, actor=None)
+    services.publish_item(v2, actor=None)
+    current = selectors.published_item(v1.code)
+    assert current.version == 2 and current.promised_days == 2
+    services.withdraw_item(current, actor=None, reason="停止办理")
+    with pytest.raises(Http404):
+        selectors.published_item(v1.code)

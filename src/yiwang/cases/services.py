@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -139,8 +139,23 @@ def _definition_and_items(application: Application) -> tuple[definitions.Applica
     """The application's definition and the published items it may apply for, fetched once."""
     if application.bundle_code:
         return definitions.for_bundle(application.bundle_code)
-    item = catalog_selectors.get_item(application.item_code)
-    return definitions.for_item(item), [item]
+    item = catalog_selectors.published_item(application.item_code)
+    return _item_definition(item), [item]
+
+
+# Definitions of published item versions, built once per version (they never change, ADR 0003).
+_item_definitions: dict[tuple[int, str], definitions.ApplicationDefinition] = {}
+_ITEM_DEFINITIONS_KEPT = 1024
+
+
+def _item_definition(item: ServiceItem) -> definitions.ApplicationDefinition:
+    key = (item.pk, item.updated_at.isoformat())
+    definition = _item_definitions.get(key)
+    if definition is None:
+        if len(_item_definitions) >= _ITEM_DEFINITIONS_KEPT:
+            _item_definitions.clear()
+        definition = _item_definitions[key] = definitions.for_item(item)
+    return definition
 
 
 def _definition(application: Application) -> definitions.ApplicationDefinition:
@@ -324,10 +339,33 @@ def abandon_application(application: Application, *, actor: Any) -> None:
 
 def _case_number(department: Department, day: dt.date) -> str:
     """``<department code>-<YYYYMMDD>-<6-digit serial>``: the serial restarts each day per department."""
-    sequence, _created = CaseNumberSequence.objects.select_for_update().get_or_create(department=department, day=day)
-    CaseNumberSequence.objects.filter(pk=sequence.pk).update(last=F("last") + 1)
-    sequence.refresh_from_db(fields=["last"])
-    return f"{department.code.upper()}-{day:%Y%m%d}-{sequence.last:06d}"
+    serial = _next_serial(department, day)
+    if serial is None:
+        try:
+            # The first case of the day for this department; a concurrent first one makes this fail.
+            with transaction.atomic():
+                CaseNumberSequence.objects.create(department=department, day=day, last=1)
+            serial = 1
+        except IntegrityError:
+            serial = _next_serial(department, day)
+    if serial is None:  # pragma: no cover - the row exists once the insert above failed
+        raise RuntimeError("case number sequence row vanished")
+    return f"{department.code.upper()}-{day:%Y%m%d}-{serial:06d}"
+
+
+def _next_serial(department: Department, day: dt.date) -> int | None:
+    # One statement that increments and reads (UPDATE … RETURNING, SQLite ≥ 3.35 and PostgreSQL): the
+    # row lock it takes is held to the end of the submission, so serials are never given twice.
+    quote = connection.ops.quote_name
+    table = quote(CaseNumberSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {quote('last')} = {quote('last')} + 1 "  # noqa: S608 - names only, values bound
+            f"WHERE {quote('department_id')} = %s AND {quote('day')} = %s RETURNING {quote('last')}",
+            [department.pk, connection.ops.adapt_datefield_value(day)],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def _verification_code() -> str:
@@ -406,7 +444,16 @@ def _submit(application: Application, *, actor: Any, submission_key: str) -> lis
             current_stage=str(StepKind.ACCEPTANCE),
         )
         _open_stage(case, _stages(case)[0], start=today)
-        _event(case, "submit", actor=actor, from_state="", to_state=case.state, detail={"channel": case.channel})
+        # The audit record of the submission below names every case it made: one chain entry, not one per case.
+        _event(
+            case,
+            "submit",
+            actor=actor,
+            from_state="",
+            to_state=case.state,
+            detail={"channel": case.channel},
+            audit=False,
+        )
         cases.append(case)
     application.state = ApplicationState.SUBMITTED
     application.submitted_at = now
@@ -465,11 +512,16 @@ def _next_stage(case: Case, key: str) -> definitions.Stage | None:
 
 def _open_stage(case: Case, stage: definitions.Stage, *, start: dt.date) -> list[CaseTask]:
     """Open one task per department of the stage (several departments: parallel branches)."""
-    codes = stage.departments or (case.department.code,)
-    departments = {d.code: d for d in Department.objects.filter(code__in=codes)}
-    missing = [code for code in codes if code not in departments]
-    if missing:
-        raise CaseError("bad_process", _("办理流程引用了不存在的部门：%(codes)s") % {"codes": _("、").join(missing)})
+    if stage.departments:
+        found = {d.code: d for d in Department.objects.filter(code__in=stage.departments)}
+        missing = [code for code in stage.departments if code not in found]
+        if missing:
+            raise CaseError(
+                "bad_process", _("办理流程引用了不存在的部门：%(codes)s") % {"codes": _("、").join(missing)}
+            )
+        departments = [found[code] for code in stage.departments]
+    else:
+        departments = [case.department]
     due = calendar.add_working_days(start, stage.days).date if stage.days is not None else None
     case.current_stage = stage.key
     return [
@@ -478,11 +530,11 @@ def _open_stage(case: Case, stage: definitions.Stage, *, start: dt.date) -> list
             stage=stage.key,
             kind=stage.kind,
             name=stage.name,
-            department=departments[code] if stage.departments else case.department,
+            department=department,
             role=stage.role,
             due=due,
         )
-        for code in codes
+        for department in departments
     ]
 
 
@@ -573,6 +625,7 @@ def _event(
     detail: Mapping[str, Any] | None = None,
     attachments: Iterable[int] = (),
     public: bool = True,
+    audit: bool = True,
 ) -> CaseEvent:
     on_behalf = ""
     if actor is not None and case.agent_id == getattr(actor, "pk", None) and case.assisted_basis:
@@ -590,13 +643,14 @@ def _event(
         attachments=list(attachments),
         public=public,
     )
-    record_event(
-        f"case.{action}",
-        actor=actor,
-        on_behalf_of_person_id=case.applicant_person_id if on_behalf else None,
-        target=f"cases.Case:{case.number}",
-        detail={"from": from_state, "to": to_state, **({"reason": reason[:200]} if reason else {})},
-    )
+    if audit:
+        record_event(
+            f"case.{action}",
+            actor=actor,
+            on_behalf_of_person_id=case.applicant_person_id if on_behalf else None,
+            target=f"cases.Case:{case.number}",
+            detail={"from": from_state, "to": to_state, **({"reason": reason[:200]} if reason else {})},
+        )
     outbox.publish(
         "case.event",
         {"case_id": case.pk, "event_id": event.pk, "action": action, "from": from_state, "to": to_state},

@@ -69,7 +69,8 @@ def _recipients(case: Case) -> list[Any]:
 
 
 def _fill(template: str, case: Case) -> str:
-    correction = case.corrections.order_by("-id").first()
+    # Most messages do not name a correction deadline; only those read the latest notice.
+    correction = case.corrections.order_by("-id").first() if "{correction_due}" in template else None
     return template.format(
         item=case.item_name,
         number=case.number,
@@ -121,7 +122,7 @@ def notify_applicant(outbox_event: OutboxEvent) -> None:
     payload = outbox_event.payload
     action = payload.get("action", "")
     event = (
-        CaseEvent.objects.select_related("case__item", "case__department", "case__application")
+        CaseEvent.objects.select_related("case__item", "case__department", "case__application__created_by")
         .filter(pk=payload.get("event_id"))
         .first()
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -66,6 +68,32 @@ def get_item(code: str, version: int | None = None) -> ServiceItem:
     if item is None:
         raise Http404("事项不存在或未发布")
     return item
+
+
+def published_item(code: str) -> ServiceItem:
+    """The published version of an item with its parts, one query when this process has seen it before.
+
+    A published version is never edited (ADR 0003): a change makes a new
+    version. So the loaded item, with its materials, steps and fees, is kept
+    per version and shared by every caller in this process; callers must
+    treat it as read-only. One indexed query finds which version is the
+    published one now, so a newly published version is seen at once.
+    """
+    row = ServiceItem.objects.filter(code=code, status=ItemStatus.PUBLISHED).values_list("pk", "updated_at").first()
+    if row is None:
+        raise Http404("事项不存在或未发布")
+    return _loaded_item(row[0], row[1])
+
+
+@functools.lru_cache(maxsize=1024)
+def _loaded_item(pk: int, updated_at: dt.datetime) -> ServiceItem:
+    # The last change is part of the key: a status change to superseded or withdrawn is caught by the
+    # lookup above, anything else that touched the row by this.
+    return (
+        ServiceItem.objects.select_related("department", "base_item", "department__division")
+        .prefetch_related("materials", "steps", "fees", "faqs", "themes", "windows")
+        .get(pk=pk)
+    )
 
 
 def item_history(code: str) -> list[ServiceItem]:
