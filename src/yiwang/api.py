@@ -14,6 +14,7 @@ from yiwang.accounts.api import router as accounts_router
 from yiwang.cases.api import router as cases_router
 from yiwang.catalog.api import router as catalog_router
 from yiwang.core.problems import ApiProblem, problem_response
+from yiwang.feedback.services import RatingError
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ api = NinjaAPI(
 api.add_router("/catalog/", catalog_router)
 api.add_router("/accounts/", accounts_router)
 api.add_router("/cases/", cases_router)
+api.add_router("/hotline/", "yiwang.hotline.api.router")
+api.add_router("/ratings/", "yiwang.feedback.api.router")
 
 
 def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -46,6 +49,12 @@ def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
 @api.exception_handler(ApiProblem)
 def on_problem(request: HttpRequest, exc: ApiProblem) -> HttpResponse:
     return problem_response(request, exc.status, exc.code, exc.detail, **exc.extra)
+
+
+@api.exception_handler(RatingError)
+def on_rating_error(request: HttpRequest, exc: RatingError) -> HttpResponse:
+    # 好差评 refusals keep their own status: 403 not allowed, 409 already rated, 429 too many, 400 otherwise.
+    return problem_response(request, exc.status, exc.code, exc.message, **exc.extra)
 
 
 @api.exception_handler(ValidationError)

@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "yiwang.accounts",
     "yiwang.catalog",
     "yiwang.cases",
+    "yiwang.hotline",
+    "yiwang.feedback",
 ]
 
 MIDDLEWARE = [

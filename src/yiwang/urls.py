@@ -34,4 +34,7 @@ urlpatterns = [
     # and the staff side: the workbench and counter intake (/workbench/…, /counter/).
     path("", include("yiwang.cases.urls")),
     path("", include("yiwang.cases.staff_urls")),
+    path("hotline/", include("yiwang.hotline.urls")),
+    # 好差评: rating a case or a counter visit, public results, the staff desks (/ratings/…).
+    path("", include("yiwang.feedback.urls")),
 ]

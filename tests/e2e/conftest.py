@@ -118,11 +118,14 @@ def portal_url() -> Iterator[str]:
         yield from _serve(var_dir, database_env)
 
 
-def _serve(var_dir: Path, database_env: dict[str, str]) -> Iterator[str]:
+def _serve(var_dir: Path, database_env: dict[str, str], setup: tuple[list[str], ...] = ()) -> Iterator[str]:
+    """Migrate, seed, run the ``setup`` commands (``yiwang`` arguments), then serve until the caller is done."""
     env = {**os.environ, "YIWANG_VAR_DIR": str(var_dir), **database_env}
     try:
         _run(["migrate", "--noinput"], env)
         _run(["seed"], env)
+        for command in setup:
+            _run(command, env)
         port = _free_port()
         base_url = f"http://127.0.0.1:{port}"
         log_path = var_dir / "serve.log"

@@ -36,6 +36,9 @@ STAFF_ACCOUNTS = [
     ("urban-approver", "城市管理局审批人", Role.APPROVER, "urban_management"),
     ("hotline-operator", "12345话务员", Role.HOTLINE_OPERATOR, None),
     ("grid-worker", "幸福街道网格员", Role.GRID_WORKER, "xingfu_street"),
+    # 12345 work orders: departments that answer the hotline's categories (the hotline browser test uses them).
+    ("housing-handler", "住建局工单承办人", Role.REVIEWER, "housing"),
+    ("ecology-handler", "生态环境局工单承办人", Role.REVIEWER, "ecology"),
 ]
 
 # username, name, mobile, resident ID parts (birth date, sequence)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+
+from yiwang.core import crypto
 
 from . import policy
 from .models import DataAccessRecord, Delegation, Organisation, OrganisationAgent, Person, RoleAssignment, User
@@ -109,6 +112,28 @@ def get_person(person_id: int) -> Person:
     return Person.objects.get(pk=person_id)
 
 
+def person_contact(person_id: int) -> tuple[str, str]:
+    """A person's name and mobile number in clear ("" when none), for a department that must call them back.
+
+    No access check: the calling service decides that the caller may reach the person (e.g. a rectification).
+    """
+    person = Person.objects.filter(pk=person_id).only("name", "mobile_encrypted").first()
+    if person is None:
+        return "", ""
+    return person.name, crypto.decrypt(person.mobile_encrypted) if person.mobile_encrypted else ""
+
+
 def get_organisation(organisation_id: int) -> Organisation:
     """An organisation by id, for other apps' services that hold only the id (no access check: callers check)."""
     return Organisation.objects.get(pk=organisation_id)
+
+
+def staff_holding(roles: Iterable[str], *, department_id: int | None) -> list[int]:
+    """Ids of active accounts holding one of ``roles`` in the department (None: held without a department)."""
+    return sorted(
+        set(
+            RoleAssignment.objects.active()
+            .filter(role__in=list(roles), department_id=department_id, user__is_active=True)
+            .values_list("user_id", flat=True)
+        )
+    )

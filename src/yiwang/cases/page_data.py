@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -35,6 +36,8 @@ from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.models import ServiceItem
 from yiwang.core import calendar, crypto
 from yiwang.core.audit import record_event
+from yiwang.feedback import policy as feedback_policy
+from yiwang.hotline import policy as hotline_policy
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -481,6 +484,23 @@ def may_use_workbench(user: Any) -> bool:
 def may_use_counter(user: Any) -> bool:
     """Counter intake is for counter clerks (of any department: 无差别受理)."""
     return accounts_policy.has_any_role(user, {Role.COUNTER_CLERK})
+
+
+def other_desks(user: Any) -> list[tuple[str, StrOrPromise]]:
+    """The hotline and 好差评 desks ``user`` may use, as (address, label), for the workbench to link to.
+
+    Whether a desk is open to the user is those apps' policy's to say; the
+    desks themselves check again and answer 403 to anyone else.
+    """
+    desks: list[tuple[str, StrOrPromise, bool]] = [
+        ("hotline:desk", _("12345热线工作台"), hotline_policy.may_use_desk(user)),
+        ("hotline:supervision", _("12345工单督办"), hotline_policy.is_supervisor(user)),
+        ("feedback:counter", _("窗口服务评价（一次一评）"), feedback_policy.is_counter_clerk(user)),
+        ("feedback:phone", _("12345电话代评"), feedback_policy.is_hotline_operator(user)),
+        ("feedback:department", _("本部门差评与整改"), feedback_policy.may_appeal(user)),
+        ("feedback:supervision", _("好差评监督：疑似刷评与差评申诉"), feedback_policy.is_supervisor(user)),
+    ]
+    return [(reverse(name), label) for name, label, allowed in desks if allowed]
 
 
 def openable_case_number(user: Any, number: str) -> str:

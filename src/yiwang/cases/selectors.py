@@ -183,3 +183,19 @@ def case_tasks(case: Case) -> list[CaseTask]:
 
 def files_of(case: Case) -> QuerySet[Any]:
     return case.application.files.filter(superseded_at__isnull=True).order_by("material_key", "id")
+
+
+def get_own_case(user: Any, number: str) -> Case:
+    """A case ``user`` applied for (or applied for on someone's behalf); 404 for anyone else's."""
+    case = Case.objects.select_related("item", "department", "application").filter(number=number).first()
+    if case is None or not policy.is_case_applicant(user, case):
+        raise Http404(_("办件不存在"))
+    return case
+
+
+def case_with_code(number: str, code: str) -> Case | None:
+    """The case with this number when ``code`` is its verification code (the caller holds the receipt)."""
+    case = Case.objects.select_related("item", "department").filter(number=number.strip()).first()
+    if case is None or not hmac.compare_digest(case.verification_code, code.strip().upper()):
+        return None
+    return case

@@ -76,6 +76,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "open_number": page_data.openable_case_number(user, filters.number) if filters.number else "",
             "is_counter_clerk": page_data.may_use_counter(user),
+            "other_desks": page_data.other_desks(user),
         },
     )
 

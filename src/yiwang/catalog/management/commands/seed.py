@@ -25,6 +25,9 @@ class Command(BaseCommand):
             f"目录：{report.departments} 个部门，新增事项 {report.items_created}，更新 {report.items_updated}，"
             f"未变 {report.items_unchanged}，一件事 {report.bundles}"
         )
+        from yiwang.hotline.seeding import load_dispatch_rules
+
+        self.stdout.write(f"12345 派单规则：新增 {load_dispatch_rules()} 条")
         if options["no_accounts"]:
             return
         if settings.PRODUCTION:
@@ -38,3 +41,7 @@ class Command(BaseCommand):
 
         for case in create_demo_cases():
             self.stdout.write(f"演示办件：{case}")
+        from yiwang.hotline.demo import create_demo_orders
+
+        for order in create_demo_orders():
+            self.stdout.write(f"演示工单：{order}")
