@@ -11,6 +11,7 @@ Each action writes a timeline event, an audit record and an outbox event
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import secrets
 import unicodedata
@@ -20,12 +21,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+from PIL import Image, ImageOps
 
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.cases import uploads
@@ -73,6 +75,7 @@ MAX_EXTENSION_DAYS = 30
 MAX_ATTACHMENTS = 5
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 ATTACHMENT_TYPES = frozenset({uploads.JPEG, uploads.PNG, uploads.PDF})
+PHOTO_TYPES = frozenset({uploads.JPEG, uploads.PNG})
 # The actions that take attachments besides filing: the department's reply (a photo of the repaired street).
 ATTACHMENT_ACTIONS = frozenset({"reply"})
 
@@ -246,8 +249,31 @@ def check_attachments(files: Sequence[UploadedFile], *, actor: Any) -> list[Chec
                 field="attachments",
                 file=shown,
             ) from refused
+        if checked.content_type in PHOTO_TYPES:
+            # The copy that is kept carries no metadata; checked again so its size and checksum are its own.
+            upload = _without_metadata(upload, checked.content_type)
+            checked = uploads.check_upload(name, upload, max_bytes=MAX_ATTACHMENT_BYTES, allowed=ATTACHMENT_TYPES)
         accepted.append(CheckedAttachment(checked, upload))
     return accepted
+
+
+def _without_metadata(upload: UploadedFile, content_type: str) -> UploadedFile:
+    """A photo re-encoded without its metadata, turned upright first.
+
+    Phone photos carry EXIF: where and when they were taken and with which
+    device. An anonymous reporter's photo must not say where they stood,
+    and no department needs any of it, so no photo is kept with it. The
+    check before this has already refused decompression bombs.
+    """
+    upload.seek(0)
+    buffer = io.BytesIO()
+    with Image.open(upload) as image:
+        upright = ImageOps.exif_transpose(image)
+        if content_type == uploads.JPEG:
+            upright.save(buffer, format="JPEG", quality=92)
+        else:
+            upright.save(buffer, format="PNG")
+    return SimpleUploadedFile(str(upload.name or ""), buffer.getvalue(), content_type=content_type)
 
 
 def _store_attachments(order: WorkOrder, files: Sequence[CheckedAttachment], *, actor: Any) -> list[Attachment]:
