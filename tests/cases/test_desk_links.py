@@ -62,6 +62,15 @@ def test_an_approver_is_offered_the_department_ratings_desk_and_the_hotline_desk
     assert links == {reverse("feedback:department"), reverse("hotline:desk")}
 
 
+def test_staff_without_a_case_role_reach_their_desks_from_an_empty_workbench() -> None:
+    operator = make_staff(Role.HOTLINE_OPERATOR)
+    assert workbench_links(operator) == {reverse("hotline:desk"), reverse("feedback:phone")}
+    head = make_staff(Role.DEPARTMENT_ADMIN, "market")
+    assert reverse("feedback:department") in workbench_links(head)
+    page = client_for(head).get(reverse("workbench:home"))
+    assert page.status_code == 200 and not page.context["rows"]
+
+
 def test_every_desk_offered_opens_for_the_user_it_is_offered_to() -> None:
     for user in (
         make_staff(Role.COUNTER_CLERK, "market"),

@@ -477,8 +477,12 @@ def get_staff_case(user: Any, number: str) -> Case:
 
 
 def may_use_workbench(user: Any) -> bool:
-    """Case staff and supervisors have a workbench; other accounts do not."""
-    return accounts_policy.has_any_role(user, CASE_ROLES | PLATFORM_WIDE_ROLES)
+    """Case staff and supervisors have a workbench, and so do staff with another desk (hotline, 好差评).
+
+    For the latter the workbench is where they find their desks; their case queue is empty, since
+    the tasks it lists are scoped by case roles.
+    """
+    return accounts_policy.has_any_role(user, CASE_ROLES | PLATFORM_WIDE_ROLES) or bool(other_desks(user))
 
 
 def may_use_counter(user: Any) -> bool:
