@@ -24,6 +24,21 @@ class ApiProblem(Exception):
         self.extra = extra
 
 
+class ServiceError(Exception):
+    """A request a service refuses: ``code`` is stable for programs, ``message`` is for people.
+
+    ``status`` is the HTTP status an API answers it with; subclasses set it.
+    """
+
+    status = 400
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
 TITLES = {
     400: "请求无效",
     401: "未登录",

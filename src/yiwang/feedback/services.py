@@ -30,6 +30,7 @@ from yiwang.cases.constants import CaseState
 from yiwang.catalog.models import Department, Window
 from yiwang.core import calendar
 from yiwang.core.audit import record_event
+from yiwang.core.problems import ServiceError
 from yiwang.feedback import policy, suspicion
 from yiwang.feedback.constants import (
     BAD_LEVELS,
@@ -54,14 +55,8 @@ _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
-class RatingError(Exception):
-    status = 400
-
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra
+class RatingError(ServiceError):
+    """A rating request refused; ``code`` is stable, ``message`` is for people."""
 
 
 class RatingNotAllowed(RatingError):

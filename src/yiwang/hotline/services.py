@@ -34,6 +34,7 @@ from yiwang.cases import uploads
 from yiwang.catalog.models import Department
 from yiwang.core import calendar, crypto, outbox
 from yiwang.core.audit import record_event
+from yiwang.core.problems import ServiceError
 from yiwang.hotline import geometry, policy
 from yiwang.hotline.constants import (
     AssignmentRole,
@@ -102,16 +103,8 @@ DEFAULT_LIMITS: dict[str, Limits] = {
 }
 
 
-class HotlineError(Exception):
+class HotlineError(ServiceError):
     """A request the hotline refuses; ``code`` is stable, ``message`` is for people."""
-
-    status = 400
-
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra
 
 
 class ActionRefused(HotlineError):
