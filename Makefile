@@ -47,6 +47,7 @@ run: install
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/ruff format --check src tests bench tools
+	PYTHONPATH=tools/lint $(BIN)/lint-imports --no-cache
 
 types: $(VENV)/.installed-test
 	$(BIN)/mypy

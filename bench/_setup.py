@@ -23,7 +23,7 @@ def django_with_seed(*, seed: bool = True) -> None:
 
     call_command("migrate", verbosity=0, interactive=False)
     if seed:
-        from yiwang.catalog.seeding import load_seed
+        from yiwang.catalog.demo import load_seed
 
         load_seed()
 

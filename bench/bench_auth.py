@@ -60,7 +60,8 @@ def policy_filter() -> None:
     from yiwang.accounts import policy
     from yiwang.accounts.constants import Role
     from yiwang.accounts.models import RoleAssignment, User
-    from yiwang.catalog.models import Department, ServiceItem
+    from yiwang.catalog.models import ServiceItem
+    from yiwang.directory.models import Department
 
     items = list(ServiceItem.objects.all())
     copies = []

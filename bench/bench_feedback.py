@@ -59,7 +59,8 @@ BATCH = 5000
 
 def _department_plans() -> list[tuple[int, int, list[tuple[str, str, str, int]], list[float]]]:
     """Per department: its id, its number of items, its keys (item code, channel, mode, window) and their weights."""
-    from yiwang.catalog.models import Department, ServiceItem, Window
+    from yiwang.catalog.models import ServiceItem, Window
+    from yiwang.directory.models import Department
 
     plans = []
     for department in Department.objects.order_by("pk"):

@@ -29,8 +29,8 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:  # type: ignore[type-arg]
     """Load the seed catalogue once into the session's test database."""
+    from yiwang.catalog.demo import load_seed
     from yiwang.catalog.search.engine import catalog_search
-    from yiwang.catalog.seeding import load_seed
 
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         load_seed()

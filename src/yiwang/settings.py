@@ -71,11 +71,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "yiwang.core",
+    "yiwang.directory",
     "yiwang.accounts",
     "yiwang.catalog",
     "yiwang.cases",
     "yiwang.hotline",
     "yiwang.feedback",
+    "yiwang.demo",
 ]
 
 MIDDLEWARE = [

@@ -7,9 +7,9 @@ import itertools
 from yiwang.accounts import services
 from yiwang.accounts.constants import AssuranceLevel, AssuranceMethod
 from yiwang.accounts.models import Person, RoleAssignment, TotpDevice, User
-from yiwang.catalog.models import Department
 from yiwang.core import crypto
 from yiwang.core.identifiers import DocumentType, make_resident_id
+from yiwang.directory.models import Department
 
 PASSWORD = "Correct-Horse-42"
 _serial = itertools.count(100)

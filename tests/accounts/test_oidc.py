@@ -41,9 +41,9 @@ with warnings.catch_warnings():
 from yiwang.accounts import oidc, oidc_keys, services
 from yiwang.accounts.constants import AssuranceLevel, AssuranceMethod, Role
 from yiwang.accounts.models import DataAccessRecord, RoleAssignment, User
-from yiwang.catalog.models import Department
 from yiwang.core.identifiers import DocumentType, make_resident_id
 from yiwang.core.models import AuditEvent
+from yiwang.directory.models import Department
 
 from ..core.audit_support import purge_audit_log
 

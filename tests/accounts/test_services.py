@@ -11,9 +11,9 @@ from yiwang.accounts import services
 from yiwang.accounts.constants import AssuranceLevel, CodePurpose, Role
 from yiwang.accounts.models import DataAccessRecord, OneTimeCode, Person, RoleAssignment, User
 from yiwang.accounts.sms import latest_message
-from yiwang.catalog.models import Department
 from yiwang.core.audit import AuditEvent
 from yiwang.core.identifiers import DocumentType, make_credit_code
+from yiwang.directory.models import Department
 
 from .factories import PASSWORD, enrol_totp, full_number, make_citizen, make_person, make_staff, mobile, resident_id
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from yiwang.catalog.models import Department, ServiceItem
+from yiwang.catalog.models import ServiceItem
 from yiwang.catalog.records import Validator, apply_record
+from yiwang.directory.models import Department
 
 _counter = iter(range(1, 10**6))
 

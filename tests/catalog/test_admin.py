@@ -6,7 +6,8 @@ from django.test import Client
 
 from yiwang.accounts.models import RoleAssignment
 from yiwang.catalog.constants import ItemStatus
-from yiwang.catalog.models import Department, ServiceItem
+from yiwang.catalog.models import ServiceItem
+from yiwang.directory.models import Department
 
 from .factories import make_item
 

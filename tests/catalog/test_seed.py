@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from yiwang.catalog.constants import ItemStatus
-from yiwang.catalog.models import Bundle, Department, ServiceItem
-from yiwang.catalog.seeding import load_seed
+from yiwang.catalog.demo import load_seed
+from yiwang.catalog.models import Bundle, ServiceItem
 from yiwang.core.identifiers import credit_code_problem, parse_implementation_code
+from yiwang.directory.models import Department
 
 pytestmark = pytest.mark.django_db
 

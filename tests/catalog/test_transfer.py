@@ -7,8 +7,9 @@ import pytest
 
 from yiwang.catalog import selectors
 from yiwang.catalog.constants import ItemStatus
-from yiwang.catalog.models import Department, ServiceItem
+from yiwang.catalog.models import ServiceItem
 from yiwang.catalog.transfer import ImportRejected, export_records, import_catalog, read_rows, write_export
+from yiwang.directory.models import Department
 
 from .factories import item_record
 

@@ -16,8 +16,9 @@ from tests.accounts.factories import make_citizen, make_staff
 from tests.feedback.test_services import _materials_in_tmp, closed_case  # noqa: F401  (autouse fixture)
 from tests.feedback.test_views import handle_rectification
 from yiwang.accounts.constants import Role
-from yiwang.catalog.models import Department, Window
+from yiwang.catalog.models import Window
 from yiwang.core import outbox
+from yiwang.directory.models import Department
 from yiwang.feedback import selectors, services
 from yiwang.feedback.constants import RatingChannel, RatingStatus
 from yiwang.feedback.models import DepartmentDayTally, Rating, Tally

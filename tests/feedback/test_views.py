@@ -681,7 +681,7 @@ def test_results_pages_show_the_tallies_and_comments_without_personal_data(world
 
 
 def test_the_results_page_figures_come_from_the_tallies() -> None:
-    from yiwang.catalog.models import Department
+    from yiwang.directory.models import Department
 
     market = Department.objects.get(code="market")
     today = timezone.localdate()

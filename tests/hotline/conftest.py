@@ -12,7 +12,7 @@ from yiwang.accounts.constants import Role
 
 @pytest.fixture
 def rules(db: None) -> None:
-    from yiwang.hotline.seeding import load_dispatch_rules
+    from yiwang.hotline.demo import load_dispatch_rules
 
     load_dispatch_rules()
 

@@ -19,8 +19,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.accounts.factories import make_citizen, make_staff
 from yiwang.accounts.constants import Role
-from yiwang.catalog.models import Department
 from yiwang.core.audit import AuditEvent
+from yiwang.directory.models import Department
 from yiwang.hotline import geometry, page_data, services
 from yiwang.hotline.constants import AssignmentState, Satisfaction, Source, WorkOrderKind, WorkOrderState
 from yiwang.hotline.models import KnowledgeEntry, WorkOrder

@@ -16,8 +16,8 @@ from ninja.responses import Status
 from ninja.security import django_auth
 from pydantic import Field
 
-from yiwang.catalog.models import Department
 from yiwang.core.problems import ApiProblem
+from yiwang.directory import selectors as directory_selectors
 
 from . import policy, selectors, services
 from .models import Delegation, Person, User
@@ -253,7 +253,7 @@ def grant_role(request: HttpRequest, user_id: int, data: GrantIn) -> Status[Role
         if not policy.is_platform_admin(actor)
         else (User.objects.filter(pk=user_id).first())
     )
-    department = Department.objects.filter(code=data.department).first()
+    department = directory_selectors.department_by_code(data.department)
     if target is None or department is None:
         services.record_event_denied(actor, "grant_role", request.META.get("REMOTE_ADDR"))
         raise ApiProblem(404, "not_found", "用户或部门不存在")

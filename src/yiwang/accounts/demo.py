@@ -11,8 +11,8 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from yiwang.catalog.models import Department
 from yiwang.core.identifiers import DocumentType, make_resident_id
+from yiwang.directory import selectors as directory_selectors
 
 from . import services
 from .constants import AssuranceLevel, AssuranceMethod, Relationship, Role
@@ -74,7 +74,7 @@ def create_demo_accounts() -> list[str]:
         user.is_superuser = role == Role.PLATFORM_ADMIN
         user.set_password(DEMO_PASSWORD)
         user.save()
-        department = Department.objects.get(code=department_code) if department_code else None
+        department = directory_selectors.department_by_code(department_code)
         if not RoleAssignment.objects.active().filter(user=user, role=role, department=department).exists():
             RoleAssignment.objects.create(user=user, role=role, department=department)
         lines.append(f"{username} / {DEMO_PASSWORD}（{display_name}，{role.label}）")

@@ -181,7 +181,7 @@ class RoleAssignment(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments")
     role = models.CharField(_("角色"), max_length=24, choices=Role.choices)
     department = models.ForeignKey(
-        "catalog.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="role_assignments"
+        "directory.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="role_assignments"
     )
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     granted_at = models.DateTimeField(auto_now_add=True)

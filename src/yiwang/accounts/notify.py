@@ -19,14 +19,19 @@ sent, to whom (by id), and when.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext as _
 
 from yiwang.core import crypto, notifications
-from yiwang.core.models import Notification
 from yiwang.core.notifications import PermanentDeliveryError, Recipient
 
 from .models import Person, User
 from .sms import backend_writes_to_database, send_sms
+
+if TYPE_CHECKING:
+    from yiwang.core.models import Notification
+
 
 # The length of SmsMessage.body; carriers split a long text into several messages anyway.
 SMS_MAX_LENGTH = 500

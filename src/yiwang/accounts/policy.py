@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from yiwang.catalog.selectors import department_and_descendants
+from yiwang.directory.selectors import department_and_descendants
 
 from .constants import (
     CASE_ROLES,

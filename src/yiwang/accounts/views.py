@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from yiwang.catalog.models import Department
+from yiwang.directory import selectors as directory_selectors
 
 from . import forms, policy, selectors, services
 from .constants import CodePurpose
@@ -383,7 +383,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
     form = forms.StaffForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        department = Department.objects.filter(code=data["department"]).first()
+        department = directory_selectors.department_by_code(data["department"])
         if department is None:
             form.add_error("department", "部门不存在")
         else:
@@ -411,7 +411,7 @@ def staff_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     member = selectors.get_managed_user(actor, user_id)
     form = forms.GrantRoleForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        department = Department.objects.filter(code=form.cleaned_data["department"]).first()
+        department = directory_selectors.department_by_code(form.cleaned_data["department"])
         if department is None:
             form.add_error("department", "部门不存在")
         else:

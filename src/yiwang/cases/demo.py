@@ -8,7 +8,7 @@ so the timelines, deadlines and notifications are genuine.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 
@@ -16,9 +16,13 @@ from yiwang.accounts.services import act_for_at_counter
 from yiwang.cases import definitions, services
 from yiwang.cases.constants import CaseState
 from yiwang.cases.models import Application, Case
+from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.constants import OnlineDepth
-from yiwang.catalog.models import ServiceItem
 from yiwang.core import crypto
+
+if TYPE_CHECKING:
+    from yiwang.catalog.models import ServiceItem
+
 
 DEMO_KEY_PREFIX = "demo-"
 FOOD_LICENCE = ("食品经营许可", "market")
@@ -156,7 +160,7 @@ def create_demo_cases() -> list[str]:
             continue
         if any(username not in users for _action, username, _params in plan):
             continue
-        item = ServiceItem.objects.published().filter(name=item_name, department__code=department).first()
+        item = catalog_selectors.published_item_named(item_name, department)
         if item is None:
             continue
         case = _fill_and_submit(citizen, item, key, users["counter-clerk"])

@@ -117,7 +117,7 @@ class ApplicationFile(models.Model):
 class CaseNumberSequence(models.Model):
     """The last serial number given to a department's cases on one day (Asia/Shanghai)."""
 
-    department = models.ForeignKey("catalog.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="+")
     day = models.DateField()
     last = models.PositiveIntegerField(default=0)
 
@@ -139,7 +139,7 @@ class Case(models.Model):
     item_code = models.CharField(_("事项编码"), max_length=80, db_index=True)
     item_name = models.CharField(_("事项名称"), max_length=200)
     department = models.ForeignKey(
-        "catalog.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("受理部门")
+        "directory.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("受理部门")
     )
     state = models.CharField(_("状态"), max_length=24, choices=CaseState.choices, default=CaseState.SUBMITTED)
     outcome = models.CharField(_("办理结果"), max_length=16, choices=CaseOutcome.choices, blank=True, default="")
@@ -202,7 +202,7 @@ class CaseTask(models.Model):
     stage = models.CharField(_("环节"), max_length=32)
     kind = models.CharField(_("环节类型"), max_length=16, choices=StepKind.choices)
     name = models.CharField(_("名称"), max_length=64)
-    department = models.ForeignKey("catalog.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="+")
     role = models.CharField(_("办理角色"), max_length=24)
     status = models.CharField(_("状态"), max_length=16, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     due = models.DateField(_("环节期限"), null=True, blank=True)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -33,14 +32,13 @@ from yiwang.cases.constants import (
 from yiwang.cases.models import Application, ApplicationFile, Case, CaseEvent, CaseTask, CorrectionNotice, Extension
 from yiwang.cases.workflow import TRANSITIONS, Transition, action_label, actions_from
 from yiwang.catalog import selectors as catalog_selectors
-from yiwang.catalog.models import ServiceItem
-from yiwang.core import calendar, crypto
+from yiwang.core import calendar, crypto, desks
 from yiwang.core.audit import record_event
-from yiwang.feedback import policy as feedback_policy
-from yiwang.hotline import policy as hotline_policy
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+    from yiwang.catalog.models import ServiceItem
 
 # How an answer of each field type is typed in: (input type, inputmode).
 _INPUT_TYPES = {
@@ -491,20 +489,13 @@ def may_use_counter(user: Any) -> bool:
 
 
 def other_desks(user: Any) -> list[tuple[str, StrOrPromise]]:
-    """The hotline and 好差评 desks ``user`` may use, as (address, label), for the workbench to link to.
+    """The desks of other apps (hotline, 好差评 …) ``user`` may use, as (address, label), for the workbench.
 
-    Whether a desk is open to the user is those apps' policy's to say; the
-    desks themselves check again and answer 403 to anyone else.
+    Those apps register their desks in :mod:`yiwang.core.desks`; whether a
+    desk is open to the user is their policy's to say, and the desks
+    themselves check again.
     """
-    desks: list[tuple[str, StrOrPromise, bool]] = [
-        ("hotline:desk", _("12345热线工作台"), hotline_policy.may_use_desk(user)),
-        ("hotline:supervision", _("12345工单督办"), hotline_policy.is_supervisor(user)),
-        ("feedback:counter", _("窗口服务评价（一次一评）"), feedback_policy.is_counter_clerk(user)),
-        ("feedback:phone", _("12345电话代评"), feedback_policy.is_hotline_operator(user)),
-        ("feedback:department", _("本部门差评与整改"), feedback_policy.may_appeal(user)),
-        ("feedback:supervision", _("好差评监督：疑似刷评与差评申诉"), feedback_policy.is_supervisor(user)),
-    ]
-    return [(reverse(name), label) for name, label, allowed in desks if allowed]
+    return desks.desks_for(user)
 
 
 def openable_case_number(user: Any, number: str) -> str:

@@ -43,6 +43,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -52,7 +53,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from yiwang.core import outbox
-from yiwang.core.models import OutboxEvent
+
+if TYPE_CHECKING:
+    from yiwang.core.models import OutboxEvent
+
 
 logger = logging.getLogger("yiwang.payments.sandbox")
 

@@ -53,12 +53,15 @@ from yiwang.cases.models import (
 from yiwang.cases.workflow import TRANSITIONS, Transition, transition
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.constants import OnlineDepth
-from yiwang.catalog.models import Department, ServiceItem
 from yiwang.core import calendar, outbox
 from yiwang.core.audit import record_event
+from yiwang.directory import selectors as directory_selectors
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+    from yiwang.catalog.models import ServiceItem
+    from yiwang.directory.models import Department
 
 # Working days the applicant has to correct an application (补正期限) unless the official sets another.
 DEFAULT_CORRECTION_DAYS = 10
@@ -492,7 +495,7 @@ def record_failed_lookup(ip: str) -> None:
 def _stages_of(item_id: int, updated_at: str, process_definition: str) -> tuple[definitions.Stage, ...]:
     # A published item version never changes (ADR 0003), so its stages can be kept per process;
     # its last change and definition text are part of the key all the same.
-    return definitions.process_for(ServiceItem.objects.get(pk=item_id))
+    return definitions.process_for(catalog_selectors.item_version(item_id))
 
 
 def _stages(case: Case) -> tuple[definitions.Stage, ...]:
@@ -513,7 +516,7 @@ def _next_stage(case: Case, key: str) -> definitions.Stage | None:
 def _open_stage(case: Case, stage: definitions.Stage, *, start: dt.date) -> list[CaseTask]:
     """Open one task per department of the stage (several departments: parallel branches)."""
     if stage.departments:
-        found = {d.code: d for d in Department.objects.filter(code__in=stage.departments)}
+        found = directory_selectors.departments_by_code(stage.departments)
         missing = [code for code in stage.departments if code not in found]
         if missing:
             raise CaseError(
@@ -981,7 +984,7 @@ def _transfer(
     case: Case, step: Transition, *, actor: Any, reason: str, department: str = "", **params: Any
 ) -> dict[str, Any]:
     _no_params(params)
-    target = Department.objects.filter(code=department).first()
+    target = directory_selectors.department_by_code(department)
     if target is None:
         raise CaseError("unknown_department", _("接收部门不存在"))
     if target.pk == case.department_id:

@@ -18,11 +18,12 @@ from django.utils.translation import gettext_lazy as _
 from yiwang.cases.constants import CaseState
 from yiwang.cases.models import Case, CaseEvent, CorrectionNotice
 from yiwang.core import calendar, notifications, outbox
-from yiwang.core.models import OutboxEvent
 from yiwang.core.outbox import handles
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+    from yiwang.core.models import OutboxEvent
 
 # The worker sends these later, with no request to take a language from: they go out in Chinese.
 NOTIFICATION_LANGUAGE = "zh-hans"

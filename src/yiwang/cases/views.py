@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,12 +22,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yiwang.accounts import selectors as accounts_selectors
-from yiwang.accounts.models import User
 from yiwang.catalog import selectors as catalog_selectors
 
 from . import forms, page_data, policy, selectors, services
 from .constants import ApplicationState, Channel
 from .models import Application, Case
+
+if TYPE_CHECKING:
+    from yiwang.accounts.models import User
+
 
 MY_CASES_PAGE_SIZE = 20
 ANSWER_PREFIX = "answer-"
@@ -36,7 +39,7 @@ FOCUS_RE = re.compile(r"answer-[A-Za-z0-9_-]{1,80}")
 
 
 def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
+    return cast("User", request.user)
 
 
 def client_ip(request: HttpRequest) -> str:

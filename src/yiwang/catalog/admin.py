@@ -18,8 +18,6 @@ from .models import (
     BaseItem,
     Bundle,
     BundleItem,
-    Department,
-    Division,
     Faq,
     Fee,
     Material,
@@ -30,23 +28,11 @@ from .models import (
 )
 
 
-class WindowInline(admin.TabularInline):
-    model = Window
-    extra = 0
-
-
-@admin.register(Division)
-class DivisionAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "level", "parent")
-    search_fields = ("code", "name")
-
-
-@admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "level", "division", "parent", "credit_code")
-    list_filter = ("level",)
-    search_fields = ("code", "name", "credit_code")
-    inlines = [WindowInline]
+@admin.register(Window)
+class WindowAdmin(admin.ModelAdmin):
+    list_display = ("name", "department", "address", "is_general")
+    list_filter = ("is_general",)
+    search_fields = ("name", "department__name", "address")
 
 
 @admin.register(Theme)

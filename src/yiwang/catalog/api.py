@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -15,8 +15,11 @@ from yiwang.core.problems import ApiProblem
 
 from . import selectors
 from .constants import Audience, ItemKind, Level
-from .models import Department, ServiceItem
+from .models import ServiceItem
 from .search import text
+
+if TYPE_CHECKING:
+    from yiwang.directory.models import Department
 
 router = Router(tags=["事项目录 catalog"])
 

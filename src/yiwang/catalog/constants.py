@@ -5,14 +5,9 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from yiwang.directory.constants import Level
 
-class Level(models.TextChoices):
-    NATIONAL = "national", _("国家级")
-    PROVINCIAL = "provincial", _("省级")
-    CITY = "city", _("市级")
-    COUNTY = "county", _("县级")
-    TOWNSHIP = "township", _("乡镇（街道）级")
-    VILLAGE = "village", _("村（社区）级")
+__all__ = ["Level"]  # items are exercised at a level of the directory's hierarchy
 
 
 class ItemKind(models.TextChoices):

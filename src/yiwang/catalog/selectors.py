@@ -5,15 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
+from yiwang.directory import selectors as directory_selectors
+
 from .constants import Audience, ItemStatus, MaterialSource
-from .models import Bundle, BundleItem, Department, Material, ServiceItem, Theme
+from .models import Bundle, BundleItem, Material, ServiceItem, Theme, Window
 from .search.engine import catalog_search
 from .search.index import Filters, Hit
+
+if TYPE_CHECKING:
+    from yiwang.directory.models import Department
 
 
 def published_items(
@@ -27,7 +34,7 @@ def published_items(
     """Published items, optionally filtered; a department filter includes its sub-departments."""
     items = ServiceItem.objects.published().select_related("department")
     if department:
-        items = items.filter(department__code__in=department_and_descendants(department))
+        items = items.filter(department__code__in=directory_selectors.department_and_descendants(department))
     if level:
         items = items.filter(level=level)
     if kind:
@@ -37,21 +44,6 @@ def published_items(
     if theme:
         items = items.filter(themes__code=theme)
     return items.order_by("-popularity", "department__sort_order", "code")
-
-
-def department_and_descendants(code: str) -> list[str]:
-    by_parent: dict[int | None, list[tuple[int, str]]] = {}
-    for pk, dept_code, parent in Department.objects.values_list("pk", "code", "parent_id"):
-        by_parent.setdefault(parent, []).append((pk, dept_code))
-    root = Department.objects.filter(code=code).values_list("pk", flat=True).first()
-    if root is None:
-        return []
-    found, stack = [code], [root]
-    while stack:
-        for child_pk, child_code in by_parent.get(stack.pop(), []):
-            found.append(child_code)
-            stack.append(child_pk)
-    return found
 
 
 def get_item(code: str, version: int | None = None) -> ServiceItem:
@@ -109,7 +101,7 @@ def item_history(code: str) -> list[ServiceItem]:
 
 def departments() -> QuerySet[Department]:
     return (
-        Department.objects.select_related("division", "parent")
+        directory_selectors.departments()
         .annotate(item_count=Count("items", filter=Q(items__status=ItemStatus.PUBLISHED)))
         .order_by("sort_order", "code")
     )
@@ -227,3 +219,39 @@ def search(
     """Search published items and bundles; returns the top hits and how many matched."""
     filters = Filters(department=department, level=level, kind=kind, audience=audience, theme=theme, type=type)
     return catalog_search.search(query, filters=filters, limit=limit)
+
+
+# --- for other apps: items by id or name, windows -----------------------------------------
+
+
+def item_version(item_id: int) -> ServiceItem:
+    """One version of an item by its row id, published or not (cases keep the version they were applied under)."""
+    return ServiceItem.objects.select_related("department").get(pk=item_id)
+
+
+def published_item_named(name: str, department_code: str) -> ServiceItem | None:
+    return ServiceItem.objects.published().filter(name=name, department__code=department_code).first()
+
+
+def item_names(codes: Iterable[str]) -> dict[str, str]:
+    """The name of each item code, from its latest version (names can change between versions)."""
+    names: dict[str, str] = {}
+    for code, name in (
+        ServiceItem.objects.filter(code__in=list(codes)).order_by("code", "version").values_list("code", "name")
+    ):
+        names[code] = name
+    return names
+
+
+def windows(department_codes: Iterable[str] | None = None) -> QuerySet[Window]:
+    """Service windows (窗口) with their department, in display order; only those of ``department_codes`` if given."""
+    found = Window.objects.select_related("department").order_by("department__sort_order", "department__code", "name")
+    return found if department_codes is None else found.filter(department__code__in=list(department_codes))
+
+
+def window_by_id(window_id: int) -> Window | None:
+    return Window.objects.select_related("department").filter(pk=window_id).first()
+
+
+def window_names(window_ids: Iterable[int]) -> dict[int, str]:
+    return dict(Window.objects.filter(pk__in=list(window_ids)).values_list("pk", "name"))

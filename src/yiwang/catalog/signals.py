@@ -8,11 +8,12 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from .constants import ItemStatus
-from .models import Department, ServiceItem
+from .models import ServiceItem
 
 
-@receiver(post_save, sender=Department, dispatch_uid="catalog_department_reindex")
-def reindex_department_items(sender: type[Department], instance: Department, created: bool, **kwargs: Any) -> None:
+# A lazy sender ("app_label.Model"): the directory is a lower app whose models the catalogue does not import.
+@receiver(post_save, sender="directory.Department", dispatch_uid="catalog_department_reindex")
+def reindex_department_items(sender: type[Any], instance: Any, created: bool, **kwargs: Any) -> None:
     if created or kwargs.get("raw"):
         return
     from .services import touch_items

@@ -25,11 +25,13 @@ from openpyxl import Workbook, load_workbook
 
 from yiwang.core.audit import record_event
 from yiwang.core.identifiers import IMPLEMENTATION_CODE_RE, credit_code_problem
+from yiwang.directory import selectors as directory_selectors
+from yiwang.directory import services as directory_services
 
 from . import services
 from .constants import Level
-from .models import Department, Division, ServiceItem
-from .records import ALL_FIELDS, LIST_FIELDS, Problem, Validator, apply_record, item_to_record
+from .models import ServiceItem
+from .records import ALL_FIELDS, LIST_FIELDS, CleanRecord, Problem, Validator, apply_record, item_to_record
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -274,6 +276,28 @@ def import_catalog(
     if mapping and chosen is None:
         raise ValueError(f"未知的列映射“{mapping}”，可用：{'、'.join(MAPPINGS)}")
     context = MappingContext()
+    records = _read_records(data, fmt, chosen, context, report)
+    cleaned = _validate_records(records, context, report)
+    if report.errors:
+        report.errors.sort(key=lambda p: p.row)
+        raise ImportRejected(report)
+    if dry_run:
+        return report
+    _apply_records(cleaned, context, report, actor=actor)
+    report.applied = True
+    record_event(
+        "catalog.imported",
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=None if getattr(actor, "pk", None) else "system:import-catalog",
+        detail={"rows": report.rows, "created": report.created, "updated": report.updated},
+    )
+    return report
+
+
+def _read_records(
+    data: bytes, fmt: str, chosen: Any, context: MappingContext, report: ImportReport
+) -> list[tuple[int, dict[str, Any]]]:
+    """Rows of the file as records (through the column mapping, if any), with duplicate codes reported."""
     records: list[tuple[int, dict[str, Any]]] = []
     seen_codes: dict[str, int] = {}
     for number, row in read_rows(data, fmt):
@@ -297,8 +321,13 @@ def import_catalog(
         elif code:
             seen_codes[code] = number
         records.append((number, record))
+    return records
 
-    known = set(Department.objects.values_list("code", flat=True)) | set(context.departments)
+
+def _validate_records(
+    records: list[tuple[int, dict[str, Any]]], context: MappingContext, report: ImportReport
+) -> list[tuple[int, CleanRecord]]:
+    known = directory_selectors.department_codes() | set(context.departments)
     validator = Validator(known_departments=known)
     cleaned = []
     for number, record in records:
@@ -307,11 +336,13 @@ def import_catalog(
         if clean is not None:
             report.warnings.extend(RowProblem(number, p.field, p.reason) for p in clean.warnings)
             cleaned.append((number, clean))
-    if report.errors:
-        report.errors.sort(key=lambda p: p.row)
-        raise ImportRejected(report)
-    if dry_run:
-        return report
+    return cleaned
+
+
+def _apply_records(
+    cleaned: list[tuple[int, CleanRecord]], context: MappingContext, report: ImportReport, *, actor: Any
+) -> None:
+    """Create the departments the file introduces and apply every record, all or none."""
     with transaction.atomic():
         report.departments_created = _create_departments(context)
         for number, clean in cleaned:
@@ -325,35 +356,23 @@ def import_catalog(
             transaction.set_rollback(True)
             report.created = report.updated = report.unchanged = report.departments_created = 0
             raise ImportRejected(report)
-    report.applied = True
-    record_event(
-        "catalog.imported",
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_label=None if getattr(actor, "pk", None) else "system:import-catalog",
-        detail={"rows": report.rows, "created": report.created, "updated": report.updated},
-    )
-    return report
 
 
 def _create_departments(context: MappingContext) -> int:
     created = 0
     for code, info in context.departments.items():
-        if Department.objects.filter(code=code).exists():
-            continue
         division_code = info["division"] if len(info["division"]) == 12 else info["division"].ljust(12, "0")
-        division, _ = Division.objects.get_or_create(
-            code=division_code, defaults={"name": f"行政区划{division_code}", "level": Level.COUNTY}
-        )
-        Department.objects.create(
+        if directory_services.create_department_if_missing(
             code=code,
+            division_code=division_code,
+            division_name=f"行政区划{division_code}",
+            division_level=Level.COUNTY,
             name=info["name"][:128] or code,
             short_name=info["name"][:64],
             credit_code=info["credit_code"],
-            division=division,
-            level=division.level,
             sort_order=1000 + created,
-        )
-        created += 1
+        ):
+            created += 1
     return created
 
 

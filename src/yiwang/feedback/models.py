@@ -18,7 +18,7 @@ class Visit(models.Model):
     """One visit at a counter (一次一评): opened by the clerk who served the person, rated once."""
 
     token = models.CharField(max_length=32, unique=True)
-    department = models.ForeignKey("catalog.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="+")
     window = models.ForeignKey("catalog.Window", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     clerk = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     item_code = models.CharField(max_length=64, blank=True)
@@ -63,7 +63,7 @@ class Rating(models.Model):
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    department = models.ForeignKey("catalog.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="+")
     item_code = models.CharField(_("事项编码"), max_length=64, blank=True)
     item_name = models.CharField(_("事项名称"), max_length=200, blank=True)
     window = models.ForeignKey("catalog.Window", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -138,7 +138,7 @@ class Appeal(models.Model):
     """申诉: a department asks for a bad rating it believes mistaken or malicious to be excluded."""
 
     rating = models.ForeignKey(Rating, on_delete=models.PROTECT, related_name="appeals")
-    department = models.ForeignKey("catalog.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="+")
     reason = models.TextField(_("申诉理由"))
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(_("状态"), max_length=16, choices=AppealStatus.choices, default=AppealStatus.PENDING)
@@ -187,7 +187,7 @@ class Tally(Counts):
     """
 
     day = models.DateField()
-    department = models.ForeignKey("catalog.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="+")
     item_code = models.CharField(max_length=64, blank=True)
     channel = models.CharField(max_length=16, choices=RatingChannel.choices)
     mode = models.CharField(max_length=8, choices=ServiceMode.choices)
@@ -216,7 +216,7 @@ class DepartmentDayTally(Counts):
     """
 
     day = models.DateField()
-    department = models.ForeignKey("catalog.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         verbose_name = _("部门评价日汇总")

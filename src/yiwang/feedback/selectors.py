@@ -13,15 +13,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yiwang.catalog.models import Department, ServiceItem, Window
+from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import calendar
+from yiwang.directory import selectors as directory_selectors
 from yiwang.feedback import policy, suspicion
 from yiwang.feedback.constants import (
     BAD_LEVELS,
@@ -34,6 +35,10 @@ from yiwang.feedback.constants import (
 from yiwang.feedback.models import Appeal, DepartmentDayTally, Invitation, Rating, Tally, Visit
 from yiwang.feedback.services import RATEABLE_CASE_STATES
 from yiwang.hotline.constants import WorkOrderState
+
+if TYPE_CHECKING:
+    from yiwang.catalog.models import Window
+
 
 DEFAULT_PERIOD_DAYS = 30
 # Long enough for a three-year comparison, short enough that nobody sums a decade by accident.
@@ -141,7 +146,7 @@ def _department_ids(code: str) -> list[int]:
     """The department and every department below it (one query: the hierarchy is small)."""
     children: dict[int | None, list[int]] = {}
     root = None
-    for pk, department_code, parent in Department.objects.values_list("pk", "code", "parent_id"):
+    for pk, department_code, parent in directory_selectors.department_tree():
         children.setdefault(parent, []).append(pk)
         if department_code == code:
             root = pk
@@ -200,13 +205,7 @@ def total_of(rows: Iterable[Satisfaction], *, label: str | None = None) -> Satis
 
 
 def _item_names(codes: Iterable[str]) -> dict[str, str]:
-    names: dict[str, str] = {}
-    # Versions in order, so the latest version's name wins.
-    for code, name in (
-        ServiceItem.objects.filter(code__in=list(codes)).order_by("code", "version").values_list("code", "name")
-    ):
-        names[code] = name
-    return names
+    return catalog_selectors.item_names(codes)
 
 
 def _labels(group_by: str, keys: list[Any]) -> dict[Any, str]:
@@ -215,7 +214,7 @@ def _labels(group_by: str, keys: list[Any]) -> dict[Any, str]:
         return {k: names.get(k, k) if k else _("未指明事项") for k in keys}
     if group_by == "channel":
         return {k: str(RatingChannel(k).label) if k in RatingChannel.values else k for k in keys}
-    windows = dict(Window.objects.filter(pk__in=[k for k in keys if k]).values_list("pk", "name"))
+    windows = catalog_selectors.window_names(k for k in keys if k)
     return {k: windows.get(k, _("窗口%(id)s") % {"id": k}) if k else _("网上及其他渠道（非窗口）") for k in keys}
 
 
@@ -232,7 +231,7 @@ def results(period: Period, *, group_by: str = "department", department_code: st
     tallies = _tallies(period, department_code, by_department=group_by == "department")
     grouped = list(tallies.values(field).annotate(**TALLY_SUMS).order_by(field))
     if group_by == "department":
-        catalogue = Department.objects.order_by("sort_order", "code").values_list("pk", "code", "name")
+        catalogue = directory_selectors.departments().values_list("pk", "code", "name")
         departments = {pk: (position, code, name) for position, (pk, code, name) in enumerate(catalogue)}
         placed = sorted(grouped, key=lambda sums: departments[sums[field]][0])
         return [_satisfaction(departments[s[field]][1], departments[s[field]][2], s) for s in placed]
@@ -259,7 +258,7 @@ class DepartmentResults:
 
 def department_results(code: str, period: Period) -> DepartmentResults:
     """The drill-down of one department (with the departments below it); 404 when there is no such department."""
-    department = Department.objects.filter(code=code).first()
+    department = directory_selectors.department_by_code(code)
     if department is None:
         raise Http404(_("部门不存在"))
     channels = results(period, group_by="channel", department_code=code)
@@ -276,7 +275,7 @@ def department_results(code: str, period: Period) -> DepartmentResults:
 
 def department_choices() -> list[tuple[str, str]]:
     """(code, name) of every department, in the catalogue's order, for the results page's filter."""
-    return list(Department.objects.order_by("sort_order", "code").values_list("code", "name"))
+    return directory_selectors.department_names()
 
 
 # --- published comments -----------------------------------------------------------------------
@@ -492,10 +491,9 @@ def clerk_visit(user: Any, token: str) -> Visit:
 def counter_windows(user: Any) -> QuerySet[Window]:
     """The windows of the clerk's departments (none for anyone else)."""
     scope = policy.clerk_departments(user)
-    windows = Window.objects.select_related("department").order_by("department__sort_order", "department__code", "name")
     if scope is None:
-        return windows
-    return windows.filter(department__code__in=scope) if scope else windows.none()
+        return catalog_selectors.windows()
+    return catalog_selectors.windows(scope) if scope else catalog_selectors.windows().none()
 
 
 @dataclass(frozen=True)

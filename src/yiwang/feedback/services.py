@@ -16,7 +16,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -27,10 +27,11 @@ from django.utils.translation import gettext as _
 
 from yiwang.cases import selectors as cases_selectors
 from yiwang.cases.constants import CaseState
-from yiwang.catalog.models import Department, Window
+from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import calendar
 from yiwang.core.audit import record_event
 from yiwang.core.problems import ServiceError
+from yiwang.directory import selectors as directory_selectors
 from yiwang.feedback import policy, suspicion
 from yiwang.feedback.constants import (
     BAD_LEVELS,
@@ -43,6 +44,9 @@ from yiwang.feedback.constants import (
 )
 from yiwang.feedback.models import Appeal, DepartmentDayTally, Invitation, Rating, Tally, Visit
 from yiwang.hotline import services as hotline_services
+
+if TYPE_CHECKING:
+    from yiwang.directory.models import Department
 
 COMMENT_MAX = 500
 # Cases can be rated once their handling has ended.
@@ -306,7 +310,7 @@ def open_visit(*, clerk: Any, window_id: int | None = None, item_code: str = "",
     if not policy.is_counter_clerk(clerk):
         raise RatingNotAllowed("clerks_only", _("窗口评价码由窗口工作人员生成"))
     scope = policy.clerk_departments(clerk)
-    window = Window.objects.select_related("department").filter(pk=window_id).first() if window_id else None
+    window = catalog_selectors.window_by_id(window_id) if window_id else None
     if window_id and window is None:
         raise RatingError("unknown_window", _("窗口不存在"))
     if window is not None and not policy.may_open_visit_at(clerk, window.department.code):
@@ -333,7 +337,7 @@ def open_visit(*, clerk: Any, window_id: int | None = None, item_code: str = "",
 
 
 def _clerk_department(clerk: Any, scope: set[str] | None) -> Department:
-    department = Department.objects.filter(code__in=sorted(scope or [])).order_by("code").first()
+    department = directory_selectors.departments().filter(code__in=sorted(scope or [])).order_by("code").first()
     if department is None:
         raise RatingError("window_required", _("请选择服务窗口"))
     return department

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils import timezone
 
-from yiwang.core.models import OutboxEvent
 from yiwang.core.outbox import handles
 from yiwang.feedback.services import settle_rectification
 from yiwang.hotline import selectors as hotline_selectors
+
+if TYPE_CHECKING:
+    from yiwang.core.models import OutboxEvent
 
 
 @handles("hotline.event")

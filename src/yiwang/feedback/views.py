@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -24,11 +24,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yiwang.cases import selectors as cases_selectors
-from yiwang.cases.models import Case
 from yiwang.cases.views import client_ip, safe_next
 from yiwang.feedback import forms, policy, selectors, services
 from yiwang.feedback.constants import RatingChannel, ServiceMode
 from yiwang.hotline.services import HotlineError
+
+if TYPE_CHECKING:
+    from yiwang.cases.models import Case
+
 
 # A long-lived random id of the browser: lets the rules see many ratings from one device, and nothing else.
 DEVICE_COOKIE = "yw_device"

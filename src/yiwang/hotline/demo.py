@@ -6,9 +6,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from yiwang.directory import selectors as directory_selectors
 from yiwang.hotline import geometry, services
 from yiwang.hotline.constants import Satisfaction, Source, WorkOrderKind, WorkOrderState
-from yiwang.hotline.models import GridCell, WorkOrder
+from yiwang.hotline.models import DispatchRule, GridCell, WorkOrder
 
 # The department that takes grid reports in cells without a grid worker.
 GRID_DEPARTMENT = "urban_management"
@@ -118,3 +119,28 @@ def _usernames() -> set[str]:
         "citizen-demo",
         "grid-worker",
     }
+
+
+# The seven top-level categories of the city's message board and the departments that answer them.
+DEFAULT_RULES = {
+    "城乡建设": "housing",
+    "环境保护": "ecology",
+    "交通运输": "transport",
+    "教育文体": "education",
+    "劳动和社会保障": "hrss",
+    "商贸旅游": "commerce",
+    "卫生计生": "health",
+}
+
+
+def load_dispatch_rules() -> int:
+    """Create the rules that are missing (existing ones, maybe changed by an administrator, stay); returns how many."""
+    departments = directory_selectors.departments_by_code(DEFAULT_RULES.values())
+    made = 0
+    for category, code in DEFAULT_RULES.items():
+        department = departments.get(code)
+        if department is None:
+            continue
+        _rule, created = DispatchRule.objects.get_or_create(category=category, defaults={"department": department})
+        made += created
+    return made

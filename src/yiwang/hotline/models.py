@@ -46,7 +46,7 @@ class DispatchRule(models.Model):
 
     category = models.CharField(_("分类"), max_length=64, unique=True)
     department = models.ForeignKey(
-        "catalog.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("责任部门")
+        "directory.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("责任部门")
     )
     note = models.CharField(_("说明"), max_length=200, blank=True)
 
@@ -77,7 +77,7 @@ class GridCell(models.Model):
     )
     # The department whose staff take a report when the cell has no worker (and supervise the worker).
     department = models.ForeignKey(
-        "catalog.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("责任部门")
+        "directory.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("责任部门")
     )
     active = models.BooleanField(_("有效"), default=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -130,7 +130,7 @@ class WorkOrder(models.Model):
     anonymous = models.BooleanField(_("匿名"), default=False)
     # The department that answers (主办); joint handling adds assisting departments as assignments.
     department = models.ForeignKey(
-        "catalog.Department",
+        "directory.Department",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -213,7 +213,7 @@ class Assignment(models.Model):
     """One department's part in a work order: the lead (主办) or an assisting department (协办)."""
 
     work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="assignments")
-    department = models.ForeignKey("catalog.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="+")
     role = models.CharField(_("角色"), max_length=8, choices=AssignmentRole.choices, default=AssignmentRole.LEAD)
     state = models.CharField(
         _("状态"), max_length=16, choices=AssignmentState.choices, default=AssignmentState.DISPATCHED
@@ -256,7 +256,7 @@ class WorkOrderEvent(models.Model):
     )
     actor_label = models.CharField(max_length=100, blank=True)
     department = models.ForeignKey(
-        "catalog.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "directory.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     reason = models.TextField(blank=True)
     detail = models.JSONField(default=dict, blank=True)
@@ -291,7 +291,7 @@ class KnowledgeEntry(models.Model):
     # Where it came from: "work_order:<number>" or "import:<file>:<row id>".
     source = models.CharField(_("来源"), max_length=200)
     department = models.ForeignKey(
-        "catalog.Department", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "directory.Department", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     answered_on = models.DateField(_("答复日期"), null=True, blank=True)
     active = models.BooleanField(_("有效"), default=True)

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
@@ -31,10 +31,10 @@ from PIL import Image, ImageOps
 
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.cases import uploads
-from yiwang.catalog.models import Department
 from yiwang.core import calendar, crypto, outbox
 from yiwang.core.audit import record_event
 from yiwang.core.problems import ServiceError
+from yiwang.directory import selectors as directory_selectors
 from yiwang.hotline import geometry, policy
 from yiwang.hotline.constants import (
     AssignmentRole,
@@ -58,6 +58,9 @@ from yiwang.hotline.models import (
     WorkOrderSequence,
 )
 from yiwang.hotline.workflow import Actor, Transition, transition
+
+if TYPE_CHECKING:
+    from yiwang.directory.models import Department
 
 SYSTEM_ACTOR_LABEL = gettext_noop("系统")
 TITLE_MAX = 200
@@ -483,7 +486,9 @@ def open_rectification(
     that the department can call them back. Called by
     :mod:`yiwang.feedback.services` inside the rating's transaction.
     """
-    department = Department.objects.get(pk=department_id)
+    department = directory_selectors.department_by_id(department_id)
+    if department is None:
+        raise HotlineError("unknown_department", _("部门不存在"))
     person_id = person_id or getattr(person_user, "person_id", None)
     name, phone = accounts_selectors.person_contact(person_id) if person_id else ("", "")
     if not name and person_user is not None:
@@ -621,7 +626,7 @@ def _move(order: WorkOrder, to_state: str, **fields: Any) -> str:
 
 
 def _department(code: Any, *, field: str = "department") -> Department:
-    department = Department.objects.filter(code=str(code or "")).first()
+    department = directory_selectors.department_by_code(str(code or ""))
     if department is None:
         raise HotlineError("unknown_department", _("部门不存在：%(code)s") % {"code": code or "—"}, field=field)
     return department

@@ -15,13 +15,14 @@ from django.utils.translation import gettext_lazy as _
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.accounts.constants import Role
 from yiwang.core import notifications
-from yiwang.core.models import OutboxEvent
 from yiwang.core.outbox import handles
 from yiwang.hotline import policy, services
 from yiwang.hotline.models import WorkOrderEvent
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+    from yiwang.core.models import OutboxEvent
 
 NOTIFICATION_LANGUAGE = "zh-hans"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms as django_forms
 from django.contrib import messages
@@ -22,12 +22,15 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from yiwang.accounts.models import User
 from yiwang.cases import uploads
 from yiwang.core.audit import record_event
 from yiwang.hotline import forms, page_data, selectors, services
 from yiwang.hotline.constants import Source
 from yiwang.hotline.models import WorkOrder
+
+if TYPE_CHECKING:
+    from yiwang.accounts.models import User
+
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ STALE_MESSAGE = "stale_version"
 
 
 def user_of(request: HttpRequest) -> User:
-    return cast(User, request.user)
+    return cast("User", request.user)
 
 
 def client_ip(request: HttpRequest) -> str:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from django.db.models import Prefetch
 
+from yiwang.directory import selectors as directory_selectors
+
 from ..constants import ItemStatus
-from ..models import Bundle, Department, Material, SearchIndexChange, ServiceItem
+from ..models import Bundle, Material, SearchIndexChange, ServiceItem
 from .index import Document, Filters, Hit, SearchIndex
 from .text import DATA_DIR
 
@@ -36,14 +38,15 @@ def load_synonyms(path: Path = DATA_DIR / "synonyms.tsv") -> dict[str, list[str]
 
 
 def _department_paths() -> dict[int, tuple[str, ...]]:
-    departments = {d.pk: d for d in Department.objects.only("pk", "code", "parent_id")}
+    departments = {pk: (code, parent) for pk, code, parent in directory_selectors.department_tree()}
     paths: dict[int, tuple[str, ...]] = {}
-    for pk, dept in departments.items():
+    for pk in departments:
         path: list[str] = []
-        current: Department | None = dept
-        while current is not None and len(path) < 20:
-            path.append(current.code)
-            current = departments.get(current.parent_id) if current.parent_id else None
+        current: int | None = pk
+        while current is not None and current in departments and len(path) < 20:
+            code, parent = departments[current]
+            path.append(code)
+            current = parent
         paths[pk] = tuple(path)
     return paths
 

@@ -10,16 +10,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
 from yiwang.core.identifiers import full_division_code, make_credit_code
+from yiwang.directory import selectors as directory_selectors
+from yiwang.directory import services as directory_services
 
 from . import services
 from .constants import KIND_CODE_LETTERS, ItemStatus, Level
-from .models import Bundle, BundleItem, Department, Division, ServiceItem, Theme, Window
+from .models import Bundle, BundleItem, ServiceItem, Theme, Window
 from .records import Validator, apply_record
+
+if TYPE_CHECKING:
+    from yiwang.directory.models import Department
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"
 
@@ -57,14 +62,7 @@ def _load_json(path: Path) -> Any:
 
 def _seed_divisions() -> None:
     for code, name, level, parent in DIVISIONS:
-        Division.objects.update_or_create(
-            code=code,
-            defaults={
-                "name": name,
-                "level": level,
-                "parent": Division.objects.get(code=parent) if parent else None,
-            },
-        )
+        directory_services.save_division(code=code, name=name, level=level, parent_code=parent)
 
 
 def _seed_themes(seed_dir: Path) -> None:
@@ -81,23 +79,20 @@ def _seed_themes(seed_dir: Path) -> None:
 
 
 def _seed_department(number: int, data: dict[str, Any]) -> Department:
-    division = Division.objects.get(code=full_division_code(data["division"]))
-    parent = Department.objects.get(code=data["parent"]) if data.get("parent") else None
-    department, _ = Department.objects.update_or_create(
+    division_code = full_division_code(data["division"])
+    department = directory_services.save_department(
         code=data["code"],
-        defaults={
-            "name": data["name"],
-            "short_name": data.get("short_name", ""),
-            "credit_code": make_credit_code("11", division.code[:6], f"{99000000 + number:08d}"),
-            "division": division,
-            "level": data["level"],
-            "parent": parent,
-            "description": data.get("description", ""),
-            "address": data.get("address", ""),
-            "phone": data.get("phone", ""),
-            "office_hours": data.get("office_hours", ""),
-            "sort_order": number,
-        },
+        division_code=division_code,
+        parent_code=data.get("parent") or None,
+        name=data["name"],
+        short_name=data.get("short_name", ""),
+        credit_code=make_credit_code("11", division_code[:6], f"{99000000 + number:08d}"),
+        level=data["level"],
+        description=data.get("description", ""),
+        address=data.get("address", ""),
+        phone=data.get("phone", ""),
+        office_hours=data.get("office_hours", ""),
+        sort_order=number,
     )
     for window in data.get("windows", []):
         Window.objects.update_or_create(
@@ -127,7 +122,8 @@ def load_seed(*, actor: Any = None, seed_dir: Path = SEED_DIR) -> SeedReport:
     validator = Validator()
     item_codes_by_name: dict[tuple[str, str], str] = {}
     for number, path, data in parsed:
-        department = Department.objects.select_related("division").get(code=data["department"]["code"])
+        department = directory_selectors.department_by_code(data["department"]["code"])
+        assert department is not None  # seeded just above
         for sequence, raw in enumerate(data["items"], start=1):
             record = {**raw, "department": department.code}
             record["code"] = item_code_for(department, number, sequence, raw["kind"])

@@ -1,0 +1,45 @@
+"""Loading the demo city: the one place that knows the order in which the apps' demo data is built.
+
+It sits above every app, so it may call each of them; each app builds its
+own data with its own services (``<app>/demo.py``). Loading is idempotent:
+running it twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+
+from yiwang.accounts import demo as accounts_demo
+from yiwang.cases import demo as cases_demo
+from yiwang.catalog import demo as catalog_demo
+from yiwang.hotline import demo as hotline_demo
+
+Say = Callable[[str], None]
+
+
+def load_demo(*, accounts: bool = True, say: Say = lambda line: None) -> None:
+    """Load the demo catalogue and dispatch rules; with ``accounts``, also demo people, cases and work orders.
+
+    Demo accounts are never created in production mode, whatever ``accounts``
+    says: their password is public. ``say`` receives one line per thing done.
+    Raises ``ValueError`` when the seed files are invalid.
+    """
+    report = catalog_demo.load_seed()
+    say(
+        f"目录：{report.departments} 个部门，新增事项 {report.items_created}，更新 {report.items_updated}，"
+        f"未变 {report.items_unchanged}，一件事 {report.bundles}"
+    )
+    say(f"12345 派单规则：新增 {hotline_demo.load_dispatch_rules()} 条")
+    if not accounts:
+        return
+    if settings.PRODUCTION:
+        say("生产模式下不创建演示账户。")
+        return
+    for account in accounts_demo.create_demo_accounts():
+        say(f"演示账户：{account}")
+    for case in cases_demo.create_demo_cases():
+        say(f"演示办件：{case}")
+    for order in hotline_demo.create_demo_orders():
+        say(f"演示工单：{order}")

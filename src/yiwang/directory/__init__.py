@@ -1,0 +1,1 @@
+"""Organisations: administrative divisions (行政区划) and departments (部门), used by every other app."""
