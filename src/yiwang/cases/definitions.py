@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -27,11 +27,12 @@ from yiwang.accounts.constants import Role
 from yiwang.cases.constants import StepKind
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.constants import Audience, MaterialRequirement, MaterialSource
-from yiwang.catalog.models import ServiceItem
 from yiwang.core import identifiers
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+    from yiwang.catalog.models import ServiceItem
 
 YES, NO = "yes", "no"
 YES_NO: tuple[tuple[str, StrOrPromise], ...] = ((YES, _("是")), (NO, _("否")))
@@ -354,6 +355,42 @@ def check_answers(definition: ApplicationDefinition, answers: Mapping[str, Any])
     return problems
 
 
+def _is_date(value: str) -> bool:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_decimal(value: str) -> bool:
+    try:
+        Decimal(value)
+    except InvalidOperation:
+        return False
+    return True
+
+
+# Per field type: the form it is stored in, whether the stored form is valid, and what to tell a citizen if not.
+_TYPE_CHECKS: dict[str, tuple[Callable[[str], str], Callable[[str], bool], str]] = {
+    "phone": (str, lambda v: bool(MOBILE_RE.match(v)), gettext_noop("%(label)s应为11位手机号码")),
+    "email": (str, lambda v: bool(EMAIL_RE.match(v)), gettext_noop("%(label)s格式不正确")),
+    "credit_code": (
+        str.upper,
+        lambda v: not identifiers.credit_code_problem(v),
+        gettext_noop("%(label)s无效，请核对18位代码"),
+    ),
+    "id_number": (
+        str.upper,
+        lambda v: not identifiers.resident_id_problem(v),
+        gettext_noop("%(label)s无效，请核对18位号码"),
+    ),
+    "date": (str, _is_date, gettext_noop("%(label)s应为日期，如2026-01-31")),
+    "integer": (str, lambda v: bool(re.fullmatch(r"-?\d{1,12}", v)), gettext_noop("%(label)s应为整数")),
+    "decimal": (str, _is_decimal, gettext_noop("%(label)s应为数字")),
+}
+
+
 def clean_value(form_field: FormField, raw: Any) -> tuple[Any, str | None]:
     """The stored value of a field and, if it is invalid, why (in words a citizen understands)."""
     value = "" if raw is None else str(raw).strip()
@@ -362,34 +399,14 @@ def clean_value(form_field: FormField, raw: Any) -> tuple[Any, str | None]:
         return "", (gettext("请填写%(label)s") % label if form_field.required else None)
     if len(value) > form_field.max_length:
         return value, gettext("%(label)s不能超过%(max)s个字") % {**label, "max": form_field.max_length}
-    kind = form_field.type
-    if kind == "phone" and not MOBILE_RE.match(value):
-        return value, gettext("%(label)s应为11位手机号码") % label
-    if kind == "email" and not EMAIL_RE.match(value):
-        return value, gettext("%(label)s格式不正确") % label
-    if kind == "credit_code":
-        value = value.upper()
-        if identifiers.credit_code_problem(value):
-            return value, gettext("%(label)s无效，请核对18位代码") % label
-    if kind == "id_number":
-        value = value.upper()
-        if identifiers.resident_id_problem(value):
-            return value, gettext("%(label)s无效，请核对18位号码") % label
-    if kind == "date":
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            return value, gettext("%(label)s应为日期，如2026-01-31") % label
-    if kind == "integer" and not re.fullmatch(r"-?\d{1,12}", value):
-        return value, gettext("%(label)s应为整数") % label
-    if kind == "decimal":
-        try:
-            Decimal(value)
-        except InvalidOperation:
-            return value, gettext("%(label)s应为数字") % label
-    if kind == "choice" and value not in {v for v, _label in form_field.choices}:
+    if form_field.type == "choice" and value not in {v for v, _label in form_field.choices}:
         return value, gettext("请从列表中选择%(label)s") % label
-    return value, None
+    check = _TYPE_CHECKS.get(form_field.type)
+    if check is None:
+        return value, None
+    normalise, is_valid, message = check
+    value = normalise(value)
+    return value, (None if is_valid(value) else gettext(message) % label)
 
 
 def check_form(definition: ApplicationDefinition, answers: Mapping[str, Any], data: Mapping[str, Any]) -> list[Problem]:

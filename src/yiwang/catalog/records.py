@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 
 from yiwang.core.identifiers import IMPLEMENTATION_CODE_RE
+from yiwang.directory import selectors as directory_selectors
 
 from . import services
 from .constants import (
@@ -32,7 +33,7 @@ from .constants import (
     MaterialSource,
     OnlineDepth,
 )
-from .models import BaseItem, Department, Faq, Fee, Material, ProcessStep, ServiceItem, Theme, Window
+from .models import BaseItem, Faq, Fee, Material, ProcessStep, ServiceItem, Theme, Window
 
 CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{2,79}$")
 SCALAR_FIELDS = [
@@ -131,20 +132,25 @@ class Validator:
 
     def __init__(self, *, known_departments: set[str] | None = None) -> None:
         self.departments = (
-            known_departments
-            if known_departments is not None
-            else set(Department.objects.values_list("code", flat=True))
+            known_departments if known_departments is not None else directory_selectors.department_codes()
         )
         self.themes = set(Theme.objects.values_list("code", flat=True))
 
     def validate(self, record: dict[str, Any]) -> tuple[CleanRecord | None, list[Problem]]:
         problems: list[Problem] = []
         clean = CleanRecord()
-        values = clean.values
         unknown = sorted(set(record) - set(ALL_FIELDS) - {"version", "status", "department_name"})
         for name in unknown:
             clean.warnings.append(Problem(name, "未知字段，已忽略"))
+        self._identity(record, clean, problems)
+        self._placement(record, clean.values, problems)
+        self._numbers(record, clean.values, problems)
+        self._lists(record, clean.values, problems)
+        return (None if problems else clean), problems
 
+    def _identity(self, record: dict[str, Any], clean: CleanRecord, problems: list[Problem]) -> None:
+        """Code, texts, kind and department: what the item is and who implements it."""
+        values = clean.values
         code = _text(record.get("code"))
         if not code:
             problems.append(Problem("code", "事项编码不能为空"))
@@ -176,6 +182,9 @@ class Validator:
             problems.append(Problem("department", f"部门“{department}”不存在"))
         values["department"] = department
 
+    @staticmethod
+    def _placement(record: dict[str, Any], values: dict[str, Any], problems: list[Problem]) -> None:
+        """Level, audience, division and base code."""
         level_text = _text(record.get("level"))
         values["level"] = LEVEL_LOOKUP.get(level_text) if level_text else None
         if level_text and values["level"] is None:
@@ -189,11 +198,15 @@ class Validator:
         if division and not re.fullmatch(r"[0-9]{6}|[0-9]{12}", division):
             problems.append(Problem("division_code", "行政区划代码应为6位或12位数字"))
         values["division_code"] = division
+        code = values["code"]
         base_code = _text(record.get("base_code")) or (code.split("-")[0] if code else "")
         if len(base_code) > 40:
             problems.append(Problem("base_code", "基本编码长度不能超过40位"))
         values["base_code"] = base_code
 
+    @staticmethod
+    def _numbers(record: dict[str, Any], values: dict[str, Any], problems: list[Problem]) -> None:
+        """Time limits, online depth, visits, popularity, assurance level and the effective date."""
         values["statutory_days"] = _optional_int(record.get("statutory_days"), "statutory_days", problems, 3650)
         values["promised_days"] = _optional_int(record.get("promised_days"), "promised_days", problems, 3650)
         if (
@@ -222,6 +235,8 @@ class Validator:
             except ValueError:
                 problems.append(Problem("effective_date", "生效日期格式应为YYYY-MM-DD"))
 
+    def _lists(self, record: dict[str, Any], values: dict[str, Any], problems: list[Problem]) -> None:
+        """Themes, channels, keywords, windows, materials, steps, fees and FAQs."""
         values["themes"] = self._string_list(record, "themes", problems)
         bad_themes = [t for t in values["themes"] if t not in self.themes]
         if bad_themes:
@@ -239,7 +254,6 @@ class Validator:
         values["steps"] = self._rows(record, "steps", problems, self._step)
         values["fees"] = self._rows(record, "fees", problems, self._fee)
         values["faqs"] = self._rows(record, "faqs", problems, self._faq)
-        return (None if problems else clean), problems
 
     @staticmethod
     def _string_list(record: dict[str, Any], name: str, problems: list[Problem], item_limit: int = 100) -> list[str]:
@@ -449,7 +463,8 @@ def apply_record(clean: CleanRecord, *, actor: Any, publish: bool = True) -> App
     """
     values = clean.values
     with transaction.atomic():
-        department = Department.objects.select_related("division").get(code=values["department"])
+        department = directory_selectors.department_by_code(values["department"])
+        assert department is not None  # the validator checked the code against the directory
         level = values["level"] or department.level
         division = values["division_code"] or department.division.code
         if len(division) == 6:

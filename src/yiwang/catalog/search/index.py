@@ -150,35 +150,46 @@ class SearchIndex:
         gram_weights: dict[str, float] = {}
         phrases: list[tuple[frozenset[str], float]] = []
         for field_name, values in doc.fields.items():
-            weight = FIELD_WEIGHTS[field_name]
             for value in values:
                 norm = text.normalise(value)
-                if not norm:
-                    continue
-                if field_name in PHRASE_FIELDS and len(norm) >= 2:
-                    phrase_grams = frozenset(text.bigrams(norm))
-                    if phrase_grams:
-                        phrases.append((phrase_grams, PHRASE_FIELDS[field_name]))
-                if field_name in ("name", "keyword", "base_name"):
-                    self.exact[norm].add(doc_id)
-                for gram in text.bigrams(norm):
-                    if gram_weights.get(gram, 0.0) < weight:
-                        gram_weights[gram] = weight
-                if field_name == "body":
-                    continue
-                tokens = text.segment(norm)
-                if field_name in VOCABULARY_FIELDS:
-                    for token in {*tokens, norm} if len(norm) <= 12 else set(tokens):
-                        self._add_vocabulary(token)
-                for token in tokens:
-                    if term_weights.get(token, 0.0) < weight:
-                        term_weights[token] = weight
+                if norm:
+                    self._index_value(doc_id, field_name, norm, term_weights, gram_weights, phrases)
         for term, weight in term_weights.items():
             self.terms[term][doc_id] = weight
         for gram, weight in gram_weights.items():
             self.grams[gram][doc_id] = weight
         self.doc_terms[doc_id] = (list(term_weights), list(gram_weights))
         self.doc_phrases[doc_id] = phrases
+
+    def _index_value(
+        self,
+        doc_id: int,
+        field_name: str,
+        norm: str,
+        term_weights: dict[str, float],
+        gram_weights: dict[str, float],
+        phrases: list[tuple[frozenset[str], float]],
+    ) -> None:
+        """Index one normalised field value: its phrase, exact form, bigrams and (but for the body) its words."""
+        weight = FIELD_WEIGHTS[field_name]
+        if field_name in PHRASE_FIELDS and len(norm) >= 2:
+            phrase_grams = frozenset(text.bigrams(norm))
+            if phrase_grams:
+                phrases.append((phrase_grams, PHRASE_FIELDS[field_name]))
+        if field_name in ("name", "keyword", "base_name"):
+            self.exact[norm].add(doc_id)
+        for gram in text.bigrams(norm):
+            if gram_weights.get(gram, 0.0) < weight:
+                gram_weights[gram] = weight
+        if field_name == "body":
+            return
+        tokens = text.segment(norm)
+        if field_name in VOCABULARY_FIELDS:
+            for token in {*tokens, norm} if len(norm) <= 12 else set(tokens):
+                self._add_vocabulary(token)
+        for token in tokens:
+            if term_weights.get(token, 0.0) < weight:
+                term_weights[token] = weight
 
     def remove(self, key: tuple[str, str]) -> None:
         doc_id = self.ids.pop(key, None)
@@ -322,35 +333,8 @@ class SearchIndex:
         return found if len(found) <= 6 else set()
 
     def _score(self, query_terms: list[_QueryTerm], chinese: str) -> dict[int, float]:
-        total_docs = len(self.docs)
-        scores: dict[int, float] = defaultdict(float)
-        matched_weight: dict[int, float] = defaultdict(float)
-        possible = 0.0
-        for qt in query_terms:
-            postings = self.terms.get(qt.term)
-            idf = math.log(1 + total_docs / (len(postings) if postings else total_docs))
-            term_value = qt.weight * idf
-            if qt.weight >= 1.0:
-                possible += term_value
-            if not postings:
-                continue
-            for doc_id, field_weight in postings.items():
-                scores[doc_id] += term_value * field_weight
-                if qt.weight >= 1.0:
-                    matched_weight[doc_id] += term_value
-        grams = set(text.bigrams(chinese))
-        for qt in query_terms:
-            if qt.weight < 1.0 and len(qt.term) >= 2:
-                grams.update(text.bigrams(qt.term))
-        for gram in grams:
-            postings = self.grams.get(gram)
-            if not postings or len(postings) > total_docs * 0.3:
-                continue
-            idf = math.log(1 + total_docs / len(postings))
-            for doc_id, field_weight in postings.items():
-                scores[doc_id] += BIGRAM_SHARE * idf * field_weight
-        norm_query = chinese.replace(" ", "")
-        exact_docs = self.exact.get(norm_query, set())
+        scores, matched_weight, possible = self._word_scores(query_terms)
+        grams = self._add_bigram_scores(scores, query_terms, chinese)
         # Phrase coverage: a document whose name or one keyword the query covers
         # almost entirely is what the person means; one that shares a stray word
         # with a long keyword is not.
@@ -364,20 +348,56 @@ class SearchIndex:
         for doc_id in scores:
             if doc_id not in leader_set:
                 scores[doc_id] *= 0.3
+        norm_query = chinese.replace(" ", "")
         for doc_id in leaders:
             best = 0.0
             for phrase_grams, weight in self.doc_phrases.get(doc_id, ()):
                 covered = weight * len(phrase_grams & query_grams) / len(phrase_grams)
                 best = max(best, covered)
-            scores[doc_id] *= PHRASE_BASE + PHRASE_GAIN * best
-        for doc_id in leaders:
-            doc = self.docs[doc_id]
             coverage = matched_weight[doc_id] / possible if possible else 0.0
-            boost = 0.55 + 0.45 * coverage
-            if doc_id in exact_docs:
-                boost *= 1.6
-            elif len(norm_query) >= 2 and any(norm_query in text.normalise(n) for n in doc.fields.get("name", [])):
-                boost *= 1.25
-            boost *= 1.0 + POPULARITY_WEIGHT * (doc.popularity / 100)
-            scores[doc_id] *= boost
+            scores[doc_id] *= (PHRASE_BASE + PHRASE_GAIN * best) * self._leader_boost(doc_id, norm_query, coverage)
         return scores
+
+    def _word_scores(self, query_terms: list[_QueryTerm]) -> tuple[dict[int, float], dict[int, float], float]:
+        """BM25-like word scores, the weight of the query's main words each document matched, and their total."""
+        total_docs = len(self.docs)
+        scores: dict[int, float] = defaultdict(float)
+        matched_weight: dict[int, float] = defaultdict(float)
+        possible = 0.0
+        for qt in query_terms:
+            postings = self.terms.get(qt.term)
+            idf = math.log(1 + total_docs / (len(postings) if postings else total_docs))
+            term_value = qt.weight * idf
+            if qt.weight >= 1.0:
+                possible += term_value
+            for doc_id, field_weight in (postings or {}).items():
+                scores[doc_id] += term_value * field_weight
+                if qt.weight >= 1.0:
+                    matched_weight[doc_id] += term_value
+        return scores, matched_weight, possible
+
+    def _add_bigram_scores(self, scores: dict[int, float], query_terms: list[_QueryTerm], chinese: str) -> set[str]:
+        """Add the character-bigram share of the score (typos, unsegmented words); returns the query's bigrams."""
+        total_docs = len(self.docs)
+        grams = set(text.bigrams(chinese))
+        for qt in query_terms:
+            if qt.weight < 1.0 and len(qt.term) >= 2:
+                grams.update(text.bigrams(qt.term))
+        for gram in grams:
+            postings = self.grams.get(gram)
+            if not postings or len(postings) > total_docs * 0.3:
+                continue
+            idf = math.log(1 + total_docs / len(postings))
+            for doc_id, field_weight in postings.items():
+                scores[doc_id] += BIGRAM_SHARE * idf * field_weight
+        return grams
+
+    def _leader_boost(self, doc_id: int, norm_query: str, coverage: float) -> float:
+        """How much a leading document gains from covering the query, naming it exactly, and popularity."""
+        doc = self.docs[doc_id]
+        boost = 0.55 + 0.45 * coverage
+        if doc_id in self.exact.get(norm_query, set()):
+            boost *= 1.6
+        elif len(norm_query) >= 2 and any(norm_query in text.normalise(n) for n in doc.fields.get("name", [])):
+            boost *= 1.25
+        return boost * (1.0 + POPULARITY_WEIGHT * (doc.popularity / 100))
