@@ -187,6 +187,18 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if PRODUCTION else "0"))
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+
+
+def _trusted_proxies() -> int:
+    raw = os.environ.get("YIWANG_TRUSTED_PROXIES", "").strip() or "0"
+    if not raw.isdigit() or int(raw) > 10:
+        raise ImproperlyConfigured(f"YIWANG_TRUSTED_PROXIES must be a whole number from 0 to 10, not {raw!r}")
+    return int(raw)
+
+
+# How many proxies in front of the site append to X-Forwarded-For; 0 ignores the
+# header, so nobody can choose the address that throttles and audit records see.
+YIWANG_TRUSTED_PROXIES = _trusted_proxies()
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 LOGGING = {
