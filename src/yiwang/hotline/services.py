@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,7 +31,7 @@ from PIL import Image, ImageOps
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.cases import uploads
 from yiwang.catalog.models import Department
-from yiwang.core import calendar, crypto, outbox
+from yiwang.core import calendar, crypto, numbering, outbox
 from yiwang.core.audit import record_event
 from yiwang.core.problems import ServiceError
 from yiwang.hotline import geometry, policy
@@ -306,30 +305,8 @@ def _store_attachments(order: WorkOrder, files: Sequence[CheckedAttachment], *, 
 
 def _next_number(day: dt.date) -> str:
     """``12345-<YYYYMMDD>-<6-digit serial>``: the serial restarts each day (Asia/Shanghai)."""
-    quote = connection.ops.quote_name
-    table = quote(WorkOrderSequence._meta.db_table)
-    statement = (
-        f"UPDATE {table} SET {quote('last')} = {quote('last')} + 1 "  # noqa: S608 - names only, values bound
-        f"WHERE {quote('day')} = %s RETURNING {quote('last')}"
-    )
-    for _attempt in range(2):
-        with connection.cursor() as cursor:
-            cursor.execute(statement, [connection.ops.adapt_datefield_value(day)])
-            row = cursor.fetchone()
-        if row is not None:
-            return f"12345-{day:%Y%m%d}-{int(row[0]):06d}"
-        try:
-            with transaction.atomic():
-                WorkOrderSequence.objects.create(day=day, last=1)
-            return f"12345-{day:%Y%m%d}-000001"
-        except IntegrityError:
-            continue  # a concurrent first order of the day made the row; count on from it
-    raise RuntimeError("work order sequence row vanished")  # pragma: no cover
-
-
-def _verification_code() -> str:
-    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-    return "".join(secrets.choice(alphabet) for _ in range(6))
+    serial = numbering.next_value(WorkOrderSequence, {"day": day})
+    return f"12345-{day:%Y%m%d}-{serial:06d}"
 
 
 def _label(user: Any) -> str:
@@ -420,7 +397,7 @@ def register(
     with transaction.atomic():
         order = WorkOrder.objects.create(
             number=_next_number(calendar.today_local()),
-            verification_code=_verification_code(),
+            verification_code=numbering.verification_code(),
             kind=kind,
             source=source,
             title=title,
@@ -490,7 +467,7 @@ def open_rectification(
         name = _label(person_user)
     order = WorkOrder.objects.create(
         number=_next_number(calendar.today_local()),
-        verification_code=_verification_code(),
+        verification_code=numbering.verification_code(),
         kind=WorkOrderKind.RECTIFICATION,
         source=Source.RATING,
         title=clean_text(title, field="title", label=_("标题"), max_length=TITLE_MAX),
@@ -1249,7 +1226,7 @@ def report_grid_problem(
     with transaction.atomic():
         order = WorkOrder.objects.create(
             number=_next_number(calendar.today_local()),
-            verification_code=_verification_code(),
+            verification_code=numbering.verification_code(),
             kind=WorkOrderKind.GRID,
             source=Source.GRID,
             title=title,
