@@ -341,7 +341,7 @@ SITE_URL = os.environ.get("YIWANG_SITE_URL", OIDC_ISSUER).strip().rstrip("/")
 # --- end of background worker and notifications ---
 
 # --- application materials (uploads) ---
-# Checked by yiwang.cases.uploads before they are kept; rules, limits and
+# Checked by yiwang.core.uploads before they are kept; rules, limits and
 # configuration: docs/uploads.md.
 from typing import Any  # noqa: E402
 
@@ -356,9 +356,9 @@ YIWANG_UPLOAD_MAX_COMPRESSION_RATIO = int(os.environ.get("YIWANG_UPLOAD_MAX_COMP
 # scanned, never clean).
 CLAMD_ADDRESS = os.environ.get("CLAMD_ADDRESS", "").strip()
 CLAMD_TIMEOUT = float(os.environ.get("CLAMD_TIMEOUT", "30"))
-EICAR_SCANNER = "yiwang.cases.uploads.eicar_scan"
+EICAR_SCANNER = "yiwang.core.uploads.eicar_scan"
 YIWANG_VIRUS_SCANNER = os.environ.get("YIWANG_VIRUS_SCANNER", "").strip() or (
-    "yiwang.cases.uploads.clamd_scan" if CLAMD_ADDRESS else EICAR_SCANNER if DEBUG else ""
+    "yiwang.core.uploads.clamd_scan" if CLAMD_ADDRESS else EICAR_SCANNER if DEBUG else ""
 )
 
 

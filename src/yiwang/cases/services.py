@@ -27,7 +27,7 @@ from django.utils.translation import gettext_noop
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.accounts import services as accounts_services
 from yiwang.accounts.services import ActingFor
-from yiwang.cases import definitions, policy, uploads
+from yiwang.cases import definitions, policy
 from yiwang.cases.constants import (
     ApplicationState,
     CaseOutcome,
@@ -53,7 +53,7 @@ from yiwang.cases.workflow import TRANSITIONS, Transition, transition
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.constants import OnlineDepth
 from yiwang.catalog.models import Department, ServiceItem
-from yiwang.core import calendar, numbering, outbox
+from yiwang.core import calendar, numbering, outbox, uploads
 from yiwang.core.audit import record_event
 
 if TYPE_CHECKING:

@@ -11,7 +11,6 @@ Each action writes a timeline event, an audit record and an outbox event
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -20,18 +19,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
-from PIL import Image, ImageOps
 
 from yiwang.accounts import selectors as accounts_selectors
-from yiwang.cases import uploads
 from yiwang.catalog.models import Department
-from yiwang.core import calendar, crypto, numbering, outbox
+from yiwang.core import calendar, crypto, numbering, outbox, uploads
 from yiwang.core.audit import record_event
 from yiwang.core.problems import ServiceError
 from yiwang.hotline import geometry, policy
@@ -243,29 +240,10 @@ def check_attachments(files: Sequence[UploadedFile], *, actor: Any) -> list[Chec
             ) from refused
         if checked.content_type in PHOTO_TYPES:
             # The copy that is kept carries no metadata; checked again so its size and checksum are its own.
-            upload = _without_metadata(upload, checked.content_type)
+            upload = uploads.without_metadata(upload, checked.content_type)
             checked = uploads.check_upload(name, upload, max_bytes=MAX_ATTACHMENT_BYTES, allowed=ATTACHMENT_TYPES)
         accepted.append(CheckedAttachment(checked, upload))
     return accepted
-
-
-def _without_metadata(upload: UploadedFile, content_type: str) -> UploadedFile:
-    """A photo re-encoded without its metadata, turned upright first.
-
-    Phone photos carry EXIF: where and when they were taken and with which
-    device. An anonymous reporter's photo must not say where they stood,
-    and no department needs any of it, so no photo is kept with it. The
-    check before this has already refused decompression bombs.
-    """
-    upload.seek(0)
-    buffer = io.BytesIO()
-    with Image.open(upload) as image:
-        upright = ImageOps.exif_transpose(image)
-        if content_type == uploads.JPEG:
-            upright.save(buffer, format="JPEG", quality=92)
-        else:
-            upright.save(buffer, format="PNG")
-    return SimpleUploadedFile(str(upload.name or ""), buffer.getvalue(), content_type=content_type)
 
 
 def _store_attachments(order: WorkOrder, files: Sequence[CheckedAttachment], *, actor: Any) -> list[Attachment]:

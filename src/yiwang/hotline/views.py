@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yiwang.accounts.models import User
-from yiwang.cases import uploads
+from yiwang.core import uploads
 from yiwang.core.audit import record_event
 from yiwang.core.http import client_address
 from yiwang.hotline import forms, page_data, selectors, services
