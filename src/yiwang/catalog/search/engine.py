@@ -17,8 +17,7 @@ from django.db.models import Prefetch
 
 from ..constants import ItemStatus
 from ..models import Bundle, Department, Material, SearchIndexChange, ServiceItem
-from .index import Document, Filters, Hit, SearchIndex
-from .text import DATA_DIR
+from .index import DATA_DIR, Document, Filters, Hit, SearchIndex
 
 # Beyond this many pending changes a full rebuild is cheaper than replaying them.
 REBUILD_THRESHOLD = 2000
