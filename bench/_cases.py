@@ -199,8 +199,8 @@ class Filler:
         from django.core.files.base import ContentFile
         from django.db import transaction
 
-        from yiwang.cases import uploads
         from yiwang.cases.models import Application, ApplicationFile
+        from yiwang.core import uploads
 
         templates = {user.pk: self.draft(user) for user in users[: min(len(users), count)]}
         storage = uploads.materials_storage()

@@ -189,6 +189,18 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if PRODUCTION else "0"))
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+
+
+def _trusted_proxies() -> int:
+    raw = os.environ.get("YIWANG_TRUSTED_PROXIES", "").strip() or "0"
+    if not raw.isdigit() or int(raw) > 10:
+        raise ImproperlyConfigured(f"YIWANG_TRUSTED_PROXIES must be a whole number from 0 to 10, not {raw!r}")
+    return int(raw)
+
+
+# How many proxies in front of the site append to X-Forwarded-For; 0 ignores the
+# header, so nobody can choose the address that throttles and audit records see.
+YIWANG_TRUSTED_PROXIES = _trusted_proxies()
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 LOGGING = {
@@ -331,7 +343,7 @@ SITE_URL = os.environ.get("YIWANG_SITE_URL", OIDC_ISSUER).strip().rstrip("/")
 # --- end of background worker and notifications ---
 
 # --- application materials (uploads) ---
-# Checked by yiwang.cases.uploads before they are kept; rules, limits and
+# Checked by yiwang.core.uploads before they are kept; rules, limits and
 # configuration: docs/uploads.md.
 from typing import Any  # noqa: E402
 
@@ -346,9 +358,9 @@ YIWANG_UPLOAD_MAX_COMPRESSION_RATIO = int(os.environ.get("YIWANG_UPLOAD_MAX_COMP
 # scanned, never clean).
 CLAMD_ADDRESS = os.environ.get("CLAMD_ADDRESS", "").strip()
 CLAMD_TIMEOUT = float(os.environ.get("CLAMD_TIMEOUT", "30"))
-EICAR_SCANNER = "yiwang.cases.uploads.eicar_scan"
+EICAR_SCANNER = "yiwang.core.uploads.eicar_scan"
 YIWANG_VIRUS_SCANNER = os.environ.get("YIWANG_VIRUS_SCANNER", "").strip() or (
-    "yiwang.cases.uploads.clamd_scan" if CLAMD_ADDRESS else EICAR_SCANNER if DEBUG else ""
+    "yiwang.core.uploads.clamd_scan" if CLAMD_ADDRESS else EICAR_SCANNER if DEBUG else ""
 )
 
 

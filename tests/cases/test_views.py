@@ -21,9 +21,10 @@ from tests.cases import builders
 from tests.cases.conftest import FOOD_LICENCE, ID_CARD_REISSUE, RESTAURANT_BUNDLE, Staff, item_code
 from yiwang.accounts.constants import AssuranceLevel, Role
 from yiwang.accounts.models import User
-from yiwang.cases import definitions, services, uploads
+from yiwang.cases import definitions, services
 from yiwang.cases.constants import CaseState, Channel
 from yiwang.cases.models import Application, ApplicationFile, Case
+from yiwang.core import uploads
 from yiwang.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db

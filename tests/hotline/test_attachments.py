@@ -18,7 +18,7 @@ from django.test import Client
 from PIL import Image, ImageOps
 
 from tests.accounts.factories import make_citizen
-from yiwang.cases import uploads
+from yiwang.core import uploads
 from yiwang.core.audit import AuditEvent
 from yiwang.hotline import services
 from yiwang.hotline.constants import Source, WorkOrderKind, WorkOrderState
@@ -310,7 +310,7 @@ def test_six_files_on_the_page_are_refused(caller: Any, _materials_in_tmp: Path)
 
 
 def test_a_virus_found_by_the_scanner_refuses_the_order(caller: Any, settings: Any, _materials_in_tmp: Path) -> None:
-    settings.YIWANG_VIRUS_SCANNER = "yiwang.cases.uploads.eicar_scan"
+    settings.YIWANG_VIRUS_SCANNER = "yiwang.core.uploads.eicar_scan"
     with pytest.raises(services.HotlineError) as refused:
         services.register(
             actor=caller,

@@ -16,6 +16,7 @@ from ninja.responses import Status
 from ninja.security import django_auth
 from pydantic import Field
 
+from yiwang.core.http import client_address
 from yiwang.core.problems import ApiProblem
 from yiwang.directory import selectors as directory_selectors
 
@@ -237,7 +238,7 @@ def reveal_person(request: HttpRequest, person_id: int, data: RevealIn) -> dict[
 def list_staff(request: HttpRequest) -> list[StaffOut]:
     actor = request.user
     if not (policy.is_platform_admin(actor) or policy.department_scope(actor, {"department_admin"})):
-        services.record_event_denied(actor, "staff_list", request.META.get("REMOTE_ADDR"))
+        services.record_event_denied(actor, "staff_list", client_address(request))
         raise ApiProblem(404, "not_found", "请求的资源不存在")
     return [
         StaffOut(id=u.pk, username=u.username, display_name=u.display_name, roles=_roles(u))
@@ -255,7 +256,7 @@ def grant_role(request: HttpRequest, user_id: int, data: GrantIn) -> Status[Role
     )
     department = directory_selectors.department_by_code(data.department)
     if target is None or department is None:
-        services.record_event_denied(actor, "grant_role", request.META.get("REMOTE_ADDR"))
+        services.record_event_denied(actor, "grant_role", client_address(request))
         raise ApiProblem(404, "not_found", "用户或部门不存在")
     try:
         assignment = services.grant_role(actor=actor, user=target, role=data.role, department=department)

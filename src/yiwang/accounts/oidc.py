@@ -58,6 +58,7 @@ from oauth2_provider.scopes import get_scopes_backend
 
 from yiwang.core import crypto
 from yiwang.core.audit import record_event
+from yiwang.core.http import address_from_meta, client_address
 from yiwang.core.middleware import CONTENT_SECURITY_POLICY
 
 from . import policy
@@ -232,7 +233,7 @@ class YiwangOAuth2Validator(OAuth2Validator):
             "oidc.token_issued",
             actor=request.user,
             target=_audit_target(request.client),
-            ip=request.headers.get("REMOTE_ADDR"),
+            ip=address_from_meta(request.headers),
             detail={
                 "client_id": request.client.client_id,
                 "grant_type": request.grant_type,
@@ -290,10 +291,6 @@ def register_client(*, name: str, redirect_uris: list[str], public: bool = False
 
 
 # --- views ---------------------------------------------------------------------------
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _follows_our_own_form(request: HttpRequest) -> bool:
@@ -374,7 +371,7 @@ class ConsentView(dot_views.AuthorizationView):
                 "oidc.consent_given" if form.cleaned_data.get("allow") else "oidc.consent_refused",
                 actor=self.request.user,
                 target=_audit_target(application),
-                ip=_client_ip(self.request),
+                ip=client_address(self.request),
                 detail={
                     "client_id": application.client_id,
                     "scopes": sorted(str(form.cleaned_data.get("scope", "")).split()),
@@ -407,7 +404,7 @@ class TokenView(dot_views.TokenView):
             client_id = request.POST.get("client_id", "") or _basic_auth_client_id(request)
             record_event(
                 "oidc.token_refused",
-                ip=_client_ip(request),
+                ip=client_address(request),
                 detail={
                     "client_id": client_id[:100],
                     "grant_type": request.POST.get("grant_type", "")[:40],

@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from yiwang.core import crypto
+from yiwang.core import crypto, numbering
 from yiwang.core.audit import record_event
 from yiwang.core.identifiers import (
     DocumentType,
@@ -231,7 +231,7 @@ def send_code(mobile: str, purpose: str, *, ip: str | None = None) -> None:
         CODES_PER_IP_PER_HOUR
     ):
         raise IdentityError("code_limit", "获取验证码过于频繁，请稍后再试")
-    code = f"{secrets.randbelow(10**6):06d}"
+    code = numbering.random_digits(6)
     with transaction.atomic():
         OneTimeCode.objects.create(
             purpose=purpose,

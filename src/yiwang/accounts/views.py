@@ -20,9 +20,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from yiwang.core.http import client_address, safe_next
 from yiwang.directory import selectors as directory_selectors
 
 from . import forms, policy, selectors, services
@@ -36,19 +36,6 @@ PENDING_TTL_SECONDS = 300
 REGISTER_MOBILE = "yiwang_register_mobile"
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 def _show_error(form: Any, error: services.IdentityError) -> None:
     if error.field and error.field in form.fields:
         form.add_error(error.field, error.detail)
@@ -57,11 +44,11 @@ def _show_error(form: Any, error: services.IdentityError) -> None:
 
 
 def _finish_login(request: HttpRequest, user: User, method: str) -> HttpResponse:
-    target = request.session.pop(PENDING_NEXT, None) or _safe_next(request, reverse("accounts:home"))
+    target = request.session.pop(PENDING_NEXT, None) or safe_next(request, reverse("accounts:home"))
     for key in (PENDING_USER, PENDING_AT):
         request.session.pop(key, None)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    services.record_login(user, ip=client_ip(request), method=method)
+    services.record_login(user, ip=client_address(request), method=method)
     return HttpResponseRedirect(target)
 
 
@@ -82,7 +69,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             outcome = services.authenticate_password(
-                form.cleaned_data["identifier"], form.cleaned_data["password"], ip=client_ip(request)
+                form.cleaned_data["identifier"], form.cleaned_data["password"], ip=client_address(request)
             )
         except services.IdentityError as error:
             _show_error(form, error)
@@ -92,9 +79,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             request.session.cycle_key()
             request.session[PENDING_USER] = outcome.user.pk
             request.session[PENDING_AT] = time.time()
-            request.session[PENDING_NEXT] = _safe_next(request, reverse("accounts:home"))
+            request.session[PENDING_NEXT] = safe_next(request, reverse("accounts:home"))
             return redirect("accounts:totp_setup" if outcome.needs_enrolment else "accounts:login_verify")
-    return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request, "")})
+    return render(request, "accounts/login.html", {"form": form, "next": safe_next(request, "")})
 
 
 @require_http_methods(["GET", "POST"])
@@ -106,7 +93,7 @@ def login_verify(request: HttpRequest) -> HttpResponse:
     form = forms.CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.verify_second_factor(user, form.cleaned_data["code"], ip=client_ip(request))
+            services.verify_second_factor(user, form.cleaned_data["code"], ip=client_address(request))
         except services.IdentityError as error:
             _show_error(form, error)
         else:
@@ -124,7 +111,7 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
     form = forms.CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            codes = services.confirm_totp(user, form.cleaned_data["code"], ip=client_ip(request))
+            codes = services.confirm_totp(user, form.cleaned_data["code"], ip=client_address(request))
         except services.IdentityError as error:
             _show_error(form, error)
         else:
@@ -151,20 +138,20 @@ def sms_login(request: HttpRequest) -> HttpResponse:
         form = forms.SmsLoginForm(initial={"mobile": request.POST.get("mobile", "")})
         if mobile_form.is_valid():
             try:
-                services.send_code(mobile_form.cleaned_data["mobile"], CodePurpose.LOGIN, ip=client_ip(request))
+                services.send_code(mobile_form.cleaned_data["mobile"], CodePurpose.LOGIN, ip=client_address(request))
                 messages.success(request, "验证码已发送，5分钟内有效")
             except services.IdentityError as error:
                 _show_error(form, error)
     elif request.method == "POST" and form.is_valid():
         try:
             user = services.authenticate_sms(
-                form.cleaned_data["mobile"], form.cleaned_data["code"], ip=client_ip(request)
+                form.cleaned_data["mobile"], form.cleaned_data["code"], ip=client_address(request)
             )
         except services.IdentityError as error:
             _show_error(form, error)
         else:
             return _finish_login(request, user, "sms")
-    return render(request, "accounts/login_sms.html", {"form": form, "next": _safe_next(request, "")})
+    return render(request, "accounts/login_sms.html", {"form": form, "next": safe_next(request, "")})
 
 
 @require_POST
@@ -176,7 +163,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def logout_everywhere(request: HttpRequest) -> HttpResponse:
-    services.logout_everywhere(request.user, ip=client_ip(request))  # type: ignore[arg-type]
+    services.logout_everywhere(request.user, ip=client_address(request))  # type: ignore[arg-type]
     logout(request)
     messages.success(request, "已退出所有设备上的登录")
     return redirect("accounts:login")
@@ -195,7 +182,7 @@ def register(request: HttpRequest) -> HttpResponse:
         mobile_form = forms.MobileForm(request.POST)
         if mobile_form.is_valid():
             try:
-                services.send_code(mobile_form.cleaned_data["mobile"], CodePurpose.REGISTER, ip=client_ip(request))
+                services.send_code(mobile_form.cleaned_data["mobile"], CodePurpose.REGISTER, ip=client_address(request))
                 request.session[REGISTER_MOBILE] = mobile_form.cleaned_data["mobile"]
                 messages.success(request, "验证码已发送，5分钟内有效")
             except services.IdentityError as error:
@@ -211,7 +198,7 @@ def register(request: HttpRequest) -> HttpResponse:
                 mobile=data["mobile"],
                 code=data["code"],
                 password=data["password"],
-                ip=client_ip(request),
+                ip=client_address(request),
             )
         except services.IdentityError as error:
             _show_error(form, error)
@@ -371,7 +358,7 @@ def organisation_agent_revoke(request: HttpRequest, organisation_id: int, agent_
 def _staff_admin_or_404(request: HttpRequest) -> User:
     user: User = request.user  # type: ignore[assignment]
     if not (policy.is_platform_admin(user) or policy.department_scope(user, {"department_admin"})):
-        services.record_event_denied(user, "staff_admin", client_ip(request))
+        services.record_event_denied(user, "staff_admin", client_address(request))
         raise Http404
     return user
 

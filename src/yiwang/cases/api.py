@@ -18,6 +18,7 @@ from ninja.responses import Status
 from ninja.security import django_auth
 from pydantic import Field
 
+from yiwang.core.http import client_address
 from yiwang.core.problems import ApiProblem
 
 from . import policy, selectors, services
@@ -364,12 +365,12 @@ def lookup(
     request: HttpRequest, number: Annotated[str, Field(max_length=64)], code: Annotated[str, Field(max_length=16)]
 ) -> PublicProgressOut:
     try:
-        services.check_lookup_allowed(request.META.get("REMOTE_ADDR", ""))
+        services.check_lookup_allowed(client_address(request) or "")
     except services.CaseError as error:
         raise _problem(error) from error
     progress = selectors.public_progress(number, code)
     if progress is None:
-        services.record_failed_lookup(request.META.get("REMOTE_ADDR", ""))
+        services.record_failed_lookup(client_address(request) or "")
         raise ApiProblem(404, "not_found", _("办件编号或查询码不正确"))
     return PublicProgressOut(**progress.__dict__)
 

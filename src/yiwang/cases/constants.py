@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from yiwang.core.uploads import base as uploads_base
+
 
 class ApplicationState(models.TextChoices):
     DRAFT = "draft", _("草稿")
@@ -90,7 +92,5 @@ class PaymentStatus(models.TextChoices):
     CANCELLED = "cancelled", _("已取消")
 
 
-class ScanStatus(models.TextChoices):
-    CLEAN = "clean", _("未发现病毒")
-    INFECTED = "infected", _("发现病毒")
-    NOT_SCANNED = "not_scanned", _("未扫描")
+# What the virus scan said of a material; the upload checks live in the kernel.
+ScanStatus = uploads_base.ScanStatus

@@ -23,7 +23,6 @@ import binascii
 import datetime as dt
 import json
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -40,6 +39,7 @@ from django.utils.translation import gettext_lazy as _
 from yiwang.cases import policy, sandbox_gateway, services
 from yiwang.cases.constants import CaseState, PaymentStatus
 from yiwang.cases.models import Case, PaymentCallback, PaymentOrder
+from yiwang.core import numbering
 from yiwang.core.audit import record_event
 
 DEFAULT_PROVIDER = "sandbox"
@@ -275,7 +275,7 @@ register_provider(SandboxProvider())
 
 def _order_number() -> str:
     day = timezone.localdate()
-    return f"{ORDER_PREFIX}{day:%Y%m%d}{secrets.randbelow(10**ORDER_RANDOM_DIGITS):0{ORDER_RANDOM_DIGITS}d}"
+    return f"{ORDER_PREFIX}{day:%Y%m%d}{numbering.random_digits(ORDER_RANDOM_DIGITS)}"
 
 
 def create_order(case: Case) -> PaymentOrder:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -28,7 +27,7 @@ from django.utils.translation import gettext_noop
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.accounts import services as accounts_services
 from yiwang.accounts.services import ActingFor
-from yiwang.cases import definitions, policy, uploads
+from yiwang.cases import definitions, policy
 from yiwang.cases.constants import (
     ApplicationState,
     CaseOutcome,
@@ -53,7 +52,7 @@ from yiwang.cases.models import (
 from yiwang.cases.workflow import TRANSITIONS, Transition, transition
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.constants import OnlineDepth
-from yiwang.core import calendar, outbox
+from yiwang.core import calendar, numbering, outbox, uploads
 from yiwang.core.audit import record_event
 from yiwang.directory import selectors as directory_selectors
 
@@ -342,39 +341,9 @@ def abandon_application(application: Application, *, actor: Any) -> None:
 
 def _case_number(department: Department, day: dt.date) -> str:
     """``<department code>-<YYYYMMDD>-<6-digit serial>``: the serial restarts each day per department."""
-    serial = _next_serial(department, day)
-    if serial is None:
-        try:
-            # The first case of the day for this department; a concurrent first one makes this fail.
-            with transaction.atomic():
-                CaseNumberSequence.objects.create(department=department, day=day, last=1)
-            serial = 1
-        except IntegrityError:
-            serial = _next_serial(department, day)
-    if serial is None:  # pragma: no cover - the row exists once the insert above failed
-        raise RuntimeError("case number sequence row vanished")
+    # The counter row stays locked to the end of the submission, so serials are never given twice.
+    serial = numbering.next_value(CaseNumberSequence, {"department": department, "day": day})
     return f"{department.code.upper()}-{day:%Y%m%d}-{serial:06d}"
-
-
-def _next_serial(department: Department, day: dt.date) -> int | None:
-    # One statement that increments and reads (UPDATE … RETURNING, SQLite ≥ 3.35 and PostgreSQL): the
-    # row lock it takes is held to the end of the submission, so serials are never given twice.
-    quote = connection.ops.quote_name
-    table = quote(CaseNumberSequence._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {quote('last')} = {quote('last')} + 1 "  # noqa: S608 - names only, values bound
-            f"WHERE {quote('department_id')} = %s AND {quote('day')} = %s RETURNING {quote('last')}",
-            [department.pk, connection.ops.adapt_datefield_value(day)],
-        )
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])
-
-
-def _verification_code() -> str:
-    # No 0/O or 1/I: read aloud at a counter or over the phone without confusion.
-    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-    return "".join(secrets.choice(alphabet) for _ in range(6))
 
 
 def submit_application(application: Application, *, actor: Any, submission_key: str = "") -> list[Case]:
@@ -441,7 +410,7 @@ def _submit(application: Application, *, actor: Any, submission_key: str) -> lis
             applicant_name=organisation_name or person.name,
             agent_id=application.agent_id,
             assisted_basis=application.assisted_basis,
-            verification_code=_verification_code(),
+            verification_code=numbering.verification_code(),
             requires_payment=item.charges_fee and item.fees.exists(),
             submitted_at=now,
             current_stage=str(StepKind.ACCEPTANCE),

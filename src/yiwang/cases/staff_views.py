@@ -26,10 +26,11 @@ from yiwang.accounts.services import ActingFor
 from yiwang.cases import forms, page_data, selectors, services
 from yiwang.cases.constants import CaseState, Channel
 from yiwang.cases.models import Case
-from yiwang.cases.views import _user, client_ip, safe_next
+from yiwang.cases.views import _user
 from yiwang.cases.workflow import TRANSITIONS
 from yiwang.core import calendar
 from yiwang.core.audit import record_event
+from yiwang.core.http import client_address, safe_next
 
 # The person a counter clerk serves; kept in the session only while the intake lasts.
 COUNTER_ACTING = "yiwang_counter_acting"
@@ -39,7 +40,7 @@ COUNTER_TTL_SECONDS = 30 * 60
 
 
 def _deny(request: HttpRequest, page: str) -> None:
-    record_event("permission.denied", actor=request.user, ip=client_ip(request) or None, detail={"page": page})
+    record_event("permission.denied", actor=request.user, ip=client_address(request), detail={"page": page})
     raise PermissionDenied
 
 
@@ -207,7 +208,7 @@ def counter(request: HttpRequest) -> HttpResponse:
                 document_type=data["document_type"],
                 document_number=data["document_number"],
                 identity_checked_by=data["identity_checked_by"],
-                ip=client_ip(request) or None,
+                ip=client_address(request),
             )
         except accounts_services.IdentityError as error:
             if error.field and error.field in identity_form.fields:

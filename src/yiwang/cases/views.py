@@ -17,12 +17,12 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.catalog import selectors as catalog_selectors
+from yiwang.core.http import client_address, safe_next
 
 from . import forms, page_data, policy, selectors, services
 from .constants import ApplicationState, Channel
@@ -40,19 +40,6 @@ FOCUS_RE = re.compile(r"answer-[A-Za-z0-9_-]{1,80}")
 
 def _user(request: HttpRequest) -> User:
     return cast("User", request.user)
-
-
-def client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
-
-
-def safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 def _application_url(application: Application, *, check: bool = False, anchor: str = "") -> str:
@@ -408,7 +395,7 @@ def lookup(request: HttpRequest) -> HttpResponse:
     progress = None
     status = 200
     if request.method == "POST" and form.is_valid():
-        ip = client_ip(request)
+        ip = client_address(request) or ""
         try:
             services.check_lookup_allowed(ip)
         except services.CaseError as error:

@@ -11,12 +11,12 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from yiwang.core import text
 from yiwang.core.problems import ApiProblem
 
 from . import selectors
 from .constants import Audience, ItemKind, Level
 from .models import ServiceItem
-from .search import text
 
 if TYPE_CHECKING:
     from yiwang.directory.models import Department

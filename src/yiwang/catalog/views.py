@@ -16,11 +16,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from yiwang.core import text
 from yiwang.core.middleware import ELDERLY_COOKIE
 
 from . import selectors
 from .constants import Audience, ItemKind, Level, ThemeAudience
-from .search import text
 
 RESULTS_PER_PAGE = 10
 MAX_RESULTS = 100

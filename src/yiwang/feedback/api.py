@@ -22,7 +22,7 @@ from ninja.security import SessionAuth, django_auth
 from pydantic import Field
 
 from yiwang.cases import selectors as cases_selectors
-from yiwang.cases.views import client_ip
+from yiwang.core.http import client_address
 from yiwang.core.problems import ApiProblem
 from yiwang.feedback import policy, selectors, services
 from yiwang.feedback.constants import Level, RatingStatus
@@ -149,7 +149,7 @@ class CommentPage(Schema):
 
 def _origin(request: HttpRequest, channel: str) -> services.Origin:
     device = request.headers.get(DEVICE_HEADER, "") or request.COOKIES.get(DEVICE_COOKIE, "")
-    return services.Origin(channel=channel, device=device[:DEVICE_MAX], address=client_ip(request))
+    return services.Origin(channel=channel, device=device[:DEVICE_MAX], address=client_address(request) or "")
 
 
 def _rating_out(rating: Rating) -> RatingOut:

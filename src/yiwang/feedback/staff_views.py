@@ -23,8 +23,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from yiwang.cases.views import client_ip
 from yiwang.core.audit import record_event
+from yiwang.core.http import client_address
 from yiwang.feedback import forms, policy, selectors, services
 
 DESK_PAGE_SIZE = 20
@@ -32,7 +32,7 @@ DESK_PAGE_SIZE = 20
 
 def _require(request: HttpRequest, allowed: bool, page: str) -> None:
     if not allowed:
-        record_event("permission.denied", actor=request.user, ip=client_ip(request) or None, detail={"page": page})
+        record_event("permission.denied", actor=request.user, ip=client_address(request), detail={"page": page})
         raise PermissionDenied
 
 

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yiwang.cases import selectors as cases_selectors
-from yiwang.cases.views import client_ip, safe_next
+from yiwang.core.http import client_address, safe_next
 from yiwang.feedback import forms, policy, selectors, services
 from yiwang.feedback.constants import RatingChannel, ServiceMode
 from yiwang.hotline.services import HotlineError
@@ -74,7 +74,7 @@ def login_url(request: HttpRequest) -> str:
 
 
 def _origin(request: HttpRequest, channel: str) -> services.Origin:
-    return services.Origin(channel=channel, device=device_id(request), address=client_ip(request))
+    return services.Origin(channel=channel, device=device_id(request), address=client_address(request) or "")
 
 
 # --- rating a case (一事一评) --------------------------------------------------------------------

@@ -25,6 +25,7 @@ from ninja.responses import Status
 from ninja.security import django_auth
 from pydantic import Field
 
+from yiwang.core.http import client_address
 from yiwang.core.problems import ApiProblem
 
 from . import page_data, policy, selectors, services
@@ -415,7 +416,7 @@ def hotline_act(
 
 @router.get("/track", response=PublicProgressOut, auth=None, summary="工单查询（工单编号＋查询码，无个人信息）")
 def hotline_track(request: HttpRequest, params: Query[TrackParams]) -> PublicProgressOut:
-    ip = request.META.get("REMOTE_ADDR", "")
+    ip = client_address(request) or ""
     refused = page_data.track_refused(ip)
     if refused:
         raise ApiProblem(429, "too_many_attempts", refused)

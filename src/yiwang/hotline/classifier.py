@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import math
 import os
 import tempfile
 import threading
 import time
-import unicodedata
 import zipfile
 import zlib
 from collections import Counter
@@ -42,11 +40,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import jieba
 import numpy as np
-import opencc
 from django.utils.translation import gettext as _
 from numpy.typing import NDArray
+
+from yiwang.core import text as core_text
 
 # The seven top-level categories of the city's 12345 taxonomy (一级分类).
 CATEGORIES: tuple[str, ...] = ("城乡建设", "环境保护", "交通运输", "教育文体", "劳动和社会保障", "商贸旅游", "卫生计生")
@@ -127,34 +125,10 @@ class Evaluation:
 
 # --- text to features -------------------------------------------------------
 
-_to_simplified = opencc.OpenCC("t2s")
-jieba.setLogLevel(logging.WARNING)
-_segmenter_lock = threading.Lock()
-_segmenter: jieba.Tokenizer | None = None
-
-
-def _jieba() -> jieba.Tokenizer:
-    """This module's own jieba instance: other apps add words to theirs, which would shift our features."""
-    global _segmenter
-    if _segmenter is None:
-        with _segmenter_lock:
-            if _segmenter is None:
-                segmenter = jieba.Tokenizer()
-                segmenter.initialize()
-                _segmenter = segmenter
-    return _segmenter
-
-
-def normalise(text: str) -> str:
-    """NFKC, Traditional → Simplified, lower case, runs of white space as one space."""
-    text = unicodedata.normalize("NFKC", text)
-    text = _to_simplified.convert(text)
-    return " ".join(text.lower().split())
-
-
-def _words(text: str) -> list[str]:
-    # Without HMM guessing: faster, and unknown words are still covered by the character grams.
-    return [word for word in _jieba().lcut(text, HMM=False) if not word.isspace()]
+# A saved model holds features of these words, so they come from jieba's own dictionary alone:
+# words other apps teach the shared tokenizer would shift them.
+normalise = core_text.fold
+_words = core_text.plain_words
 
 
 def _word_grams(words: Sequence[str]) -> list[str]:

@@ -21,10 +21,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yiwang.core.audit import record_event
+from yiwang.core.http import client_address
 from yiwang.hotline import forms, page_data, policy, selectors, services
 from yiwang.hotline.constants import Source
 from yiwang.hotline.models import WorkOrder
-from yiwang.hotline.views import PAGE_SIZE, apply_error, client_ip, page_links, user_of
+from yiwang.hotline.views import PAGE_SIZE, apply_error, page_links, user_of
 from yiwang.hotline.workflow import TRANSITIONS
 
 # Lists on one screen beside the main queue: long enough for a shift, short enough to read.
@@ -32,7 +33,7 @@ SIDE_LIST_SIZE = 50
 
 
 def _deny(request: HttpRequest, page: str) -> None:
-    record_event("permission.denied", actor=request.user, ip=client_ip(request) or None, detail={"page": page})
+    record_event("permission.denied", actor=request.user, ip=client_address(request), detail={"page": page})
     raise PermissionDenied
 
 

@@ -11,9 +11,7 @@ Each action writes a timeline event, an audit record and an outbox event
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
-import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,17 +19,15 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
-from django.db import IntegrityError, connection, transaction
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
-from PIL import Image, ImageOps
 
 from yiwang.accounts import selectors as accounts_selectors
-from yiwang.cases import uploads
-from yiwang.core import calendar, crypto, outbox
+from yiwang.core import calendar, crypto, numbering, outbox, uploads
 from yiwang.core.audit import record_event
 from yiwang.core.problems import ServiceError
 from yiwang.directory import selectors as directory_selectors
@@ -247,29 +243,10 @@ def check_attachments(files: Sequence[UploadedFile], *, actor: Any) -> list[Chec
             ) from refused
         if checked.content_type in PHOTO_TYPES:
             # The copy that is kept carries no metadata; checked again so its size and checksum are its own.
-            upload = _without_metadata(upload, checked.content_type)
+            upload = uploads.without_metadata(upload, checked.content_type)
             checked = uploads.check_upload(name, upload, max_bytes=MAX_ATTACHMENT_BYTES, allowed=ATTACHMENT_TYPES)
         accepted.append(CheckedAttachment(checked, upload))
     return accepted
-
-
-def _without_metadata(upload: UploadedFile, content_type: str) -> UploadedFile:
-    """A photo re-encoded without its metadata, turned upright first.
-
-    Phone photos carry EXIF: where and when they were taken and with which
-    device. An anonymous reporter's photo must not say where they stood,
-    and no department needs any of it, so no photo is kept with it. The
-    check before this has already refused decompression bombs.
-    """
-    upload.seek(0)
-    buffer = io.BytesIO()
-    with Image.open(upload) as image:
-        upright = ImageOps.exif_transpose(image)
-        if content_type == uploads.JPEG:
-            upright.save(buffer, format="JPEG", quality=92)
-        else:
-            upright.save(buffer, format="PNG")
-    return SimpleUploadedFile(str(upload.name or ""), buffer.getvalue(), content_type=content_type)
 
 
 def _store_attachments(order: WorkOrder, files: Sequence[CheckedAttachment], *, actor: Any) -> list[Attachment]:
@@ -309,30 +286,8 @@ def _store_attachments(order: WorkOrder, files: Sequence[CheckedAttachment], *, 
 
 def _next_number(day: dt.date) -> str:
     """``12345-<YYYYMMDD>-<6-digit serial>``: the serial restarts each day (Asia/Shanghai)."""
-    quote = connection.ops.quote_name
-    table = quote(WorkOrderSequence._meta.db_table)
-    statement = (
-        f"UPDATE {table} SET {quote('last')} = {quote('last')} + 1 "  # noqa: S608 - names only, values bound
-        f"WHERE {quote('day')} = %s RETURNING {quote('last')}"
-    )
-    for _attempt in range(2):
-        with connection.cursor() as cursor:
-            cursor.execute(statement, [connection.ops.adapt_datefield_value(day)])
-            row = cursor.fetchone()
-        if row is not None:
-            return f"12345-{day:%Y%m%d}-{int(row[0]):06d}"
-        try:
-            with transaction.atomic():
-                WorkOrderSequence.objects.create(day=day, last=1)
-            return f"12345-{day:%Y%m%d}-000001"
-        except IntegrityError:
-            continue  # a concurrent first order of the day made the row; count on from it
-    raise RuntimeError("work order sequence row vanished")  # pragma: no cover
-
-
-def _verification_code() -> str:
-    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-    return "".join(secrets.choice(alphabet) for _ in range(6))
+    serial = numbering.next_value(WorkOrderSequence, {"day": day})
+    return f"12345-{day:%Y%m%d}-{serial:06d}"
 
 
 def _label(user: Any) -> str:
@@ -423,7 +378,7 @@ def register(
     with transaction.atomic():
         order = WorkOrder.objects.create(
             number=_next_number(calendar.today_local()),
-            verification_code=_verification_code(),
+            verification_code=numbering.verification_code(),
             kind=kind,
             source=source,
             title=title,
@@ -495,7 +450,7 @@ def open_rectification(
         name = _label(person_user)
     order = WorkOrder.objects.create(
         number=_next_number(calendar.today_local()),
-        verification_code=_verification_code(),
+        verification_code=numbering.verification_code(),
         kind=WorkOrderKind.RECTIFICATION,
         source=Source.RATING,
         title=clean_text(title, field="title", label=_("标题"), max_length=TITLE_MAX),
@@ -1254,7 +1209,7 @@ def report_grid_problem(
     with transaction.atomic():
         order = WorkOrder.objects.create(
             number=_next_number(calendar.today_local()),
-            verification_code=_verification_code(),
+            verification_code=numbering.verification_code(),
             kind=WorkOrderKind.GRID,
             source=Source.GRID,
             title=title,

@@ -58,13 +58,12 @@ from pathlib import Path
 
 import jieba
 import numpy as np
-import opencc
 from django.utils.translation import gettext as _
 from scipy import sparse  # type: ignore[import-untyped]  # scipy and scikit-learn ship no types
 from sklearn.feature_extraction import FeatureHasher  # type: ignore[import-untyped]
 from sklearn.feature_extraction.text import TfidfTransformer  # type: ignore[import-untyped]
 
-from yiwang.catalog.search import text as search_text
+from yiwang.core import text as core_text
 
 # --- Text features -------------------------------------------------------------------------------
 
@@ -117,7 +116,6 @@ _CJK = "\u3400-\u9fff"
 _LATIN_RUN_RE = re.compile(r"[A-Z0-9]{2,}")
 # Zero-width and direction marks would split names and character pairs.
 _INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
-_to_simplified = opencc.OpenCC("t2s")
 
 
 def _words(*lines: str) -> tuple[str, ...]:
@@ -437,7 +435,7 @@ def _clean(text: str) -> str:
     queries but took a third of the time over thousands of long messages.
     """
     text = _INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text))
-    return _to_simplified.convert(text).upper()
+    return core_text.to_simplified(text).upper()
 
 
 def places(title: str, text: str = "") -> list[str]:
@@ -543,9 +541,9 @@ def _profile(message: Message) -> _Profile:
         title = title.replace(name, "|")
         body = body.replace(name, "|")
     features: defaultdict[str, float] = defaultdict(float)
-    for gram in search_text.bigrams(title):
+    for gram in core_text.bigrams(title):
         features[gram] += TITLE_WEIGHT
-    for gram in search_text.bigrams(body):
+    for gram in core_text.bigrams(body):
         features[gram] += 1.0
     for token in _LATIN_RUN_RE.findall(title):
         features["L:" + token] += TITLE_WEIGHT
@@ -985,11 +983,11 @@ def _common_words(profiles: Sequence[_Profile], limit: int = LABEL_KEYWORDS) -> 
     place_names = {place.shown for profile in profiles for place in profile.places}
     counts: Counter[str] = Counter()
     for profile in profiles:
-        title = search_text.normalise(profile.message.title)
+        title = core_text.normalise(profile.message.title)
         counts.update(
             {
                 word
-                for word in search_text.segment(title)
+                for word in core_text.segment(title)
                 if len(word) >= 2 and _CJK_ONLY_RE.match(word) and not any(word in name for name in place_names)
             }
         )

@@ -22,8 +22,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from yiwang.cases import uploads
+from yiwang.core import uploads
 from yiwang.core.audit import record_event
+from yiwang.core.http import client_address
 from yiwang.hotline import forms, page_data, selectors, services
 from yiwang.hotline.constants import Source
 from yiwang.hotline.models import WorkOrder
@@ -40,10 +41,6 @@ STALE_MESSAGE = "stale_version"
 
 def user_of(request: HttpRequest) -> User:
     return cast("User", request.user)
-
-
-def client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def apply_error(
@@ -232,7 +229,7 @@ def attachment(request: HttpRequest, number: str, attachment_id: int) -> FileRes
     record_event(
         "hotline.attachment_downloaded",
         actor=request.user,
-        ip=client_ip(request) or None,
+        ip=client_address(request),
         target=f"hotline.WorkOrder:{order.number}",
         detail={"attachment": stored.pk, "sha256": stored.sha256},
     )
@@ -255,7 +252,7 @@ def track(request: HttpRequest) -> HttpResponse:
     if posted:
         status = 400
         if form.is_valid():
-            ip = client_ip(request)
+            ip = client_address(request) or ""
             refused = page_data.track_refused(ip)
             if refused:
                 form.add_error(None, refused)

@@ -19,8 +19,7 @@ from yiwang.directory import selectors as directory_selectors
 
 from ..constants import ItemStatus
 from ..models import Bundle, Material, SearchIndexChange, ServiceItem
-from .index import Document, Filters, Hit, SearchIndex
-from .text import DATA_DIR
+from .index import DATA_DIR, Document, Filters, Hit, SearchIndex
 
 # Beyond this many pending changes a full rebuild is cheaper than replaying them.
 REBUILD_THRESHOLD = 2000

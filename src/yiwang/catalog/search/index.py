@@ -21,8 +21,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from . import text
+from yiwang.core import text
+
+# The catalogue's own word lists: stop words and synonyms.
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 _CHINESE_RUN_RE = re.compile(r"[\u3400-\u9fff]+")
 
@@ -53,7 +57,7 @@ MAX_INITIALS = 8
 # Fields whose words also become vocabulary for pinyin, initials and typo lookup.
 VOCABULARY_FIELDS = ("name", "keyword", "base_name", "result", "member")
 
-STOP_WORDS = frozenset(text.load_words("stop_words.txt"))
+STOP_WORDS = frozenset(text.load_words(DATA_DIR / "stop_words.txt"))
 
 
 @dataclass

@@ -30,10 +30,20 @@ from PIL import Image, PngImagePlugin
 from pypdf import PdfWriter
 from pypdf.actions import JavaScript
 
-from yiwang.cases import uploads
-from yiwang.cases.constants import ScanStatus
+from yiwang.core import uploads
+from yiwang.core.uploads import ScanStatus
 
 MIB = 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def _materials_in_tmp(settings: Any, tmp_path: Path) -> None:
+    storages = dict(settings.STORAGES)
+    storages["materials"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path / "materials")},
+    }
+    settings.STORAGES = storages
 
 
 @pytest.fixture(autouse=True)
@@ -577,7 +587,7 @@ def test_without_a_scanner_files_are_marked_not_scanned() -> None:
 
 
 def test_the_eicar_scanner_finds_the_test_string_and_passes_clean_files(settings: Any) -> None:
-    settings.YIWANG_VIRUS_SCANNER = "yiwang.cases.uploads.eicar_scan"
+    settings.YIWANG_VIRUS_SCANNER = "yiwang.core.uploads.eicar_scan"
     infected = png_bytes(text={"Comment": EICAR})
     rejection = refused("a.png", infected)
     assert rejection.code == "virus_found"
@@ -592,12 +602,12 @@ def test_eicar_is_found_across_chunk_boundaries() -> None:
 
 
 def test_a_plain_eicar_file_never_gets_past_the_type_check(settings: Any) -> None:
-    settings.YIWANG_VIRUS_SCANNER = "yiwang.cases.uploads.eicar_scan"
+    settings.YIWANG_VIRUS_SCANNER = "yiwang.core.uploads.eicar_scan"
     assert refused("eicar.pdf", uploads.EICAR).code == "file_type_not_allowed"
 
 
 @pytest.mark.parametrize(
-    "scanner", ["tests.cases.test_uploads.broken_scanner", "tests.cases.test_uploads.confused_scanner"]
+    "scanner", ["tests.core.test_uploads.broken_scanner", "tests.core.test_uploads.confused_scanner"]
 )
 def test_a_failing_scanner_refuses_the_upload(settings: Any, scanner: str) -> None:
     settings.YIWANG_VIRUS_SCANNER = scanner
@@ -662,7 +672,7 @@ def tcp_clamd(settings: Any) -> Iterator[Callable[[Callable[[bytes], bytes | Non
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
         settings.CLAMD_ADDRESS = f"127.0.0.1:{listener.getsockname()[1]}"
-        settings.YIWANG_VIRUS_SCANNER = "yiwang.cases.uploads.clamd_scan"
+        settings.YIWANG_VIRUS_SCANNER = "yiwang.core.uploads.clamd_scan"
         servers.append(FakeClamd(listener, verdict))
         return servers[-1]
 
@@ -693,7 +703,7 @@ def test_clamd_over_a_unix_socket(settings: Any, tmp_path: Path) -> None:
     listener.bind(str(path))
     server = FakeClamd(listener, clamd_verdict)
     settings.CLAMD_ADDRESS = str(path)
-    settings.YIWANG_VIRUS_SCANNER = "yiwang.cases.uploads.clamd_scan"
+    settings.YIWANG_VIRUS_SCANNER = "yiwang.core.uploads.clamd_scan"
     try:
         assert accepted("a.pdf", pdf_bytes()).scan_status == ScanStatus.CLEAN
     finally:
@@ -717,16 +727,16 @@ def test_an_unreachable_clamd_refuses_the_upload(settings: Any) -> None:
     port = closed.getsockname()[1]
     closed.close()  # nothing listens there any more
     settings.CLAMD_ADDRESS = f"127.0.0.1:{port}"
-    settings.YIWANG_VIRUS_SCANNER = "yiwang.cases.uploads.clamd_scan"
+    settings.YIWANG_VIRUS_SCANNER = "yiwang.core.uploads.clamd_scan"
     assert refused("a.png", png_bytes()).code == "scanner_unavailable"
 
 
 def test_production_refuses_the_demo_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
     import yiwang.settings as project_settings
 
-    monkeypatch.setattr(project_settings, "YIWANG_VIRUS_SCANNER", "yiwang.cases.uploads.eicar_scan")
+    monkeypatch.setattr(project_settings, "YIWANG_VIRUS_SCANNER", "yiwang.core.uploads.eicar_scan")
     assert any("EICAR" in problem for problem in project_settings.insecure_settings())
-    monkeypatch.setattr(project_settings, "YIWANG_VIRUS_SCANNER", "yiwang.cases.uploads.clamd_scan")
+    monkeypatch.setattr(project_settings, "YIWANG_VIRUS_SCANNER", "yiwang.core.uploads.clamd_scan")
     assert not any("EICAR" in problem for problem in project_settings.insecure_settings())
 
 
@@ -930,7 +940,7 @@ def test_a_file_is_kept_when_django_skips_its_commit_hook(real_transactions: Non
         raise Boom
 
     checked, stream = checked_pdf()
-    with caplog.at_level(logging.WARNING, logger="yiwang.cases.uploads"):
+    with caplog.at_level(logging.WARNING, logger="yiwang.core.uploads"):
         with pytest.raises(Boom) as caught, transaction.atomic():
             transaction.on_commit(earlier_hook)
             name = uploads.store_in_transaction(checked, stream)

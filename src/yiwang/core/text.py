@@ -1,4 +1,12 @@
-"""Text handling for search: normalisation, segmentation, pinyin."""
+"""Chinese text for every app: Traditional → Simplified, width, pinyin, segmentation.
+
+One OpenCC converter and one jieba tokenizer with the domain dictionary
+(``core/data/domain_words.txt``, words the general dictionary splits wrongly)
+serve the catalogue's search and the hotline's similarity. The hotline's
+classifier segments with jieba's own dictionary only (:func:`plain_words`):
+its trained models store features of those words, and words taught to the
+domain tokenizer at run time (catalogue keywords, synonyms) would change them.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +22,16 @@ import opencc
 from pypinyin import Style, lazy_pinyin
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+DOMAIN_WORDS = DATA_DIR / "domain_words.txt"
 _CJK_RE = re.compile(r"[\u3400-\u9fff]")
 _LATIN_QUERY_RE = re.compile(r"^[a-z' ]+$")
 _SPLIT_RE = re.compile(r"[^\w\u3400-\u9fff]+")
 
-_to_simplified = opencc.OpenCC("t2s")
+_converter = opencc.OpenCC("t2s")
 jieba.setLogLevel(logging.WARNING)
 _tokenizer_lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
+_plain_tokenizer: jieba.Tokenizer | None = None
 
 
 # Control, format (zero-width, bidi) and separator characters: all become a space.
@@ -30,15 +40,34 @@ _INVISIBLE_RE = re.compile(
 )
 
 
+def to_simplified(text: str) -> str:
+    """Traditional → Simplified Chinese (OpenCC ``t2s``); everything else unchanged."""
+    return str(_converter.convert(text))
+
+
+def half_width(text: str) -> str:
+    """NFKC: full-width letters, digits and punctuation become their ASCII forms."""
+    return unicodedata.normalize("NFKC", text)
+
+
 @lru_cache(maxsize=50_000)
 def normalise(text: str) -> str:
     """NFKC, Traditional → Simplified, lower case, invisible characters and extra spaces removed."""
-    text = unicodedata.normalize("NFKC", text)
+    text = half_width(text)
     text = _INVISIBLE_RE.sub(" ", text)
     if any(unicodedata.category(ch) in ("Co", "Cs", "Cn") for ch in text):
         text = "".join(" " if unicodedata.category(ch) in ("Co", "Cs", "Cn") else ch for ch in text)
-    text = _to_simplified.convert(text).lower()
+    text = to_simplified(text).lower()
     return " ".join(text.split())
+
+
+def fold(text: str) -> str:
+    """NFKC, Traditional → Simplified, lower case, runs of white space as one space.
+
+    Lighter than :func:`normalise` (no screening of invisible or unassigned
+    characters, no cache); the classifier's features are built on it.
+    """
+    return " ".join(to_simplified(half_width(text)).lower().split())
 
 
 def has_chinese(text: str) -> bool:
@@ -49,8 +78,8 @@ def is_latin_query(text: str) -> bool:
     return bool(_LATIN_QUERY_RE.match(text)) and any(ch.isalpha() for ch in text)
 
 
-def load_words(name: str) -> list[str]:
-    path = DATA_DIR / name
+def load_words(path: Path) -> list[str]:
+    """The words of a word-list file: one a line, ``#`` starts a comment."""
     words = []
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
@@ -67,7 +96,7 @@ def tokenizer() -> jieba.Tokenizer:
             if _tokenizer is None:
                 tok = jieba.Tokenizer()
                 tok.initialize()
-                for word in load_words("domain_words.txt"):
+                for word in load_words(DOMAIN_WORDS):
                     tok.add_word(word, freq=200000)
                 _tokenizer = tok
     return _tokenizer
@@ -113,6 +142,27 @@ def _segment(text: str) -> list[str]:
 def tokenize(text: str) -> list[tuple[str, int, int]]:
     """Search-mode words of ``text`` with their start and end positions."""
     return list(tokenizer().tokenize(text, mode="search", HMM=False))
+
+
+def _plain() -> jieba.Tokenizer:
+    global _plain_tokenizer
+    if _plain_tokenizer is None:
+        with _tokenizer_lock:
+            if _plain_tokenizer is None:
+                tok = jieba.Tokenizer()
+                tok.initialize()
+                _plain_tokenizer = tok
+    return _plain_tokenizer
+
+
+def plain_words(text: str) -> list[str]:
+    """Words of ``text`` by jieba's own dictionary alone, never taught more (white space dropped).
+
+    For stored models whose features are these words: the result depends
+    only on the text and the jieba version.
+    """
+    # Without HMM guessing: faster, and unknown words are still covered by the character grams.
+    return [word for word in _plain().lcut(text, HMM=False) if not word.isspace()]
 
 
 def bigrams(text: str) -> list[str]:
