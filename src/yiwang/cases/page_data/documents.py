@@ -85,18 +85,7 @@ def document_view(case: Case, kind: str) -> DocumentView:
         issued_on=calendar.today_local(),
     )
     if kind == "receipt":
-        definition = definitions.for_item(case.item)
-        files: dict[str, list[ApplicationFile]] = {}
-        for stored in selectors.files_of(case):
-            files.setdefault(stored.material_key, []).append(stored)
-        context = {**case.application.form_data, **case.application.situation_answers}
-        for spec in definition.materials:
-            if not holds(spec.show_if, context):
-                continue
-            if spec.from_source:
-                view.waived.append(spec.name)
-            elif spec.key in files:
-                view.materials.append(ReceivedMaterial(spec.name, files[spec.key]))
+        _list_received_materials(case, view)
     elif kind == "rejection":
         view.event = _last_event(case, "reject")
     elif kind == "correction":
@@ -104,6 +93,28 @@ def document_view(case: Case, kind: str) -> DocumentView:
     elif kind == "decision":
         view.event = _last_event(case, "approve", "refuse")
         view.approved = case.outcome == CaseOutcome.APPROVED
+    _date_and_basis(case, view)
+    return view
+
+
+def _list_received_materials(case: Case, view: DocumentView) -> None:
+    """The receipt lists the materials received (with their files) and those taken from a data source."""
+    definition = definitions.for_item(case.item)
+    files: dict[str, list[ApplicationFile]] = {}
+    for stored in selectors.files_of(case):
+        files.setdefault(stored.material_key, []).append(stored)
+    context = {**case.application.form_data, **case.application.situation_answers}
+    for spec in definition.materials:
+        if not holds(spec.show_if, context):
+            continue
+        if spec.from_source:
+            view.waived.append(spec.name)
+        elif spec.key in files:
+            view.materials.append(ReceivedMaterial(spec.name, files[spec.key]))
+
+
+def _date_and_basis(case: Case, view: DocumentView) -> None:
+    """A document is dated by the event or notice it records (else by acceptance), with that event's legal basis."""
     if view.event is not None:
         view.legal_basis = str(view.event.detail.get("legal_basis", "")) if isinstance(view.event.detail, dict) else ""
         view.issued_on = timezone.localdate(view.event.created_at)
@@ -111,4 +122,3 @@ def document_view(case: Case, kind: str) -> DocumentView:
         view.issued_on = timezone.localdate(view.notice.created_at)
     else:
         view.issued_on = timezone.localdate(case.accepted_at or case.submitted_at)
-    return view

@@ -236,7 +236,14 @@ def _feature_parts(feature: Any, index: int) -> tuple[str, str, dict[str, Any], 
     properties = feature.get("properties")
     if not isinstance(properties, dict):
         raise where.error("properties_missing", _("缺少 properties（属性），无法读取编码和名称。"))
-    raw_code = properties.get("code")
+    code = _cell_code(properties.get("code"), where)
+    # From here on, messages name the cell by its code.
+    where = Where(index, code)
+    name = _cell_name(properties.get("name"), where)
+    return code, name, _clean_properties(properties, code, name, where), feature.get("geometry")
+
+
+def _cell_code(raw_code: Any, where: Where) -> str:
     if raw_code is None or (isinstance(raw_code, str) and not raw_code.strip()):
         raise where.error("code_missing", _("缺少编码（属性 code）。"))
     code = _clean_text(raw_code, max_chars=MAX_CODE_CHARS)
@@ -247,8 +254,10 @@ def _feature_parts(feature: Any, index: int) -> tuple[str, str, dict[str, Any], 
             _("的编码“%(code)s”不符合要求：只能使用字母、数字和“-”“_”“.”，以字母或数字开头，最长 %(limit)d 个字符。")
             % {"code": _printable(shown), "limit": MAX_CODE_CHARS},
         )
-    where = Where(index, code)
-    raw_name = properties.get("name")
+    return code
+
+
+def _cell_name(raw_name: Any, where: Where) -> str:
     if raw_name is None or (isinstance(raw_name, str) and not raw_name.strip()):
         raise where.error("name_missing", _("缺少名称（属性 name）。"))
     name = _clean_text(raw_name, max_chars=MAX_NAME_CHARS)
@@ -258,6 +267,11 @@ def _feature_parts(feature: Any, index: int) -> tuple[str, str, dict[str, Any], 
             _("的名称不符合要求：必须是不超过 %(limit)d 个字符的单行文字，不能含控制字符。")
             % {"limit": MAX_NAME_CHARS},
         )
+    return name
+
+
+def _clean_properties(properties: dict[str, Any], code: str, name: str, where: Where) -> dict[str, Any]:
+    """The feature's properties with the cleaned code and name, and ``worker``/``division`` checked and stripped."""
     for optional in ("worker", "division"):
         value = properties.get(optional)
         if value is not None and (value != "" and _clean_text(value, max_chars=MAX_PROPERTY_CHARS) is None):
@@ -272,7 +286,7 @@ def _feature_parts(feature: Any, index: int) -> tuple[str, str, dict[str, Any], 
     for optional in ("worker", "division"):
         if isinstance(clean_properties.get(optional), str):
             clean_properties[optional] = clean_properties[optional].strip()
-    return code, name, clean_properties, feature.get("geometry")
+    return clean_properties
 
 
 def _printable(text: str) -> str:
