@@ -197,15 +197,15 @@ def check_against_a_sum() -> None:
 def explain(period: Any) -> None:
     from django.db import connection
 
-    from yiwang.feedback import selectors
     from yiwang.feedback.models import DepartmentDayTally
+    from yiwang.feedback.selectors.results import TALLY_SUMS
 
     if connection.vendor != "postgresql":
         return
     query = (
         DepartmentDayTally.objects.filter(day__gte=period.start, day__lte=period.end)
         .values("department_id")
-        .annotate(**selectors.TALLY_SUMS)
+        .annotate(**TALLY_SUMS)
         .order_by("department_id")
     )
     print(

@@ -62,7 +62,8 @@ def main() -> None:
     import django
 
     django.setup()
-    from yiwang.hotline.geometry import GridLocator, parse_grid_geojson
+    from yiwang.hotline.geometry.geojson import parse_grid_geojson
+    from yiwang.hotline.geometry.locate import GridLocator
 
     rng = random.Random(20261123)
     text = synthetic_city(rng)

@@ -11,6 +11,7 @@ from yiwang.accounts import services
 from yiwang.accounts.constants import AssuranceLevel, CodePurpose, Role
 from yiwang.accounts.models import DataAccessRecord, OneTimeCode, Person, RoleAssignment, User
 from yiwang.accounts.sms import latest_message
+from yiwang.core import crypto
 from yiwang.core.audit import AuditEvent
 from yiwang.core.identifiers import DocumentType, make_credit_code
 from yiwang.directory.models import Department
@@ -146,7 +147,7 @@ def test_unknown_account_and_wrong_password_look_the_same() -> None:
 
 def test_citizens_log_in_with_mobile_or_id_number() -> None:
     user = make_citizen()
-    number = services.crypto.decrypt(user.person.mobile_encrypted)
+    number = crypto.decrypt(user.person.mobile_encrypted)
     assert services.authenticate_password(number, PASSWORD).user == user
     assert services.authenticate_password(full_number(user.person), PASSWORD).user == user
 

@@ -22,6 +22,8 @@ from yiwang.directory.models import Department
 from yiwang.feedback import selectors, services
 from yiwang.feedback.constants import RatingChannel, RatingStatus
 from yiwang.feedback.models import DepartmentDayTally, Rating, Tally
+from yiwang.feedback.selectors import comments as comment_selectors
+from yiwang.feedback.selectors.results import GROUPS, MAX_PERIOD_DAYS
 
 pytestmark = pytest.mark.django_db
 
@@ -137,7 +139,7 @@ def test_labels_and_order_of_the_groups(ratings: list[Rating]) -> None:
 def test_results_read_the_tallies_never_the_ratings(ratings: list[Rating]) -> None:
     period = selectors.period_of()
     sent = []
-    for group_by in selectors.GROUPS:
+    for group_by in GROUPS:
         with CaptureQueriesContext(connection) as queries:
             selectors.results(period, group_by=group_by, department_code="market")
         # The department hierarchy, the sums, the labels: the same few queries however many rows there are.
@@ -196,8 +198,8 @@ def test_periods_default_and_refuse_what_makes_no_sense() -> None:
         selectors.period_of(dt.date(2026, 2, 1), dt.date(2026, 1, 1))
     with pytest.raises(selectors.PeriodError, match="不能超过"):
         selectors.period_of(dt.date(2020, 1, 1), dt.date(2026, 1, 1))
-    longest = selectors.period_of(TODAY - dt.timedelta(days=selectors.MAX_PERIOD_DAYS - 1), TODAY)
-    assert longest.days == selectors.MAX_PERIOD_DAYS
+    longest = selectors.period_of(TODAY - dt.timedelta(days=MAX_PERIOD_DAYS - 1), TODAY)
+    assert longest.days == MAX_PERIOD_DAYS
 
 
 def test_published_comments_are_counted_ratings_scrubbed_newest_first(monkeypatch: Any) -> None:
@@ -249,7 +251,7 @@ def test_published_comments_are_counted_ratings_scrubbed_newest_first(monkeypatc
         listed[selectors.COMMENTS_LIMIT]
     assert selectors.published_comments(department_code="police").count() == 0
 
-    monkeypatch.setattr(selectors, "COMMENTS_LIMIT", 2)
+    monkeypatch.setattr(comment_selectors, "COMMENTS_LIMIT", 2)
     capped = selectors.published_comments()
     assert capped.count() == 2 and len(capped[0:50]) == 2 and capped[2:4] == []
 

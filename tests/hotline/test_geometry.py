@@ -14,8 +14,10 @@ import shapely
 from django.utils.safestring import SafeString
 from shapely.geometry import Polygon
 
-from yiwang.hotline import geometry
-from yiwang.hotline.geometry import CellShape, GridDataError, GridLimits, GridLocator, InvalidCoordinates, Location
+from yiwang.hotline.geometry import checks, geojson, shapes, svg
+from yiwang.hotline.geometry.geojson import GridLimits
+from yiwang.hotline.geometry.locate import GridLocator, Location
+from yiwang.hotline.geometry.shapes import CellShape, GridDataError, InvalidCoordinates
 
 SVG = "{http://www.w3.org/2000/svg}"
 # The test grids sit where the demo city is: about 102 m per 0.001 degree of longitude here.
@@ -52,12 +54,12 @@ def collection(*features: Any, **members: Any) -> str:
 def two_by_two() -> list[CellShape]:
     """A, B on the bottom row (west to east), C, D above them."""
     cells = [square("A", 0, 0), square("B", 1, 0), square("C", 0, 1), square("D", 1, 1)]
-    return geometry.parse_grid_geojson(collection(*cells))
+    return geojson.parse_grid_geojson(collection(*cells))
 
 
-def refused(data: str | bytes, *, limits: GridLimits = geometry.DEFAULT_LIMITS) -> GridDataError:
+def refused(data: str | bytes, *, limits: GridLimits = geojson.DEFAULT_LIMITS) -> GridDataError:
     with pytest.raises(GridDataError) as caught:
-        geometry.parse_grid_geojson(data, limits=limits)
+        geojson.parse_grid_geojson(data, limits=limits)
     assert caught.value.message  # always something to tell the uploader
     return caught.value
 
@@ -66,7 +68,7 @@ def refused(data: str | bytes, *, limits: GridLimits = geometry.DEFAULT_LIMITS) 
 
 
 def test_a_simple_grid_loads_in_file_order_with_its_properties() -> None:
-    cells = geometry.parse_grid_geojson(
+    cells = geojson.parse_grid_geojson(
         collection(
             square("B-2", 1, 0, name=" 和平街道第二网格 ", worker="grid-worker", division="示范区", households=320),
             square("A-1", 0, 0, name="和平街道第一网格"),
@@ -87,7 +89,7 @@ def test_a_simple_grid_loads_in_file_order_with_its_properties() -> None:
 def test_bytes_with_a_byte_order_mark_and_altitudes_are_accepted() -> None:
     with_altitude = [[lon, lat, 12.5] for lon, lat in ring(LON, LAT, LON + STEP, LAT + STEP)]
     data = "\ufeff" + collection(feature({"type": "Polygon", "coordinates": [with_altitude]}, code="A", name="甲"))
-    (cell,) = geometry.parse_grid_geojson(data.encode("utf-8"))
+    (cell,) = geojson.parse_grid_geojson(data.encode("utf-8"))
     assert cell.geojson["coordinates"][0][0] == [LON, LAT]  # altitude dropped
 
 
@@ -101,7 +103,7 @@ def test_multipolygons_and_holes_with_a_cell_inside_the_hole() -> None:
             [ring(LON + 6 * STEP, LAT, LON + 7 * STEP, LAT + STEP)],
         ],
     }
-    cells = geometry.parse_grid_geojson(
+    cells = geojson.parse_grid_geojson(
         collection(
             feature({"type": "Polygon", "coordinates": [outer, hole]}, code="RING", name="环形网格"),
             square("CORE", 1, 1, name="中心网格"),
@@ -109,13 +111,13 @@ def test_multipolygons_and_holes_with_a_cell_inside_the_hole() -> None:
         )
     )
     assert [cell.geometry.geom_type for cell in cells] == ["Polygon", "Polygon", "MultiPolygon"]
-    assert geometry.find_overlaps(cells) == []
+    assert checks.find_overlaps(cells) == []
     assert GridLocator(cells).locate(LON + 1.5 * STEP, LAT + 1.5 * STEP) == Location("CORE", "inside", 0.0)
 
 
 def test_wgs84_crs_member_is_accepted() -> None:
     crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
-    assert len(geometry.parse_grid_geojson(collection(square("A"), crs=crs))) == 1
+    assert len(geojson.parse_grid_geojson(collection(square("A"), crs=crs))) == 1
 
 
 def test_a_sliver_below_the_tolerance_is_not_an_overlap() -> None:
@@ -126,25 +128,25 @@ def test_a_sliver_below_the_tolerance_is_not_an_overlap() -> None:
         code="B",
         name="乙",
     )
-    cells = geometry.parse_grid_geojson(collection(square("A"), b))
+    cells = geojson.parse_grid_geojson(collection(square("A"), b))
     assert len(cells) == 2
 
 
 def test_export_reads_back_to_the_same_cells() -> None:
     cells = two_by_two()
-    again = geometry.parse_grid_geojson(json.dumps(geometry.feature_collection(cells)))
+    again = geojson.parse_grid_geojson(json.dumps(geojson.feature_collection(cells)))
     assert again == cells
     assert [cell.geometry.equals(other.geometry) for cell, other in zip(cells, again, strict=True)] == [True] * 4
 
 
 def test_a_stored_geometry_is_rebuilt_and_checked() -> None:
-    (original,) = geometry.parse_grid_geojson(collection(square("A", division="示范区")))
-    rebuilt = geometry.cell_from_geometry("A", "第A网格", json.dumps(original.geojson), {"division": "示范区"})
+    (original,) = geojson.parse_grid_geojson(collection(square("A", division="示范区")))
+    rebuilt = geojson.cell_from_geometry("A", "第A网格", json.dumps(original.geojson), {"division": "示范区"})
     assert rebuilt == original
-    assert geometry.cell_from_geometry("A", "第A网格", original.geojson).geometry.equals(original.geometry)
+    assert geojson.cell_from_geometry("A", "第A网格", original.geojson).geometry.equals(original.geometry)
     bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
     with pytest.raises(GridDataError) as caught:
-        geometry.cell_from_geometry("A", "甲", bowtie)
+        geojson.cell_from_geometry("A", "甲", bowtie)
     assert caught.value.code == "polygon_invalid"
 
 
@@ -322,7 +324,7 @@ def test_overlapping_cells_are_refused_listing_every_pair() -> None:
     pairs = {tuple(sorted((a, b))): area for a, b, area in error.overlaps}
     assert set(pairs) == {("A", "OVER"), ("B", "OVER"), ("A", "SMALL")}
     # Half a 0.01-degree square at latitude 23.1: 0.005 * 0.01 degrees squared, cos-scaled.
-    metres_per_degree = geometry.METRES_PER_DEGREE
+    metres_per_degree = shapes.METRES_PER_DEGREE
     expected = 0.005 * 0.01 * metres_per_degree**2 * math.cos(math.radians(LAT + STEP / 2))
     assert pairs[("A", "OVER")] == pytest.approx(expected, rel=1e-3)
     assert "A 与 OVER" in error.message or "OVER 与 A" in error.message
@@ -337,7 +339,7 @@ def test_many_overlaps_are_summarised_in_the_message() -> None:
 
 
 def test_touching_cells_are_not_overlaps() -> None:
-    assert geometry.find_overlaps(two_by_two()) == []
+    assert checks.find_overlaps(two_by_two()) == []
 
 
 def test_a_projected_crs_is_refused() -> None:
@@ -357,7 +359,7 @@ def test_size_limits() -> None:
     four = collection(square("A", 0), square("B", 1), square("C", 2), square("D", 3))
     assert refused(four, limits=GridLimits(max_cells=3)).code == "too_many_cells"
     assert refused(four, limits=GridLimits(max_total_vertices=19)).code == "too_many_vertices"
-    assert len(geometry.parse_grid_geojson(four, limits=GridLimits(max_total_vertices=20))) == 4
+    assert len(geojson.parse_grid_geojson(four, limits=GridLimits(max_total_vertices=20))) == 4
     error = refused(four, limits=GridLimits(max_vertices_per_cell=4))
     assert (error.code, error.index) == ("too_many_vertices", 0)
     assert refused(four, limits=GridLimits(max_bytes=len(four.encode()) - 1)).code == "file_too_large"
@@ -367,24 +369,24 @@ def test_size_limits() -> None:
     size = len(wide.encode("utf-8"))
     assert size > len(wide) + 150
     assert refused(wide, limits=GridLimits(max_bytes=size - 1)).code == "file_too_large"
-    assert len(geometry.parse_grid_geojson(wide, limits=GridLimits(max_bytes=size))) == 1
+    assert len(geojson.parse_grid_geojson(wide, limits=GridLimits(max_bytes=size))) == 1
 
 
 def test_default_limits_refuse_a_huge_upload_before_parsing_it() -> None:
-    huge = b" " * (geometry.MAX_BYTES + 1)
+    huge = b" " * (geojson.MAX_BYTES + 1)
     assert refused(huge).code == "file_too_large"
 
 
 def test_input_of_the_wrong_python_type_is_a_programming_error() -> None:
     with pytest.raises(TypeError):
-        geometry.parse_grid_geojson({"type": "FeatureCollection"})  # type: ignore[arg-type]
+        geojson.parse_grid_geojson({"type": "FeatureCollection"})  # type: ignore[arg-type]
 
 
 # --- the demo grid ---
 
 
 def test_demo_grid_tiles_one_contiguous_area_without_overlaps() -> None:
-    cells = geometry.load_demo_grid()
+    cells = geojson.load_demo_grid()
     assert 12 <= len(cells) <= 20
     assert all(re.fullmatch(r"SF-\d{2}-\d{3}", cell.code) for cell in cells)
     assert len({cell.code for cell in cells}) == len(cells)
@@ -392,7 +394,7 @@ def test_demo_grid_tiles_one_contiguous_area_without_overlaps() -> None:
     assert 2 <= len({cell.division for cell in cells}) <= 3
     assert "示范区" in {cell.division for cell in cells}  # the district the seed catalogue knows
     assert any(cell.worker == "grid-worker" for cell in cells)  # the demo grid worker account
-    assert geometry.find_overlaps(cells, tolerance_m2=0.0) == []
+    assert checks.find_overlaps(cells, tolerance_m2=0.0) == []
     union = shapely.union_all([cell.geometry for cell in cells])
     assert isinstance(union, Polygon)  # one piece
     assert len(union.interiors) == 0  # no gaps inside
@@ -402,7 +404,7 @@ def test_demo_grid_tiles_one_contiguous_area_without_overlaps() -> None:
 
 
 def test_every_demo_cell_locates_its_own_interior() -> None:
-    cells = geometry.load_demo_grid()
+    cells = geojson.load_demo_grid()
     locator = GridLocator(cells)
     for cell in cells:
         anchor = cell.geometry.point_on_surface()
@@ -446,19 +448,19 @@ def test_a_point_outside_goes_to_the_nearest_cell_with_its_distance() -> None:
     location = locator.locate(LON + 2 * STEP + 0.003, LAT + 1.5 * STEP)
     assert location is not None
     assert (location.code, location.how) == ("D", "nearest")
-    expected = 0.003 * geometry.METRES_PER_DEGREE * math.cos(math.radians(LAT + 1.5 * STEP))
+    expected = 0.003 * shapes.METRES_PER_DEGREE * math.cos(math.radians(LAT + 1.5 * STEP))
     assert location.distance_m == pytest.approx(expected, rel=1e-6)
     assert 300 < location.distance_m < 310
     south = locator.locate(LON + 0.5 * STEP, LAT - 0.002)
     assert south is not None and south.code == "A"
-    assert south.distance_m == pytest.approx(0.002 * geometry.METRES_PER_DEGREE, rel=1e-6)
+    assert south.distance_m == pytest.approx(0.002 * shapes.METRES_PER_DEGREE, rel=1e-6)
 
 
 def test_a_point_off_a_corner_measures_to_the_corner() -> None:
     locator = GridLocator(two_by_two())
     location = locator.locate(LON - 0.003, LAT - 0.004)
     assert location is not None and location.code == "A"
-    assert location.distance_m == pytest.approx(geometry.distance_m(LON - 0.003, LAT - 0.004, LON, LAT), rel=1e-6)
+    assert location.distance_m == pytest.approx(shapes.distance_m(LON - 0.003, LAT - 0.004, LON, LAT), rel=1e-6)
 
 
 def test_a_point_equally_near_two_cells_goes_to_the_lowest_code() -> None:
@@ -475,13 +477,13 @@ def test_a_point_far_outside_the_city_is_nowhere() -> None:
     assert GridLocator(two_by_two(), max_distance_m=3000).locate(LON - 0.02, LAT) is not None
     unlimited = GridLocator(two_by_two(), max_distance_m=None).locate(LON - 1, LAT)
     assert unlimited is not None and unlimited.code == "A"
-    assert unlimited.distance_m == pytest.approx(geometry.distance_m(LON - 1, LAT, LON, LAT), rel=1e-3)
+    assert unlimited.distance_m == pytest.approx(shapes.distance_m(LON - 1, LAT, LON, LAT), rel=1e-3)
 
 
 def test_the_distance_limit_is_inclusive() -> None:
     locator = GridLocator(two_by_two(), max_distance_m=500)
-    just_in = LAT - 499 / geometry.METRES_PER_DEGREE
-    just_out = LAT - 501 / geometry.METRES_PER_DEGREE
+    just_in = LAT - 499 / shapes.METRES_PER_DEGREE
+    just_out = LAT - 501 / shapes.METRES_PER_DEGREE
     assert locator.locate(LON + 0.5 * STEP, just_in) is not None
     assert locator.locate(LON + 0.5 * STEP, just_out) is None
 
@@ -515,7 +517,7 @@ def test_decimal_and_integer_coordinates_are_accepted() -> None:
     locator = GridLocator(two_by_two())
     location = locator.locate(Decimal("113.305"), Decimal("23.105"))  # type: ignore[arg-type]
     assert location == Location("A", "inside", 0.0)
-    assert geometry.check_coordinates(180, -90) == (180.0, -90.0)
+    assert shapes.check_coordinates(180, -90) == (180.0, -90.0)
 
 
 def test_a_locator_needs_cells_with_distinct_codes_and_a_sane_limit() -> None:
@@ -530,9 +532,9 @@ def test_a_locator_needs_cells_with_distinct_codes_and_a_sane_limit() -> None:
 
 
 def test_great_circle_distance() -> None:
-    assert geometry.distance_m(LON, 0, LON, 1) == pytest.approx(111_195, rel=1e-4)
-    assert geometry.distance_m(0, 0, 180, 0) == pytest.approx(math.pi * geometry.EARTH_RADIUS_M)
-    assert geometry.distance_m(LON, LAT, LON, LAT) == 0.0
+    assert shapes.distance_m(LON, 0, LON, 1) == pytest.approx(111_195, rel=1e-4)
+    assert shapes.distance_m(0, 0, 180, 0) == pytest.approx(math.pi * shapes.EARTH_RADIUS_M)
+    assert shapes.distance_m(LON, LAT, LON, LAT) == 0.0
 
 
 # --- the offline map ---
@@ -544,10 +546,10 @@ def parse_svg(svg: str) -> ET.Element:
 
 
 def test_svg_map_draws_every_cell_with_its_code_and_name() -> None:
-    cells = geometry.load_demo_grid()
-    svg = geometry.svg_map(cells)
-    assert isinstance(svg, SafeString)
-    root = parse_svg(svg)
+    cells = geojson.load_demo_grid()
+    drawn = svg.svg_map(cells)
+    assert isinstance(drawn, SafeString)
+    root = parse_svg(drawn)
     paths = root.findall(f".//{SVG}path")
     assert {path.get("data-code") for path in paths} == {cell.code for cell in cells}
     by_code = {path.get("data-code"): path for path in paths}
@@ -559,35 +561,59 @@ def test_svg_map_draws_every_cell_with_its_code_and_name() -> None:
     assert root.get("role") == "group" and root.get("aria-label")
     labels = [text.text for text in root.findall(f".//{SVG}text")]
     assert sorted(label or "" for label in labels) == sorted(cell.code for cell in cells)
-    assert not parse_svg(geometry.svg_map(cells, labels=False)).findall(f".//{SVG}text")
+    assert not parse_svg(svg.svg_map(cells, labels=False)).findall(f".//{SVG}text")
 
 
 def test_svg_map_escapes_names_from_uploads() -> None:
     hostile = '<script>alert("x")</script>&\'"'
-    cells = geometry.parse_grid_geojson(
+    cells = geojson.parse_grid_geojson(
         collection(square("A", name=hostile, division='"><script>alert(1)</script>'), square("B", 1))
     )
-    svg = geometry.svg_map(cells, highlight="A")
-    assert "<script" not in svg
-    root = parse_svg(svg)
+    drawn = svg.svg_map(cells, highlight="A")
+    assert "<script" not in drawn
+    root = parse_svg(drawn)
     path = next(path for path in root.iter(f"{SVG}path") if path.get("data-code") == "A")
     assert path.get("data-division") == '"><script>alert(1)</script>'
     title = path.find(f"{SVG}title")
     assert title is not None and title.text is not None and hostile in title.text
 
 
+def test_the_map_template_escapes_markup_in_cell_names_codes_and_divisions() -> None:
+    (cell,) = two_by_two()[:1]
+    # Built directly, as from a database row: nothing upstream has cleaned these texts.
+    hostile = CellShape(
+        "A&B",
+        "<script>alert(\"名\")</script> & '单'",
+        {"division": '区"><script>x</script>'},
+        cell.geometry,
+        cell.geojson,
+    )
+    drawn = svg.svg_map([hostile], highlight="A&B")
+    assert "<script" not in drawn
+    assert "&lt;script&gt;alert(&quot;名&quot;)&lt;/script&gt; &amp; &#x27;单&#x27;" in drawn
+    assert 'data-code="A&amp;B"' in drawn and ">A&amp;B</text>" in drawn
+    assert 'data-division="区&quot;&gt;&lt;script&gt;x&lt;/script&gt;"' in drawn
+    root = parse_svg(drawn)
+    (path,) = root.iter(f"{SVG}path")
+    assert path.get("data-code") == "A&B"
+    assert path.get("data-division") == '区"><script>x</script>'
+    title = path.find(f"{SVG}title")
+    assert title is not None and title.text == "<script>alert(\"名\")</script> & '单'（A&B）"
+    assert [text.text for text in root.iter(f"{SVG}text")] == ["A&B"]
+
+
 def test_svg_map_drops_characters_xml_cannot_carry() -> None:
     (cell,) = two_by_two()[:1]
     # Built directly, as a caller might from a database row that never went through parse_grid_geojson.
     odd = CellShape("A", "甲\x00乙\x1b丙", {"division": "区\x0b"}, cell.geometry, cell.geojson)
-    root = parse_svg(geometry.svg_map([odd]))
+    root = parse_svg(svg.svg_map([odd]))
     title = root.find(f".//{SVG}path/{SVG}title")
     assert title is not None and title.text is not None and "甲乙丙" in title.text
 
 
 def test_svg_map_highlights_cells_and_marks_the_point() -> None:
     cells = two_by_two()
-    root = parse_svg(geometry.svg_map(cells, highlight=["B", "C"], point=(LON + 0.5 * STEP, LAT + 0.5 * STEP)))
+    root = parse_svg(svg.svg_map(cells, highlight=["B", "C"], point=(LON + 0.5 * STEP, LAT + 0.5 * STEP)))
     highlighted = {
         path.get("data-code") for path in root.iter(f"{SVG}path") if "grid-cell--highlight" in (path.get("class") or "")
     }
@@ -597,12 +623,12 @@ def test_svg_map_highlights_cells_and_marks_the_point() -> None:
     lon, lat = projection.from_svg_xy(float(marker.get("cx", "nan")), float(marker.get("cy", "nan")))
     assert lon == pytest.approx(LON + 0.5 * STEP, abs=1e-5)
     assert lat == pytest.approx(LAT + 0.5 * STEP, abs=1e-5)
-    single = parse_svg(geometry.svg_map(cells, highlight="D"))
+    single = parse_svg(svg.svg_map(cells, highlight="D"))
     assert [p.get("data-code") for p in single.iter(f"{SVG}path") if "highlight" in (p.get("class") or "")] == ["D"]
 
 
 def test_a_point_outside_the_grid_stays_in_view() -> None:
-    root = parse_svg(geometry.svg_map(two_by_two(), point=(LON - 0.01, LAT - 0.01)))
+    root = parse_svg(svg.svg_map(two_by_two(), point=(LON - 0.01, LAT - 0.01)))
     (marker,) = root.iter(f"{SVG}circle")
     _x, _y, width, height = (float(value) for value in (root.get("viewBox") or "").split())
     assert 0 < float(marker.get("cx", "nan")) < width
@@ -611,11 +637,11 @@ def test_a_point_outside_the_grid_stays_in_view() -> None:
 
 def test_svg_map_refuses_a_bad_point_and_an_empty_grid() -> None:
     with pytest.raises(InvalidCoordinates):
-        geometry.svg_map(two_by_two(), point=(math.nan, LAT))
+        svg.svg_map(two_by_two(), point=(math.nan, LAT))
     with pytest.raises(ValueError, match="at least one cell"):
-        geometry.svg_map([])
+        svg.svg_map([])
     with pytest.raises(ValueError, match="width"):
-        geometry.svg_map(two_by_two(), width=0)
+        svg.svg_map(two_by_two(), width=0)
 
 
 def exterior(cell: CellShape) -> list[tuple[float, float]]:
@@ -623,10 +649,10 @@ def exterior(cell: CellShape) -> list[tuple[float, float]]:
     return [(lon, lat) for lon, lat in cell.geometry.exterior.coords]
 
 
-def projection_of(root: ET.Element) -> geometry.SvgProjection:
+def projection_of(root: ET.Element) -> svg.SvgProjection:
     """The projection as the browser sees it: from the data attributes of the <svg> element."""
     _x, _y, width, height = (float(value) for value in (root.get("viewBox") or "").split())
-    return geometry.SvgProjection(
+    return svg.SvgProjection(
         min_lon=float(root.get("data-min-lon", "nan")),
         max_lat=float(root.get("data-max-lat", "nan")),
         scale=float(root.get("data-scale", "nan")),
@@ -637,8 +663,8 @@ def projection_of(root: ET.Element) -> geometry.SvgProjection:
 
 
 def test_projection_round_trip_and_orientation() -> None:
-    cells = geometry.load_demo_grid()
-    projection = geometry.svg_projection(cells, width=640)
+    cells = geojson.load_demo_grid()
+    projection = svg.svg_projection(cells, width=640)
     for cell in cells:
         for lon, lat in exterior(cell):
             x, y = projection.to_svg_xy(lon, lat)
@@ -650,16 +676,16 @@ def test_projection_round_trip_and_orientation() -> None:
     east_x, south_y = projection.to_svg_xy(113.32, 23.10)
     assert west_x < east_x and north_y < south_y  # east is right, north is up
     # Equirectangular with cos(lat): a kilometre east and a kilometre north are about as long on screen.
-    metres_per_degree_east = geometry.METRES_PER_DEGREE * math.cos(math.radians(23.115))
+    metres_per_degree_east = shapes.METRES_PER_DEGREE * math.cos(math.radians(23.115))
     east_km = projection.to_svg_xy(113.30 + 1000 / metres_per_degree_east, 23.115)
-    north_km = projection.to_svg_xy(113.30, 23.115 + 1000 / geometry.METRES_PER_DEGREE)
+    north_km = projection.to_svg_xy(113.30, 23.115 + 1000 / shapes.METRES_PER_DEGREE)
     origin = projection.to_svg_xy(113.30, 23.115)
     assert east_km[0] - origin[0] == pytest.approx(origin[1] - north_km[1], rel=1e-6)
 
 
 def test_the_drawn_paths_use_the_projection_on_the_svg_element() -> None:
-    cells = geometry.load_demo_grid()
-    root = parse_svg(geometry.svg_map(cells, width=1000))
+    cells = geojson.load_demo_grid()
+    root = parse_svg(svg.svg_map(cells, width=1000))
     projection = projection_of(root)
     by_code = {cell.code: cell for cell in cells}
     for path in root.iter(f"{SVG}path"):
@@ -674,8 +700,8 @@ def test_the_drawn_paths_use_the_projection_on_the_svg_element() -> None:
 
 
 def test_a_click_on_a_label_locates_its_cell() -> None:
-    cells = geometry.load_demo_grid()
-    root = parse_svg(geometry.svg_map(cells))
+    cells = geojson.load_demo_grid()
+    root = parse_svg(svg.svg_map(cells))
     projection = projection_of(root)
     locator = GridLocator(cells)
     for text in root.iter(f"{SVG}text"):

@@ -9,8 +9,10 @@ import pytest
 
 from tests.accounts.factories import make_citizen, make_staff
 from yiwang.accounts.constants import Role
-from yiwang.hotline import geometry, selectors, services
+from yiwang.hotline import selectors, services
 from yiwang.hotline.constants import WorkOrderKind, WorkOrderState
+from yiwang.hotline.geometry.geojson import DEMO_GRID_PATH
+from yiwang.hotline.geometry.shapes import GridDataError
 from yiwang.hotline.models import GridCell
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +52,7 @@ def test_load_grid_creates_redraws_and_deactivates(worker: Any) -> None:
 
 def test_load_grid_refuses_bad_data_and_changes_nothing(worker: Any) -> None:
     services.load_grid(grid(square("G-1", 113.0, 23.0)), department_code="urban_management")
-    with pytest.raises(geometry.GridDataError):
+    with pytest.raises(GridDataError):
         services.load_grid(
             grid(square("G-9", 113.0, 23.0), square("G-10", 113.005, 23.0)), department_code="urban_management"
         )
@@ -125,7 +127,7 @@ def test_the_demo_grid_loads(worker: Any) -> None:
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.create(username="grid-worker")
-    report = services.load_grid(geometry.DEMO_GRID_PATH.read_bytes(), department_code="urban_management")
+    report = services.load_grid(DEMO_GRID_PATH.read_bytes(), department_code="urban_management")
     assert report.created == 18
     assert GridCell.objects.filter(worker__username="grid-worker", department__code="xingfu_street").count() == 3
 

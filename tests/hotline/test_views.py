@@ -21,8 +21,9 @@ from tests.accounts.factories import make_citizen, make_staff
 from yiwang.accounts.constants import Role
 from yiwang.core.audit import AuditEvent
 from yiwang.directory.models import Department
-from yiwang.hotline import geometry, page_data, services
+from yiwang.hotline import page_data, services
 from yiwang.hotline.constants import AssignmentState, Satisfaction, Source, WorkOrderKind, WorkOrderState
+from yiwang.hotline.geometry.geojson import DEMO_GRID_PATH
 from yiwang.hotline.models import KnowledgeEntry, WorkOrder
 
 from .conftest import handler
@@ -64,7 +65,7 @@ class World:
 def load_grid() -> Any:
     """The demo city's grid, with its grid worker; returns the worker."""
     worker = make_staff(Role.GRID_WORKER, "xingfu_street", username="grid-worker")
-    services.load_grid(geometry.DEMO_GRID_PATH.read_bytes(), department_code="urban_management")
+    services.load_grid(DEMO_GRID_PATH.read_bytes(), department_code="urban_management")
     return worker
 
 

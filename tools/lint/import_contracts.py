@@ -33,38 +33,37 @@ class PublicFaceContract(Contract):
 
     def check(self, graph: ImportGraph, verbose: bool) -> ContractCheck:
         apps: list[str] = list(self.apps)  # type: ignore[call-overload]
-        public: set[str] = set(self.public)  # type: ignore[call-overload]
-        open_apps: set[str] = set(self.open_apps or [])  # type: ignore[call-overload]
-        open_private: set[str] = set(self.open_private or [])  # type: ignore[call-overload]
         for app in apps:
             if app not in graph.modules:
                 raise ValueError(f"public_face contract: app {app} is not in the import graph")
-
-        def app_of(module: str) -> str | None:
-            for app in apps:
-                if module == app or module.startswith(app + "."):
-                    return app
-            return None
-
         violations: list[dict[str, Any]] = []
         for importer in sorted(graph.modules):
-            importer_app = app_of(importer)
+            importer_app = self._app_of(importer, apps)
             if importer_app is None:
                 continue
             for imported in sorted(graph.find_modules_directly_imported_by(importer)):
-                imported_app = app_of(imported)
-                if imported_app is None or imported_app == importer_app or imported == imported_app:
-                    continue
-                relative = imported[len(imported_app) + 1 :]
-                if imported_app in open_apps:
-                    if relative.split(".")[0] not in open_private:
-                        continue
-                elif relative in public:
+                imported_app = self._app_of(imported, apps)
+                if imported_app is None or imported_app == importer_app or self._is_public(imported, imported_app):
                     continue
                 details = graph.get_import_details(importer=importer, imported=imported)
                 lines = [detail["line_number"] for detail in details]
                 violations.append({"importer": importer, "imported": imported, "lines": lines})
         return ContractCheck(kept=not violations, metadata={"violations": violations})
+
+    @staticmethod
+    def _app_of(module: str, apps: list[str]) -> str | None:
+        for app in apps:
+            if module == app or module.startswith(app + "."):
+                return app
+        return None
+
+    def _is_public(self, module: str, app: str) -> bool:
+        if module == app:
+            return True
+        relative = module[len(app) + 1 :]
+        if app in set(self.open_apps or []):  # type: ignore[call-overload]
+            return relative.split(".")[0] not in set(self.open_private or [])  # type: ignore[call-overload]
+        return relative in set(self.public)  # type: ignore[call-overload]
 
     def render_broken_contract(self, check: ContractCheck) -> None:
         public = ", ".join(sorted(self.public))  # type: ignore[call-overload]

@@ -23,9 +23,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from yiwang.accounts import services as accounts_services
 from yiwang.accounts.services import ActingFor
-from yiwang.cases import forms, page_data, selectors, services
+from yiwang.cases import forms, selectors, services
 from yiwang.cases.constants import CaseState, Channel
 from yiwang.cases.models import Case
+from yiwang.cases.page_data import desks, documents, intake, staff
 from yiwang.cases.views import _user
 from yiwang.cases.workflow import TRANSITIONS
 from yiwang.core import calendar
@@ -52,7 +53,7 @@ def _deny(request: HttpRequest, page: str) -> None:
 def workbench(request: HttpRequest) -> HttpResponse:
     """The user's open tasks, overdue first; one row per task."""
     user = _user(request)
-    if not page_data.may_use_workbench(user):
+    if not staff.may_use_workbench(user):
         _deny(request, "workbench")
     form = forms.WorkbenchFilterForm(request.GET or None, states=[(s.value, s.label) for s in CaseState])
     filters = selectors.WorkbenchFilters()
@@ -67,7 +68,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
     rows = []
     for task in page.object_list:
         warning = calendar.deadline_warning(task.due, today, paused=task.case.paused_since is not None)
-        rows.append((task, warning, calendar.DeadlineWarning(warning).label, page_data.masked_applicant(task.case)))
+        rows.append((task, warning, calendar.DeadlineWarning(warning).label, documents.masked_applicant(task.case)))
     return render(
         request,
         "cases/staff/workbench.html",
@@ -75,9 +76,9 @@ def workbench(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "rows": rows,
-            "open_number": page_data.openable_case_number(user, filters.number) if filters.number else "",
-            "is_counter_clerk": page_data.may_use_counter(user),
-            "other_desks": page_data.other_desks(user),
+            "open_number": staff.openable_case_number(user, filters.number) if filters.number else "",
+            "is_counter_clerk": staff.may_use_counter(user),
+            "other_desks": desks.other_desks(user),
         },
     )
 
@@ -85,7 +86,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
 # --- one case ----------------------------------------------------------------------------
 
 
-def _action_form(action: str, view: page_data.StaffCaseView, data: Any = None) -> forms.ActionForm:
+def _action_form(action: str, view: staff.StaffCaseView, data: Any = None) -> forms.ActionForm:
     form_class = forms.ACTION_FORMS[action]
     extra: dict[str, Any] = {}
     if form_class is forms.CorrectionForm:
@@ -104,7 +105,7 @@ def _render_case(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    view = page_data.staff_case_view(request.user, case)
+    view = staff.staff_case_view(request.user, case)
     action_forms = []
     for step in view.actions:
         form = bound if bound is not None and step.action == action else _action_form(step.action, view)
@@ -122,7 +123,7 @@ def _render_case(
 @login_required
 @require_GET
 def case_page(request: HttpRequest, number: str) -> HttpResponse:
-    case = page_data.get_staff_case(request.user, number)
+    case = staff.get_staff_case(request.user, number)
     return _render_case(request, case)
 
 
@@ -131,10 +132,10 @@ def case_page(request: HttpRequest, number: str) -> HttpResponse:
 def act(request: HttpRequest, number: str, action: str) -> HttpResponse:
     """One action of the transition table on one case, with the case version the form was rendered with."""
     user = _user(request)
-    case = page_data.get_staff_case(user, number)
+    case = staff.get_staff_case(user, number)
     if action not in forms.ACTION_FORMS:
         raise Http404(_("没有这个办理动作"))
-    view = page_data.staff_case_view(user, case)
+    view = staff.staff_case_view(user, case)
     form = _action_form(action, view, request.POST)
     if not form.is_valid():
         return _render_case(request, case, bound=form, action=action, status=400)
@@ -165,7 +166,7 @@ def act(request: HttpRequest, number: str, action: str) -> HttpResponse:
 def case_file(request: HttpRequest, number: str, file_id: int) -> FileResponse:
     """A material file, as an attachment with its stored type; for whoever may see the case."""
     case = selectors.get_case(request.user, number)
-    stored = page_data.open_case_file(request.user, case, file_id)
+    stored = staff.open_case_file(request.user, case, file_id)
     handle = storages["materials"].open(stored.storage_name, "rb")
     return FileResponse(handle, as_attachment=True, filename=stored.original_name, content_type=stored.content_type)
 
@@ -174,7 +175,7 @@ def case_file(request: HttpRequest, number: str, file_id: int) -> FileResponse:
 
 
 def _require_clerk(request: HttpRequest) -> None:
-    if not page_data.may_use_counter(request.user):
+    if not staff.may_use_counter(request.user):
         _deny(request, "counter")
 
 
@@ -237,8 +238,8 @@ def counter(request: HttpRequest) -> HttpResponse:
             "acting": serving,
             "item_form": item_form,
             "query": query,
-            "choices": page_data.counter_item_choices(query) if serving and query else [],
-            "intake": page_data.intake_rows(user, intake_ids),
+            "choices": intake.counter_item_choices(query) if serving and query else [],
+            "intake": intake.intake_rows(user, intake_ids),
         },
         status=400 if request.method == "POST" else 200,
     )

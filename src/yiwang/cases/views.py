@@ -1,7 +1,7 @@
 """Applicant pages of case handling: apply, fill in and submit, my cases, a case, 办件查询, printed documents.
 
 Views parse, authorise and call :mod:`yiwang.cases.services`; what they show
-comes from :mod:`yiwang.cases.selectors` and :mod:`yiwang.cases.page_data`.
+comes from :mod:`yiwang.cases.selectors` and :mod:`yiwang.cases.page_data`'s modules.
 A missing and a forbidden application or case both answer 404.
 """
 
@@ -24,9 +24,10 @@ from yiwang.accounts import selectors as accounts_selectors
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core.http import client_address, safe_next
 
-from . import forms, page_data, policy, selectors, services
+from . import forms, policy, selectors, services
 from .constants import ApplicationState, Channel
 from .models import Application, Case
+from .page_data import applicant_case, applications, documents, intake, staff
 
 if TYPE_CHECKING:
     from yiwang.accounts.models import User
@@ -75,11 +76,11 @@ def apply_item(request: HttpRequest, code: str) -> HttpResponse:
     """在线办理: a page that says what the application needs, whose button opens the draft."""
     item = catalog_selectors.get_item(code)
     user = _user(request)
-    if not page_data.applies_online(item):
+    if not applications.applies_online(item):
         return _refused(request, "offline", item=item)
     if user.person_id is None:
         return _refused(request, "identity_required", item=item)
-    gap = page_data.assurance_gap(user.person_id, item)
+    gap = applications.assurance_gap(user.person_id, item)
     if gap is not None:
         return _refused(request, "assurance_too_low", item=item, gap=gap)
     if request.method == "POST":
@@ -101,7 +102,7 @@ def apply_bundle(request: HttpRequest, code: str) -> HttpResponse:
     if user.person_id is None:
         return _refused(request, "identity_required", bundle=view.bundle)
     for member in view.members:
-        gap = page_data.assurance_gap(user.person_id, member.item)
+        gap = applications.assurance_gap(user.person_id, member.item)
         if gap is not None:
             return _refused(request, "assurance_too_low", bundle=view.bundle, item=member.item, gap=gap)
     if request.method == "POST":
@@ -125,7 +126,7 @@ def _render_application(
     upload_error: tuple[str, str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    view = page_data.application_view(application, show_problems=show_problems, upload_error=upload_error)
+    view = applications.application_view(application, show_problems=show_problems, upload_error=upload_error)
     return render(
         request,
         "cases/application.html",
@@ -134,7 +135,7 @@ def _render_application(
             "application": application,
             # A fresh key per rendering: a double click or a refresh of the submission sends the same one.
             "submission_key": uuid.uuid4().hex,
-            "acting": page_data.acting_label(application) if application.agent_id == request.user.pk else "",
+            "acting": intake.acting_label(application) if application.agent_id == request.user.pk else "",
         },
         status=status,
     )
@@ -197,7 +198,7 @@ def application_upload(request: HttpRequest, application_id: int) -> HttpRespons
         else:
             messages.success(request, _("已上传：%(name)s") % {"name": stored.original_name})
             return HttpResponseRedirect(target)
-    if application.state == ApplicationState.DRAFT and key in page_data.material_keys(application):
+    if application.state == ApplicationState.DRAFT and key in applications.material_keys(application):
         return _render_application(request, application, show_problems=False, upload_error=(key, message), status=400)
     messages.error(request, message)
     return HttpResponseRedirect(target)
@@ -242,13 +243,13 @@ def application_submitted(request: HttpRequest, application_id: int) -> HttpResp
     application = selectors.get_application(user, application_id)
     if application.state != ApplicationState.SUBMITTED:
         return redirect("cases:application", application_id=application.pk)
-    cases = page_data.application_cases(application)
+    cases = intake.application_cases(application)
     return render(
         request,
         "cases/submitted.html",
         {
             "application": application,
-            "cases": [(case, page_data.accept_allowed(user, case)) for case in cases],
+            "cases": [(case, intake.accept_allowed(user, case)) for case in cases],
             "is_staff_agent": application.agent_id == user.pk and application.channel == Channel.COUNTER,
         },
     )
@@ -284,9 +285,9 @@ def my_cases(request: HttpRequest) -> HttpResponse:
         "cases/my_cases.html",
         {
             "page": page,
-            "rows": [(case, page_data.warning_of(case)) for case in page.object_list],
-            "drafts": page_data.draft_rows(drafts),
-            "is_staff": page_data.may_use_workbench(user),
+            "rows": [(case, applicant_case.warning_of(case)) for case in page.object_list],
+            "drafts": intake.draft_rows(drafts),
+            "is_staff": staff.may_use_workbench(user),
         },
     )
 
@@ -310,7 +311,7 @@ def case_page(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _render_case(request: HttpRequest, case: Case, *, withdraw_form: forms.WithdrawForm | None = None) -> HttpResponse:
-    view = page_data.case_view(request.user, case)
+    view = applicant_case.case_view(request.user, case)
     return render(
         request,
         "cases/case.html",
@@ -329,7 +330,7 @@ def case_resubmit(request: HttpRequest, number: str) -> HttpResponse:
     """提交补正: the corrected fields from this form, the corrected files uploaded before it."""
     user = _user(request)
     case = _applicant_case(request, number)
-    rows, _due = page_data.correction_rows(case)
+    rows, _due = applicant_case.correction_rows(case)
     data = {row.key: request.POST.get(f"{FIELD_PREFIX}{row.key}", "") for row in rows if row.kind == "field"}
     version = request.POST.get("version", "")
     try:
@@ -379,9 +380,9 @@ def case_withdraw(request: HttpRequest, number: str) -> HttpResponse:
 def case_print(request: HttpRequest, number: str, kind: str) -> HttpResponse:
     """A printable document of the case, for the applicant side and the case's staff."""
     case = selectors.get_case(request.user, number)
-    if kind not in page_data.DOCUMENT_KINDS:
+    if kind not in documents.DOCUMENT_KINDS:
         raise Http404(_("没有这种文书"))
-    document = page_data.document_view(case, kind)
+    document = documents.document_view(case, kind)
     return render(request, f"cases/print/{kind}.html", {"document": document, "case": case})
 
 

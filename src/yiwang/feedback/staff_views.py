@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from yiwang.core.audit import record_event
 from yiwang.core.http import client_address
 from yiwang.feedback import forms, policy, selectors, services
+from yiwang.feedback.selectors import queues, visits
 
 DESK_PAGE_SIZE = 20
 
@@ -44,7 +45,7 @@ def _require(request: HttpRequest, allowed: bool, page: str) -> None:
 def counter(request: HttpRequest) -> HttpResponse:
     """The clerk picks the window (and the case or item) and gets a one-time rating code for the person served."""
     _require(request, policy.is_counter_clerk(request.user), "feedback.counter")
-    windows = [(w.pk, f"{w.department.display_name} {w.name}") for w in selectors.counter_windows(request.user)]
+    windows = [(w.pk, f"{w.department.display_name} {w.name}") for w in visits.counter_windows(request.user)]
     form = forms.CounterForm(request.POST or None, windows=windows)
     status = 200
     if request.method == "POST":
@@ -63,7 +64,7 @@ def counter(request: HttpRequest) -> HttpResponse:
                 status = forms.add_service_error(form, error)
             else:
                 return redirect("feedback:counter_visit", token=visit.token)
-    context = {"form": form, "visits": selectors.recent_visits(request.user)}
+    context = {"form": form, "visits": visits.recent_visits(request.user)}
     return render(request, "feedback/counter.html", context, status=status)
 
 
@@ -72,7 +73,7 @@ def counter(request: HttpRequest) -> HttpResponse:
 def counter_visit(request: HttpRequest, token: str) -> HttpResponse:
     """The rating code of one visit as a QR code (inline SVG) for the person to scan, with the link spelled out."""
     _require(request, policy.is_counter_clerk(request.user), "feedback.counter")
-    visit = selectors.clerk_visit(request.user, token)
+    visit = visits.clerk_visit(request.user, token)
     url = request.build_absolute_uri(reverse("feedback:visit", args=[visit.token]))
     # segno writes the SVG itself (the link is escaped in it), so it is safe to put into the page as it is.
     svg = segno.make(url, error="m").svg_inline(scale=4, omitsize=True, svgclass="qr", title=_("评价二维码"))
@@ -126,12 +127,10 @@ def _render_supervision(
     decision: tuple[int, forms.AppealDecisionForm] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    suspects = Paginator(selectors.suspect_ratings(request.user), DESK_PAGE_SIZE).get_page(request.GET.get("page"))
-    appeals = Paginator(selectors.pending_appeals(request.user), DESK_PAGE_SIZE).get_page(
-        request.GET.get("appeals_page")
-    )
+    suspects = Paginator(queues.suspect_ratings(request.user), DESK_PAGE_SIZE).get_page(request.GET.get("page"))
+    appeals = Paginator(queues.pending_appeals(request.user), DESK_PAGE_SIZE).get_page(request.GET.get("appeals_page"))
     suspect_rows: list[tuple[Any, forms.ReviewForm]] = []
-    for row in selectors.suspect_rows(suspects.object_list):
+    for row in queues.suspect_rows(suspects.object_list):
         bound = review[1] if review is not None and review[0] == row.rating.pk else None
         suspect_rows.append((row, bound or forms.ReviewForm(prefix=f"review-{row.rating.pk}")))
     appeal_rows: list[tuple[Any, forms.AppealDecisionForm]] = []
@@ -167,7 +166,7 @@ def supervision(request: HttpRequest) -> HttpResponse:
 def review(request: HttpRequest, rating_id: int) -> HttpResponse:
     """Exclude a suspect rating as fake or malicious, or clear it, with a note kept on the record."""
     _require(request, policy.is_supervisor(request.user), "feedback.supervision")
-    selectors.get_suspect(request.user, rating_id)
+    queues.get_suspect(request.user, rating_id)
     form = forms.ReviewForm(request.POST, prefix=f"review-{rating_id}")
     if not form.is_valid():
         return _render_supervision(request, review=(rating_id, form), status=400)
@@ -188,7 +187,7 @@ def review(request: HttpRequest, rating_id: int) -> HttpResponse:
 def decide_appeal(request: HttpRequest, appeal_id: int) -> HttpResponse:
     """Uphold (the rating is excluded) or dismiss a department's appeal, with the reason on the record."""
     _require(request, policy.is_supervisor(request.user), "feedback.supervision")
-    selectors.get_appeal(request.user, appeal_id)
+    queues.get_appeal(request.user, appeal_id)
     form = forms.AppealDecisionForm(request.POST, prefix=f"appeal-{appeal_id}")
     if not form.is_valid():
         return _render_supervision(request, decision=(appeal_id, form), status=400)
@@ -210,9 +209,9 @@ def decide_appeal(request: HttpRequest, appeal_id: int) -> HttpResponse:
 def _render_department(
     request: HttpRequest, *, bound: tuple[int, forms.AppealForm] | None = None, status: int = 200
 ) -> HttpResponse:
-    page = Paginator(selectors.department_bad_ratings(request.user), DESK_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(queues.department_bad_ratings(request.user), DESK_PAGE_SIZE).get_page(request.GET.get("page"))
     rows: list[tuple[Any, forms.AppealForm]] = []
-    for row in selectors.bad_rating_rows(page.object_list):
+    for row in queues.bad_rating_rows(page.object_list):
         form = bound[1] if bound is not None and bound[0] == row.rating.pk else None
         rows.append((row, form or forms.AppealForm(prefix=f"appeal-{row.rating.pk}")))
     page_errors: list[str] = []
@@ -235,7 +234,7 @@ def department(request: HttpRequest) -> HttpResponse:
 def file_appeal(request: HttpRequest, rating_id: int) -> HttpResponse:
     """申诉: ask a supervisor to exclude a bad rating the department believes mistaken or malicious."""
     _require(request, policy.may_appeal(request.user), "feedback.department")
-    selectors.get_department_rating(request.user, rating_id)
+    queues.get_department_rating(request.user, rating_id)
     form = forms.AppealForm(request.POST, prefix=f"appeal-{rating_id}")
     if not form.is_valid():
         return _render_department(request, bound=(rating_id, form), status=400)

@@ -7,8 +7,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from yiwang.directory import selectors as directory_selectors
-from yiwang.hotline import geometry, services
+from yiwang.hotline import services
 from yiwang.hotline.constants import Satisfaction, Source, WorkOrderKind, WorkOrderState
+from yiwang.hotline.geometry.geojson import DEMO_GRID_PATH
 from yiwang.hotline.models import DispatchRule, GridCell, WorkOrder
 
 # The department that takes grid reports in cells without a grid worker.
@@ -77,7 +78,7 @@ def create_demo_grid() -> int:
     """Load the demo city's grid once; returns how many cells were made."""
     if GridCell.objects.exists():
         return 0
-    return services.load_grid(geometry.DEMO_GRID_PATH.read_bytes(), department_code=GRID_DEPARTMENT).created
+    return services.load_grid(DEMO_GRID_PATH.read_bytes(), department_code=GRID_DEPARTMENT).created
 
 
 def create_demo_orders() -> list[str]:

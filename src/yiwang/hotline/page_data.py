@@ -22,7 +22,7 @@ from yiwang.accounts import services as accounts_services
 from yiwang.accounts.constants import Role
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import calendar
-from yiwang.hotline import geometry, policy, selectors, services
+from yiwang.hotline import policy, selectors, services
 from yiwang.hotline.constants import (
     AssignmentRole,
     AssignmentState,
@@ -30,6 +30,8 @@ from yiwang.hotline.constants import (
     WorkOrderKind,
     WorkOrderState,
 )
+from yiwang.hotline.geometry.shapes import InvalidCoordinates
+from yiwang.hotline.geometry.svg import svg_map
 from yiwang.hotline.models import Assignment, Attachment, KnowledgeEntry, WorkOrder, WorkOrderEvent
 from yiwang.hotline.workflow import Actor, Transition, action_label, actions_from
 
@@ -371,9 +373,9 @@ def grid_svg(*, highlight: set[str] | str | None = None, point: tuple[float, flo
     if locator is None or not len(locator):
         return None
     try:
-        return geometry.svg_map(list(locator.cells), highlight=highlight, point=point)
-    except geometry.InvalidCoordinates:
-        return geometry.svg_map(list(locator.cells), highlight=highlight)
+        return svg_map(list(locator.cells), highlight=highlight, point=point)
+    except InvalidCoordinates:
+        return svg_map(list(locator.cells), highlight=highlight)
 
 
 def order_map(order: WorkOrder) -> SafeString | None:

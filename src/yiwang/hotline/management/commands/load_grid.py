@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from yiwang.hotline import geometry, services
+from yiwang.hotline import services
+from yiwang.hotline.geometry.shapes import GridDataError
 
 
 class Command(BaseCommand):
@@ -29,6 +30,6 @@ class Command(BaseCommand):
             raise CommandError(f"无法读取文件 {path}: {error.strerror}") from error
         try:
             report = services.load_grid(data, department_code=options["department"])
-        except (geometry.GridDataError, services.HotlineError) as error:
+        except (GridDataError, services.HotlineError) as error:
             raise CommandError(getattr(error, "message", str(error))) from error
         self.stdout.write(f"网格：新增 {report.created}，更新 {report.updated}，停用 {report.deactivated}")

@@ -1,0 +1,81 @@
+"""Every change to identity goes through this package: registration, login, codes, second
+factor, roles, delegations, organisations and reads of personal data.
+
+Each function records its security-relevant outcome in the audit log
+(core.audit), successful or not. The modules split the work by concern;
+other apps and the app's own doors import the public names from here
+(``from yiwang.accounts import services``), which is the app's public face.
+"""
+
+from yiwang.accounts.services.codes import send_code, verify_code
+from yiwang.accounts.services.delegation import (
+    ActingFor,
+    act_for_at_counter,
+    act_for_by_delegation,
+    grant_delegation,
+    revoke_delegation,
+)
+from yiwang.accounts.services.errors import IdentityError, record_event_denied
+from yiwang.accounts.services.login import (
+    LoginOutcome,
+    authenticate_password,
+    authenticate_sms,
+    logout_everywhere,
+    record_login,
+    register_citizen,
+)
+from yiwang.accounts.services.organisations import (
+    add_organisation_agent,
+    register_organisation,
+    revoke_organisation_agent,
+)
+from yiwang.accounts.services.people import (
+    clean_document,
+    clean_mobile,
+    clean_name,
+    create_person,
+    find_person,
+    find_person_by_mobile,
+    mobile_index,
+)
+from yiwang.accounts.services.personal_data import reveal_person_data
+from yiwang.accounts.services.second_factor import confirm_totp, start_totp_enrolment, verify_second_factor
+from yiwang.accounts.services.staff import create_staff, grant_role, revoke_role
+from yiwang.accounts.services.throttling import throttle_failure, throttle_locked_until
+
+__all__ = [
+    "ActingFor",
+    "IdentityError",
+    "LoginOutcome",
+    "act_for_at_counter",
+    "act_for_by_delegation",
+    "add_organisation_agent",
+    "authenticate_password",
+    "authenticate_sms",
+    "clean_document",
+    "clean_mobile",
+    "clean_name",
+    "confirm_totp",
+    "create_person",
+    "create_staff",
+    "find_person",
+    "find_person_by_mobile",
+    "grant_delegation",
+    "grant_role",
+    "logout_everywhere",
+    "mobile_index",
+    "record_event_denied",
+    "record_login",
+    "register_citizen",
+    "register_organisation",
+    "reveal_person_data",
+    "revoke_delegation",
+    "revoke_organisation_agent",
+    "revoke_role",
+    "send_code",
+    "start_totp_enrolment",
+    "throttle_failure",
+    "throttle_locked_until",
+    "verify_code",
+    "verify_second_factor",
+]

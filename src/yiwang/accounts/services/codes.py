@@ -1,0 +1,100 @@
+"""One-time SMS codes: sending within the limits, accepting a code once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from yiwang.accounts.constants import (
+    CodePurpose,
+)
+from yiwang.accounts.models import (
+    OneTimeCode,
+)
+from yiwang.accounts.services.errors import IdentityError
+from yiwang.accounts.services.people import clean_mobile, mobile_index
+from yiwang.accounts.sms import send_sms
+from yiwang.core import crypto, numbering
+from yiwang.core.audit import record_event
+
+CODE_TTL = dt.timedelta(minutes=5)
+CODE_ATTEMPTS = 5
+CODE_RESEND_INTERVAL = dt.timedelta(seconds=60)
+CODES_PER_MOBILE_PER_HOUR = 5
+CODES_PER_IP_PER_HOUR = 20
+
+
+def _code_hash(code: str, purpose: str, index: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), f"{purpose}:{index}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def send_code(mobile: str, purpose: str, *, ip: str | None = None) -> None:
+    """Send a 6-digit code to ``mobile``, within the resend interval and the hourly limits."""
+    mobile = clean_mobile(mobile)
+    if purpose not in CodePurpose.values:
+        raise IdentityError("invalid_purpose", "验证码用途无效")
+    index = mobile_index(mobile)
+    now = timezone.now()
+    recent = OneTimeCode.objects.filter(mobile_index=index, created_at__gt=now - dt.timedelta(hours=1))
+    if recent.filter(created_at__gt=now - CODE_RESEND_INTERVAL).exists():
+        raise IdentityError("code_too_soon", "验证码已发送，请60秒后再试")
+    if recent.count() >= CODES_PER_MOBILE_PER_HOUR:
+        raise IdentityError("code_limit", "该手机号获取验证码过于频繁，请一小时后再试")
+    if ip and OneTimeCode.objects.filter(ip=ip, created_at__gt=now - dt.timedelta(hours=1)).count() >= (
+        CODES_PER_IP_PER_HOUR
+    ):
+        raise IdentityError("code_limit", "获取验证码过于频繁，请稍后再试")
+    code = numbering.random_digits(6)
+    with transaction.atomic():
+        OneTimeCode.objects.create(
+            purpose=purpose,
+            mobile_index=index,
+            code_hash=_code_hash(code, purpose, index),
+            expires_at=now + CODE_TTL,
+            ip=ip,
+        )
+        transaction.on_commit(
+            lambda: send_sms(mobile, f"【示范市一网通办】您的验证码为{code}，5分钟内有效。请勿告诉他人。")
+        )
+
+
+def verify_code(mobile: str, purpose: str, code: str, *, ip: str | None = None) -> None:
+    """Accept a code once: wrong, expired, used or over-tried codes are refused and audited."""
+    mobile = clean_mobile(mobile)
+    index = mobile_index(mobile)
+    code = (code or "").strip()
+    with transaction.atomic():
+        candidate = (
+            OneTimeCode.objects.select_for_update()
+            .filter(mobile_index=index, purpose=purpose, consumed_at__isnull=True)
+            .order_by("-created_at")
+            .first()
+        )
+        now = timezone.now()
+        reason = ""
+        if candidate is None:
+            reason = "没有可用的验证码，请重新获取"
+        elif candidate.expires_at <= now:
+            reason = "验证码已过期，请重新获取"
+        elif candidate.attempts >= CODE_ATTEMPTS:
+            reason = "验证码错误次数过多，请重新获取"
+        elif not (len(code) == 6 and code.isdigit()) or not hmac.compare_digest(
+            candidate.code_hash, _code_hash(code, purpose, index)
+        ):
+            candidate.attempts = F("attempts") + 1
+            candidate.save(update_fields=["attempts"])
+            reason = "验证码不正确"
+        if not reason and candidate is not None:
+            candidate.consumed_at = now
+            candidate.save(update_fields=["consumed_at"])
+    if reason:
+        record_event(
+            "auth.code_failed", target=f"mobile:{crypto.mask_mobile(mobile)}", ip=ip, detail={"purpose": purpose}
+        )
+        raise IdentityError("invalid_code", reason, field="code")

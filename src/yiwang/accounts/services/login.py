@@ -1,0 +1,185 @@
+"""Registration and login: password with lockout, SMS code, and ending every session."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from yiwang.accounts import policy
+from yiwang.accounts.constants import (
+    AssuranceLevel,
+    AssuranceMethod,
+    CodePurpose,
+)
+from yiwang.accounts.models import (
+    TotpDevice,
+    User,
+)
+from yiwang.accounts.services.codes import verify_code
+from yiwang.accounts.services.errors import IdentityError
+from yiwang.accounts.services.people import (
+    clean_document,
+    clean_mobile,
+    clean_name,
+    create_person,
+    find_person,
+    find_person_by_mobile,
+    set_mobile,
+)
+from yiwang.accounts.services.throttling import (
+    IP_FAILURES_PER_WINDOW,
+    PASSWORD_FAILURES_BEFORE_LOCK,
+    throttle_clear,
+    throttle_failure,
+    throttle_locked_until,
+)
+from yiwang.core import crypto
+from yiwang.core.audit import record_event
+from yiwang.core.identifiers import (
+    DocumentType,
+    document_problem,
+    mobile_problem,
+    normalise_document_number,
+    normalise_mobile,
+)
+
+
+def register_citizen(
+    *,
+    name: str,
+    document_type: str,
+    document_number: str,
+    mobile: str,
+    code: str,
+    password: str,
+    ip: str | None = None,
+) -> User:
+    """Register a citizen: the SMS code proves the mobile number, giving assurance level 2."""
+    mobile = clean_mobile(mobile)
+    number = clean_document(document_type, document_number)
+    name = clean_name(name)
+    probe = User(username="probe", display_name=name)
+    try:
+        password_validation.validate_password(password, probe)
+    except ValidationError as exc:
+        raise IdentityError("weak_password", "；".join(exc.messages), field="password") from exc
+    if find_person_by_mobile(mobile):
+        raise IdentityError("mobile_taken", "该手机号已注册，请直接登录", field="mobile")
+    verify_code(mobile, CodePurpose.REGISTER, code, ip=ip)
+    with transaction.atomic():
+        existing = find_person(document_type, number)
+        if existing is not None:
+            if hasattr(existing, "user"):
+                raise IdentityError("person_exists", "该证件号码已注册，请直接登录", field="document_number")
+            person = existing
+            set_mobile(person, mobile, verified=True)
+            person.assurance_level = max(person.assurance_level, AssuranceLevel.MOBILE_VERIFIED)
+            if person.assurance_level == AssuranceLevel.MOBILE_VERIFIED:
+                person.assurance_method = AssuranceMethod.SMS
+            person.assurance_at = timezone.now()
+            person.save()
+        else:
+            person = create_person(
+                name=name,
+                document_type=document_type,
+                document_number=number,
+                mobile=mobile,
+                assurance_level=AssuranceLevel.MOBILE_VERIFIED,
+                assurance_method=AssuranceMethod.SMS,
+            )
+        user = User(username=f"p{secrets.token_hex(6)}", display_name=name, person=person)
+        user.set_password(password)
+        user.save()
+        record_event("account.registered", actor=user, target=f"accounts.Person:{person.pk}", ip=ip)
+    return user
+
+
+def _user_by_identifier(identifier: str) -> User | None:
+    """Staff log in with their username; citizens with their mobile or resident ID number."""
+    identifier = (identifier or "").strip()[:64]
+    if not identifier:
+        return None
+    user = User.objects.filter(username=identifier).first()
+    if user is not None:
+        return user
+    mobile = normalise_mobile(identifier)
+    if mobile_problem(mobile) is None:
+        person = find_person_by_mobile(mobile)
+    else:
+        number = normalise_document_number(DocumentType.RESIDENT_ID, identifier)
+        person = (
+            find_person(DocumentType.RESIDENT_ID, number)
+            if document_problem(DocumentType.RESIDENT_ID, number) is None
+            else None
+        )
+    return getattr(person, "user", None) if person else None
+
+
+@dataclass
+class LoginOutcome:
+    user: User
+    needs_second_factor: bool
+    needs_enrolment: bool
+
+
+def authenticate_password(identifier: str, password: str, *, ip: str | None = None) -> LoginOutcome:
+    """Check a password with lockout per account and throttling per address.
+
+    The same refusal is given for an unknown account and a wrong password, so
+    that nobody can probe which accounts exist.
+    """
+    ip_key = f"ip:{ip}" if ip else ""
+    if ip_key and throttle_locked_until(ip_key):
+        record_event("auth.login_throttled", ip=ip, detail={"identifier": _mask_identifier(identifier)})
+        raise IdentityError("throttled", "登录尝试过于频繁，请稍后再试")
+    user = _user_by_identifier(identifier)
+    account_key = f"user:{user.pk}" if user else ""
+    if account_key and (until := throttle_locked_until(account_key)):
+        record_event("auth.login_locked", actor=user, ip=ip)
+        minutes = max(1, int((until - timezone.now()).total_seconds() // 60) + 1)
+        raise IdentityError("locked", f"密码错误次数过多，账户已锁定，请{minutes}分钟后再试")
+    if user is None or not user.is_active or not user.check_password(password or ""):
+        if account_key and throttle_failure(account_key, limit=PASSWORD_FAILURES_BEFORE_LOCK):
+            record_event("auth.account_locked", actor=user, ip=ip)
+        if ip_key:
+            throttle_failure(ip_key, limit=IP_FAILURES_PER_WINDOW)
+        record_event("auth.login_failed", actor=user, ip=ip, detail={"identifier": _mask_identifier(identifier)})
+        raise IdentityError("invalid_credentials", "账号或密码不正确")
+    throttle_clear(account_key)
+    needs_second = policy.requires_second_factor(user)
+    enrolled = needs_second and TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
+    return LoginOutcome(user=user, needs_second_factor=needs_second, needs_enrolment=needs_second and not enrolled)
+
+
+def authenticate_sms(mobile: str, code: str, *, ip: str | None = None) -> User:
+    """Citizens' SMS-code login; staff must use password and authenticator."""
+    mobile = clean_mobile(mobile)
+    person = find_person_by_mobile(mobile)
+    verify_code(mobile, CodePurpose.LOGIN, code, ip=ip)
+    user = getattr(person, "user", None) if person else None
+    if user is None or not user.is_active or policy.requires_second_factor(user):
+        record_event("auth.login_failed", ip=ip, detail={"method": "sms", "mobile": crypto.mask_mobile(mobile)})
+        raise IdentityError("invalid_credentials", "该手机号未注册为个人账户")
+    return user
+
+
+def record_login(user: User, *, ip: str | None, method: str) -> None:
+    record_event("auth.login", actor=user, ip=ip, detail={"method": method})
+
+
+def _mask_identifier(identifier: str) -> str:
+    text = (identifier or "")[:64]
+    return text[:2] + "***" + text[-2:] if len(text) > 4 else "***"
+
+
+def logout_everywhere(user: User, *, ip: str | None = None) -> None:
+    """End every session of ``user`` on every device (their session hashes no longer match)."""
+    User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+    user.refresh_from_db(fields=["session_epoch"])
+    record_event("auth.logout_everywhere", actor=user, ip=ip)

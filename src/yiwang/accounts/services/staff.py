@@ -1,0 +1,111 @@
+"""Staff accounts and their roles: creating staff, granting and revoking roles within the actor's authority."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from yiwang.accounts import policy
+from yiwang.accounts.constants import (
+    Role,
+)
+from yiwang.accounts.models import (
+    RoleAssignment,
+    User,
+)
+from yiwang.accounts.services.errors import IdentityError
+from yiwang.core.audit import record_event
+
+
+def create_staff(
+    *, actor: User, username: str, display_name: str, department: Any, roles: Iterable[str], password: str
+) -> User:
+    """Create a staff account in ``department`` with roles the actor may grant."""
+    roles = list(roles)
+    for role in roles:
+        if not policy.can_grant_role(actor, role, department):
+            record_event("permission.denied", actor=actor, detail={"action": "create_staff", "role": role})
+            raise IdentityError("forbidden", "无权在该部门授予此角色")
+    username = (username or "").strip()
+    if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").isalnum():
+        raise IdentityError("invalid_username", "工号只能包含字母、数字、-和_，不超过64位", field="username")
+    if User.objects.filter(username=username).exists():
+        raise IdentityError("username_taken", "该工号已存在", field="username")
+    probe = User(username=username, display_name=display_name)
+    try:
+        password_validation.validate_password(password, probe)
+    except ValidationError as exc:
+        raise IdentityError("weak_password", "；".join(exc.messages), field="password") from exc
+    with transaction.atomic():
+        user = User(username=username, display_name=display_name[:64], is_staff=False)
+        user.set_password(password)
+        user.save()
+        for role in roles:
+            _grant(actor, user, role, department)
+        record_event("account.staff_created", actor=actor, target=f"accounts.User:{user.pk}")
+    return user
+
+
+def _grant(actor: User | None, user: User, role: str, department: Any) -> RoleAssignment:
+    assignment, _ = RoleAssignment.objects.get_or_create(
+        user=user,
+        role=role,
+        department=department,
+        revoked_at=None,
+        defaults={"granted_by": actor},
+    )
+    record_event(
+        "role.granted",
+        actor=actor,
+        target=f"accounts.User:{user.pk}",
+        detail={"role": role, "department": getattr(department, "code", None)},
+    )
+    return assignment
+
+
+def grant_role(*, actor: User, user: User, role: str, department: Any) -> RoleAssignment:
+    """Grant a role; refused (and audited) outside the actor's authority or to themselves."""
+    if role not in Role.values or not policy.can_grant_role(actor, role, department) or actor.pk == user.pk:
+        record_event(
+            "permission.denied",
+            actor=actor,
+            target=f"accounts.User:{user.pk}",
+            detail={"action": "grant_role", "role": role, "department": getattr(department, "code", None)},
+        )
+        raise IdentityError("forbidden", "无权授予该角色")
+    if user.person_id is not None and not policy.is_platform_admin(actor):
+        # Citizen logins stay citizen logins: staff work from staff accounts.
+        record_event("permission.denied", actor=actor, target=f"accounts.User:{user.pk}", detail={"action": "grant"})
+        raise IdentityError("forbidden", "不能为个人账户授予工作角色")
+    if not policy.can_manage_user(actor, user) and user.role_assignments.active().exists():
+        record_event("permission.denied", actor=actor, target=f"accounts.User:{user.pk}", detail={"action": "grant"})
+        raise IdentityError("forbidden", "无权管理该用户")
+    with transaction.atomic():
+        return _grant(actor, user, role, department)
+
+
+def revoke_role(*, actor: User, assignment: RoleAssignment) -> None:
+    if not policy.can_grant_role(actor, assignment.role, assignment.department) or actor.pk == assignment.user_id:
+        record_event(
+            "permission.denied",
+            actor=actor,
+            target=f"accounts.RoleAssignment:{assignment.pk}",
+            detail={"action": "revoke_role"},
+        )
+        raise IdentityError("forbidden", "无权撤销该角色")
+    with transaction.atomic():
+        updated = RoleAssignment.objects.filter(pk=assignment.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=actor
+        )
+        if updated:
+            record_event(
+                "role.revoked",
+                actor=actor,
+                target=f"accounts.User:{assignment.user_id}",
+                detail={"role": assignment.role, "department": getattr(assignment.department, "code", None)},
+            )

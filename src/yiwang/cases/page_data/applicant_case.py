@@ -1,0 +1,169 @@
+"""The applicant's case page: state, timeline, corrections asked for, payment and documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.utils.translation import gettext
+
+from yiwang.cases import definitions, payments, policy, selectors, services
+from yiwang.cases.constants import CaseState, TaskStatus
+from yiwang.cases.models import ApplicationFile, Case, CaseEvent, CaseTask
+from yiwang.cases.page_data.applications import FieldRow, field_row
+from yiwang.cases.page_data.documents import available_documents
+from yiwang.cases.workflow import TRANSITIONS, action_label
+from yiwang.core import calendar, crypto
+
+if TYPE_CHECKING:
+    pass
+
+
+@dataclass
+class EventRow:
+    created_at: dt.datetime
+    label: str
+    state_label: str
+    reason: str
+    actor: str
+    on_behalf_of: str
+    public: bool
+    detail: dict[str, Any]
+
+
+@dataclass
+class CorrectionRow:
+    kind: str
+    key: str
+    label: str
+    problem: str
+    # Files uploaded for this material since the notice (material rows only).
+    files: list[ApplicationFile] = field(default_factory=list)
+    # The field to correct and what it holds now (field rows only).
+    field: FieldRow | None = None
+
+
+@dataclass
+class CaseView:
+    case: Case
+    state_label: str
+    warning: str
+    warning_label: str
+    current_steps: list[str]
+    expectation: selectors.Expectation
+    correction: list[CorrectionRow]
+    correction_due: dt.date | None
+    payment_url: str
+    payment_amount: str
+    timeline: list[EventRow]
+    can_withdraw: bool
+    documents: list[tuple[str, str]]
+
+
+def state_label(state: str) -> str:
+    """The label of a case state, or the raw value for a state no longer in the enum."""
+    try:
+        return str(CaseState(state).label)
+    except ValueError:
+        return state
+
+
+def _actor(event: CaseEvent) -> str:
+    # Citizens (accounts with a person) are masked; officials act under their own names, the platform as itself.
+    if event.actor is None:
+        return (
+            gettext(services.SYSTEM_ACTOR_LABEL)
+            if event.actor_label == services.SYSTEM_ACTOR_LABEL
+            else event.actor_label
+        )
+    return crypto.mask_name(event.actor_label) if event.actor.person_id else event.actor_label
+
+
+def event_rows(events: list[CaseEvent]) -> list[EventRow]:
+    """Timeline entries with their labels in the active language."""
+    return [
+        EventRow(
+            created_at=e.created_at,
+            label=action_label(e.action),
+            state_label=state_label(e.to_state) if e.to_state else "",
+            reason=e.reason,
+            actor=_actor(e),
+            on_behalf_of=crypto.mask_name(e.on_behalf_of) if e.on_behalf_of else "",
+            public=e.public,
+            detail=e.detail if isinstance(e.detail, dict) else {},
+        )
+        for e in events
+    ]
+
+
+def warning_of(case: Case) -> tuple[str, str]:
+    """The deadline colour as a value (for the style) and a label (the text that says it)."""
+    warning = selectors.deadline_warning(case)
+    return warning, str(calendar.DeadlineWarning(warning).label)
+
+
+def open_tasks(case: Case) -> list[CaseTask]:
+    """The case's tasks still open, at any stage."""
+    return [t for t in selectors.case_tasks(case) if t.status == TaskStatus.OPEN]
+
+
+def checkout_url(case: Case) -> tuple[str, str]:
+    """The payment order's checkout address and amount, when the case waits for a fee and payments are set up."""
+    order = payments.pending_order(case)
+    if order is None:
+        return "", ""
+    return payments.checkout_url(order), str(order.amount)
+
+
+def correction_rows(case: Case) -> tuple[list[CorrectionRow], dt.date | None]:
+    """The open correction notice, item by item, with what was uploaded since and the fields to fix."""
+    notice = selectors.open_correction(case)
+    if notice is None:
+        return [], None
+    definition = definitions.for_item(case.item)
+    fields = {f.key: f for f in definition.fields}
+    data = case.application.form_data
+    uploaded: dict[str, list[ApplicationFile]] = {}
+    for stored in case.application.files.filter(uploaded_at__gt=notice.created_at, superseded_at__isnull=True).order_by(
+        "id"
+    ):
+        uploaded.setdefault(stored.material_key, []).append(stored)
+    rows = []
+    for entry in notice.items:
+        row = CorrectionRow(
+            kind=str(entry.get("kind", "")),
+            key=str(entry.get("key", "")),
+            label=str(entry.get("label", "")),
+            problem=str(entry.get("problem", "")),
+        )
+        if row.kind == "material":
+            row.files = uploaded.get(row.key, [])
+        elif row.key in fields:
+            row.field = field_row(fields[row.key], str(data.get(row.key, "")))
+        rows.append(row)
+    return rows, notice.due
+
+
+def case_view(user: Any, case: Case) -> CaseView:
+    """Everything the applicant's case page shows."""
+    warning, warning_label = warning_of(case)
+    expectation = selectors.expected_of_applicant(case)
+    rows, due = correction_rows(case) if expectation.kind == "correction" else ([], None)
+    url, amount = checkout_url(case) if expectation.kind == "payment" else ("", "")
+    withdraw = TRANSITIONS["withdraw"]
+    return CaseView(
+        case=case,
+        state_label=state_label(case.state),
+        warning=warning,
+        warning_label=warning_label,
+        current_steps=[t.name for t in open_tasks(case)],
+        expectation=expectation,
+        correction=rows,
+        correction_due=due,
+        payment_url=url,
+        payment_amount=amount,
+        timeline=event_rows(selectors.timeline(case, for_staff=False)),
+        can_withdraw=case.state in withdraw.sources and policy.can_perform(user, case, withdraw),
+        documents=available_documents(case),
+    )

@@ -1,0 +1,186 @@
+"""What the application pages show: the form's questions, fields and materials, and who may apply online."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from yiwang.accounts import policy as accounts_policy
+from yiwang.accounts import selectors as accounts_selectors
+from yiwang.accounts.constants import AssuranceLevel
+from yiwang.cases import definitions, policy, services
+from yiwang.cases.models import Application, ApplicationFile
+from yiwang.catalog import selectors as catalog_selectors
+
+if TYPE_CHECKING:
+    from yiwang.catalog.models import ServiceItem
+
+    pass
+
+
+# How an answer of each field type is typed in: (input type, inputmode).
+_INPUT_TYPES = {
+    "text": ("text", ""),
+    "textarea": ("textarea", ""),
+    "date": ("date", ""),
+    "integer": ("text", "numeric"),
+    "decimal": ("text", "decimal"),
+    "choice": ("select", ""),
+    "phone": ("tel", "tel"),
+    "email": ("email", "email"),
+    "credit_code": ("text", ""),
+    "id_number": ("text", ""),
+}
+# Input purposes (WCAG 1.3.5) of the applicant fields every item shares.
+_AUTOCOMPLETE = {
+    "applicant_name": "name",
+    "contact_name": "name",
+    "contact_mobile": "tel",
+    "address": "street-address",
+    "organisation_name": "organization",
+}
+
+
+def definition_of(application: Application) -> definitions.ApplicationDefinition:
+    """What the application asks for: its item's definition, or the merged one of its bundle."""
+    if application.bundle_code:
+        return definitions.for_bundle(application.bundle_code)[0]
+    return definitions.for_item(catalog_selectors.get_item(application.item_code))
+
+
+def holds(conditions: tuple[tuple[str, str], ...], context: Mapping[str, Any]) -> bool:
+    """Whether every (key, value) condition of a ``show_if`` holds for the answers in ``context``."""
+    return all(str(context.get(key, "")) == value for key, value in conditions)
+
+
+@dataclass
+class QuestionRow:
+    question: definitions.Question
+    value: str
+    problem: str = ""
+
+
+@dataclass
+class FieldRow:
+    field: definitions.FormField
+    value: str
+    input_type: str
+    inputmode: str = ""
+    autocomplete: str = ""
+    problem: str = ""
+
+
+@dataclass
+class MaterialRow:
+    spec: definitions.MaterialSpec
+    files: list[ApplicationFile] = field(default_factory=list)
+    problem: str = ""
+    error: str = ""
+
+
+@dataclass
+class ApplicationView:
+    application: Application
+    title: str
+    questions: list[QuestionRow]
+    fields: list[FieldRow]
+    materials: list[MaterialRow]
+    waived: list[MaterialRow]
+    # Files of materials that no longer apply after the answers changed: shown so they can be removed.
+    stray_files: list[ApplicationFile]
+    # For a bundle: the items the answers so far apply for.
+    item_names: list[str]
+    problems: list[definitions.Problem]
+    show_problems: bool
+    is_bundle: bool
+
+    @property
+    def problem_count(self) -> int:
+        return len(self.problems)
+
+
+def field_row(form_field: definitions.FormField, value: str, problem: str = "") -> FieldRow:
+    input_type, inputmode = _INPUT_TYPES.get(form_field.type, ("text", ""))
+    return FieldRow(
+        field=form_field,
+        value=value,
+        input_type=input_type,
+        inputmode=inputmode,
+        autocomplete=_AUTOCOMPLETE.get(form_field.key, ""),
+        problem=problem,
+    )
+
+
+def application_view(
+    application: Application, *, show_problems: bool, upload_error: tuple[str, str] | None = None
+) -> ApplicationView:
+    """Everything the application page shows: the questions, then what applies under the saved answers."""
+    definition = definition_of(application)
+    answers = {str(k): str(v) for k, v in application.situation_answers.items()}
+    data = {str(k): str(v) for k, v in application.form_data.items()}
+    context = {**data, **answers}
+    applies = definitions.applicable(definition, context)
+    problems = services.application_problems(application, definition) if show_problems else []
+    by_key = {(p.kind, p.key): p.message for p in problems}
+    files: dict[str, list[ApplicationFile]] = {}
+    for stored in application.files.filter(superseded_at__isnull=True).order_by("id"):
+        files.setdefault(stored.material_key, []).append(stored)
+    materials: list[MaterialRow] = []
+    waived: list[MaterialRow] = []
+    for spec in applies.materials:
+        row = MaterialRow(spec, files.pop(spec.key, []), by_key.get(("material", spec.key), ""))
+        if upload_error and upload_error[0] == spec.key:
+            row.error = upload_error[1]
+        (waived if spec.from_source else materials).append(row)
+    item_names: list[str] = []
+    if application.bundle_code:
+        _definition, items = definitions.for_bundle(application.bundle_code)
+        names = {item.code: item.name for item in items}
+        item_names = [names[code] for code in applies.item_codes if code in names]
+    return ApplicationView(
+        application=application,
+        title=definition.title,
+        questions=[
+            QuestionRow(q, answers.get(q.key, ""), by_key.get(("question", q.key), "")) for q in definition.questions
+        ],
+        fields=[field_row(f, data.get(f.key, ""), by_key.get(("field", f.key), "")) for f in applies.fields],
+        materials=materials,
+        waived=waived,
+        stray_files=[stored for rows in files.values() for stored in rows],
+        item_names=item_names,
+        problems=problems,
+        show_problems=show_problems,
+        is_bundle=bool(application.bundle_code),
+    )
+
+
+def material_keys(application: Application) -> set[str]:
+    """Every material key the application's definition knows (whether or not it applies now)."""
+    return {m.key for m in definition_of(application).materials}
+
+
+@dataclass(frozen=True)
+class AssuranceGap:
+    required: str
+    current: str
+
+
+def assurance_gap(person_id: int | None, item: ServiceItem) -> AssuranceGap | None:
+    """What real-name level the item asks for and what the person has, when they fall short."""
+    if person_id is not None and policy.meets_assurance(person_id, item):
+        return None
+    required = accounts_policy.required_assurance(item)
+    current = ""
+    if person_id is not None:
+        current = str(AssuranceLevel(accounts_selectors.get_person(person_id).assurance_level).label)
+    return AssuranceGap(required=str(AssuranceLevel(required).label), current=current)
+
+
+# The lowest online depth at which an item takes applications on the web (三级：网上申请).
+ONLINE_APPLICATION_DEPTH = 3
+
+
+def applies_online(item: ServiceItem) -> bool:
+    """Whether the item takes applications on the web; others are filed at a counter."""
+    return item.online_depth >= ONLINE_APPLICATION_DEPTH

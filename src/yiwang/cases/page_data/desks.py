@@ -1,0 +1,20 @@
+"""The other apps' desks a member of staff may use, for the workbench to link to."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from yiwang.core import desks
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
+def other_desks(user: Any) -> list[tuple[str, StrOrPromise]]:
+    """The desks of other apps (hotline, 好差评 …) ``user`` may use, as (address, label), for the workbench.
+
+    Those apps register their desks in :mod:`yiwang.core.desks`; whether a
+    desk is open to the user is their policy's to say, and the desks
+    themselves check again.
+    """
+    return desks.desks_for(user)

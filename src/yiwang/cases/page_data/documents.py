@@ -1,0 +1,124 @@
+"""Printed documents of a case (受理回执, 不予受理决定书, 补正告知书, 行政许可决定书)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from yiwang.cases import definitions, selectors
+from yiwang.cases.constants import CaseOutcome, CaseState
+from yiwang.cases.models import ApplicationFile, Case, CaseEvent, CorrectionNotice
+from yiwang.cases.page_data.applications import holds
+from yiwang.core import calendar, crypto
+
+if TYPE_CHECKING:
+    pass
+
+
+DOCUMENT_KINDS = {
+    "receipt": _("受理回执"),
+    "rejection": _("不予受理决定书"),
+    "correction": _("补正告知书"),
+    "decision": _("行政许可决定书"),
+}
+
+
+def available_documents(case: Case) -> list[tuple[str, str]]:
+    """The printable documents this case has so far: (kind, title)."""
+    kinds = ["receipt"]
+    if CorrectionNotice.objects.filter(case=case).exists():
+        kinds.append("correction")
+    if case.state == CaseState.REJECTED:
+        kinds.append("rejection")
+    if case.outcome in {CaseOutcome.APPROVED, CaseOutcome.REFUSED} and case.decided_at is not None:
+        kinds.append("decision")
+    return [(kind, str(DOCUMENT_KINDS[kind])) for kind in kinds]
+
+
+@dataclass
+class ReceivedMaterial:
+    name: str
+    files: list[ApplicationFile]
+
+
+@dataclass
+class DocumentView:
+    kind: str
+    title: str
+    case: Case
+    applicant: str
+    issued_on: dt.date
+    materials: list[ReceivedMaterial] = field(default_factory=list)
+    waived: list[str] = field(default_factory=list)
+    event: CaseEvent | None = None
+    legal_basis: str = ""
+    notice: CorrectionNotice | None = None
+    approved: bool = False
+
+
+def masked_applicant(case: Case) -> str:
+    """The applicant as printed and shown to staff: a person's name masked, an organisation's name in full."""
+    if case.applicant_organisation_id is not None:
+        return case.applicant_name
+    return crypto.mask_name(case.applicant_name)
+
+
+def _last_event(case: Case, *actions: str) -> CaseEvent | None:
+    return case.events.filter(action__in=actions).order_by("-id").first()
+
+
+def document_view(case: Case, kind: str) -> DocumentView:
+    """One printable document of the case; 404 when the case has no such document (yet)."""
+    if kind not in {k for k, _title in available_documents(case)}:
+        raise Http404(gettext("该办件没有这份文书"))
+    view = DocumentView(
+        kind=kind,
+        title=str(DOCUMENT_KINDS[kind]),
+        case=case,
+        applicant=masked_applicant(case),
+        issued_on=calendar.today_local(),
+    )
+    if kind == "receipt":
+        _list_received_materials(case, view)
+    elif kind == "rejection":
+        view.event = _last_event(case, "reject")
+    elif kind == "correction":
+        view.notice = CorrectionNotice.objects.filter(case=case).order_by("-id").first()
+    elif kind == "decision":
+        view.event = _last_event(case, "approve", "refuse")
+        view.approved = case.outcome == CaseOutcome.APPROVED
+    _date_and_basis(case, view)
+    return view
+
+
+def _list_received_materials(case: Case, view: DocumentView) -> None:
+    """The receipt lists the materials received (with their files) and those taken from a data source."""
+    definition = definitions.for_item(case.item)
+    files: dict[str, list[ApplicationFile]] = {}
+    for stored in selectors.files_of(case):
+        files.setdefault(stored.material_key, []).append(stored)
+    context = {**case.application.form_data, **case.application.situation_answers}
+    for spec in definition.materials:
+        if not holds(spec.show_if, context):
+            continue
+        if spec.from_source:
+            view.waived.append(spec.name)
+        elif spec.key in files:
+            view.materials.append(ReceivedMaterial(spec.name, files[spec.key]))
+
+
+def _date_and_basis(case: Case, view: DocumentView) -> None:
+    """A document is dated by the event or notice it records (else by acceptance), with that event's legal basis."""
+    if view.event is not None:
+        view.legal_basis = str(view.event.detail.get("legal_basis", "")) if isinstance(view.event.detail, dict) else ""
+        view.issued_on = timezone.localdate(view.event.created_at)
+    elif view.notice is not None:
+        view.issued_on = timezone.localdate(view.notice.created_at)
+    else:
+        view.issued_on = timezone.localdate(case.accepted_at or case.submitted_at)
