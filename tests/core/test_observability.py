@@ -42,13 +42,16 @@ class LogLines:
 @pytest.fixture
 def log_lines() -> Iterator[LogLines]:
     lines = LogLines()
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(lines.handler)
-    root.setLevel(logging.INFO)
+    # Django's loggers do not propagate to the root (settings.LOGGING): listen on both.
+    loggers = [logging.getLogger(), logging.getLogger("django")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(lines.handler)
+        logger.setLevel(logging.INFO)
     yield lines
-    root.removeHandler(lines.handler)
-    root.setLevel(level)
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(lines.handler)
+        logger.setLevel(level)
 
 
 # --- request ids ----------------------------------------------------------------------
@@ -149,6 +152,23 @@ def test_an_unknown_path_is_logged_without_it(client: Client, log_lines: LogLine
     assert line["status"] == 404
     assert line["route"] == "-"
     assert "13800138000" not in json.dumps(line)
+
+
+@pytest.mark.django_db
+def test_django_request_warnings_leave_the_request_and_its_query_out(client: Client, log_lines: LogLines) -> None:
+    response = client.get("/no-such-page/?phone=13800138000")
+    [line] = log_lines.lines("django.request")
+    assert line["status_code"] == 404
+    assert line["request_id"] == response[REQUEST_ID_HEADER]
+    assert "request" not in line
+    assert "13800138000" not in log_lines.stream.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_site_root_is_logged_as_slash(client: Client, log_lines: LogLines) -> None:
+    client.get("/")
+    [line] = log_lines.lines("yiwang.access")
+    assert line["route"] == "/"
 
 
 def test_settings_wire_the_filter_and_the_formatter() -> None:
@@ -284,3 +304,30 @@ def test_probes_pass_the_host_check_and_the_https_redirect(client: Client, setti
     # Everything else is still refused or redirected.
     assert client.get("/observed/7/", HTTP_HOST="10.0.0.7:8000").status_code == 400
     assert client.get("/observed/7/", HTTP_HOST="zwfw.example.gov.cn").status_code == 301
+
+
+@pytest.mark.django_db
+def test_a_notification_is_sent_under_the_request_id_of_its_event() -> None:
+    from django.db import transaction
+
+    from yiwang.core import notifications
+
+    seen: list[str | None] = []
+    notifications.register_channel("observed", lambda notification: seen.append(observability.current_request_id()))
+    try:
+        with observability.request_id_context("req-notify"), transaction.atomic():
+            event = outbox.publish(TOPIC, {"n": 1})
+        for key, source in (("with-event", event), ("without-event", None)):
+            notifications.queue(
+                dedupe_key=key,
+                channel="observed",
+                template="test",
+                subject="办件已受理",
+                body="您的申请已受理。",
+                recipient_user_id=1,
+                event=source,
+            )
+        assert notifications.deliver_batch("worker-1") == 2
+    finally:
+        notifications.unregister_channel("observed")
+    assert seen == ["req-notify", None]  # oldest first

@@ -116,7 +116,7 @@ def route_of(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
     if match is None:
         return NO_REQUEST_ID
-    return "/" + match.route if match.route else (match.view_name or NO_REQUEST_ID)
+    return "/" + match.route
 
 
 def user_id_of(request: HttpRequest) -> str:
@@ -151,7 +151,10 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", None):
-            record.request_id = current_request_id() or NO_REQUEST_ID
+            # Django logs a 4xx/5xx response after the middleware has returned (and the context
+            # variable is reset), passing the request along: its id is on it.
+            request_id = current_request_id() or getattr(getattr(record, "request", None), "request_id", None)
+            record.request_id = request_id or NO_REQUEST_ID
         return True
 
 
@@ -172,7 +175,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
+            # Django's request loggers pass the request itself, whose text holds the query string.
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_") and not isinstance(value, HttpRequest):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
