@@ -14,7 +14,7 @@ LOCK_RUN := requirements/run.txt
 LOCK_TEST := requirements/test.txt
 PIP_INSTALL = $(BIN)/pip install --quiet --disable-pip-version-check
 # pip-tools, pinned, in a virtualenv of its own so that it is in neither lock.
-PIP_TOOLS := pip-tools==7.6.2
+PIP_TOOLS_VERSION := 7.6.2
 LOCK_VENV := .venv-lock
 PIP_COMPILE = $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links
@@ -50,11 +50,14 @@ install-test: $(VENV)/.installed-test browser
 # pyproject.toml asks otherwise; `make lock UPGRADE=1` moves every transitive one to its newest version.
 # The test lock is constrained by the runtime lock so the two never disagree. The s3 extra stays out of
 # both (optional; see docs/dependencies.md).
-lock:
-	@test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && \
-		$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check pip==25.3 $(PIP_TOOLS); }
+lock: $(LOCK_VENV)/.pip-tools-$(PIP_TOOLS_VERSION)
 	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --output-file $(LOCK_RUN) pyproject.toml
 	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --extra test --constraint $(LOCK_RUN) --output-file $(LOCK_TEST) pyproject.toml
+
+$(LOCK_VENV)/.pip-tools-$(PIP_TOOLS_VERSION):
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==25.3 pip-tools==$(PIP_TOOLS_VERSION)
+	touch $@
 
 # Debian's Chromium for the browser tests: no browser is ever downloaded by the tests.
 browser:
