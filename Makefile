@@ -9,27 +9,55 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PORT ?= 8000
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test lint types test-sqlite test-postgresql test-e2e bench install install-test browser clean
+# Locked dependencies with their hashes (docs/dependencies.md); `make lock` refreshes them from pyproject.toml.
+LOCK_RUN := requirements/run.txt
+LOCK_TEST := requirements/test.txt
+PIP_INSTALL = $(BIN)/pip install --quiet --disable-pip-version-check
+# pip-tools, pinned, in a virtualenv of its own so that it is in neither lock.
+PIP_TOOLS_VERSION := 7.6.2
+LOCK_VENV := .venv-lock
+PIP_COMPILE = $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+
+.PHONY: help run test lint types test-sqlite test-postgresql test-e2e bench install install-test browser clean lock
 
 help:
 	@echo "make run    install, migrate, seed the demo data and serve on http://127.0.0.1:$(PORT)"
 	@echo "make test   install what tests need and run lint, types, unit, API and browser tests"
 	@echo "make bench  run the benchmarks in bench/ and print their BENCH lines"
+	@echo "make lock   refresh requirements/*.txt (pinned, hashed) from pyproject.toml"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==25.3
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+# Everything from the lock, every file checked against its hash; then the project itself, adding nothing.
+$(VENV)/.installed: $(LOCK_RUN) pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) --require-hashes -r $(LOCK_RUN)
+	$(PIP_INSTALL) --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+# The test lock holds the runtime lock's pins (compiled under it), so it serves `make run` too.
+$(VENV)/.installed-test: $(LOCK_TEST) pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) --require-hashes -r $(LOCK_TEST)
+	$(PIP_INSTALL) --no-deps -e .
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test browser
+
+# Resolve pyproject.toml's dependencies again, with hashes of every file: existing pins are kept unless
+# pyproject.toml asks otherwise; `make lock UPGRADE=1` moves every transitive one to its newest version.
+# The test lock is constrained by the runtime lock so the two never disagree. The s3 extra stays out of
+# both (optional; see docs/dependencies.md).
+lock: $(LOCK_VENV)/.pip-tools-$(PIP_TOOLS_VERSION)
+	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --output-file $(LOCK_RUN) pyproject.toml
+	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --extra test --constraint $(LOCK_RUN) --output-file $(LOCK_TEST) pyproject.toml
+
+$(LOCK_VENV)/.pip-tools-$(PIP_TOOLS_VERSION):
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==25.3 pip-tools==$(PIP_TOOLS_VERSION)
+	touch $@
 
 # Debian's Chromium for the browser tests: no browser is ever downloaded by the tests.
 browser:
@@ -77,4 +105,4 @@ bench: install-test
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -81,6 +81,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every response, redirects and refusals included, gets a request id and an access log line.
+    "yiwang.core.observability.RequestIdMiddleware",
+    # /healthz and /readyz are answered here, before the host check and the HTTPS redirect (core/health.py).
+    "yiwang.core.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -203,13 +207,32 @@ def _trusted_proxies() -> int:
 YIWANG_TRUSTED_PROXIES = _trusted_proxies()
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# Logs: one JSON object per line on stderr (time in UTC, level, logger, request_id, message and
+# extra fields), one access line per request from yiwang.access; format in docs/configuration.md.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"jieba": {"level": "WARNING"}},
+    "filters": {"request_id": {"()": "yiwang.core.observability.RequestIdFilter"}},
+    "formatters": {"json": {"()": "yiwang.core.observability.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "json"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "jieba": {"level": "WARNING"},
+        # Replaces Django's own handlers (a plain-text console under DEBUG), which printed each line twice.
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # runserver's own request lines carry the query string; yiwang.access replaces them.
+        "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
 }
+
+# Readiness (/readyz): the worker's message broker, when there is one, must accept a TCP
+# connection. Unset: no broker check. Only host and port are used; credentials in the URL are
+# never shown or logged.
+YIWANG_BROKER_URL = os.environ.get("YIWANG_BROKER_URL", "").strip()
+YIWANG_READYZ_TIMEOUT = float(os.environ.get("YIWANG_READYZ_TIMEOUT", "2"))
 
 # Search: the longest query accepted, in characters, after normalisation.
 SEARCH_MAX_QUERY_LENGTH = int(os.environ.get("SEARCH_MAX_QUERY_LENGTH", "100"))

@@ -193,6 +193,8 @@ class OutboxEvent(models.Model):
     locked_by = models.CharField(max_length=64, blank=True)
     processed_at = models.DateTimeField(_("处理完成时间"), null=True, blank=True)
     last_error = models.TextField(_("最近错误"), blank=True)
+    # The request that wrote the event (yiwang.core.observability); the worker logs its handling under it.
+    request_id = models.CharField(_("请求编号"), max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("事件发件箱")

@@ -58,6 +58,7 @@ from . import leasing
 from .audit import record_event
 from .leasing import DEFAULT_LEASE, MAX_ATTEMPTS, StopCheck
 from .models import InAppMessage, Notification, NotificationStatus, OutboxEvent
+from .observability import request_id_context
 
 logger = logging.getLogger("yiwang.notifications")
 
@@ -380,7 +381,14 @@ def _deliver_one(notification_id: int, *, worker_id: str, lease: dt.timedelta) -
     # Renew the lease for this one notification; if it has passed to another worker, leave it to them.
     if not mine.update(locked_until=timezone.now() + lease):
         return False
-    notification = Notification.objects.get(pk=notification_id)
+    # The sender's log lines carry the id of the request whose event queued the notification.
+    notification = Notification.objects.annotate(request_id=F("event__request_id")).get(pk=notification_id)
+    with request_id_context(getattr(notification, "request_id", None) or None):
+        return _send(notification, mine, worker_id=worker_id)
+
+
+def _send(notification: Notification, mine: QuerySet[Notification], *, worker_id: str) -> bool:
+    notification_id = notification.pk
     channel = _channels.get(notification.channel)
     try:
         if channel is None:

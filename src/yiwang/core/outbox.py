@@ -53,6 +53,7 @@ from . import leasing
 from .audit import record_event
 from .leasing import DEFAULT_LEASE, MAX_ATTEMPTS, StopCheck
 from .models import OutboxEvent
+from .observability import bind_request_id, current_request_id, request_id_context
 
 logger = logging.getLogger("yiwang.outbox")
 
@@ -94,7 +95,10 @@ def publish(topic: str, payload: dict[str, Any], *, delay: dt.timedelta | None =
     if delay is not None and delay < dt.timedelta(0):
         raise ValueError("an event cannot be delayed by a negative time")
     return OutboxEvent.objects.create(
-        topic=topic, payload=payload, available_at=timezone.now() + (delay or dt.timedelta(0))
+        topic=topic,
+        payload=payload,
+        available_at=timezone.now() + (delay or dt.timedelta(0)),
+        request_id=current_request_id() or "",
     )
 
 
@@ -181,11 +185,19 @@ def _process_one(event_id: int, *, worker_id: str, lease: dt.timedelta) -> bool:
     # passed to another worker meanwhile, and this tells us so.
     if not mine.update(locked_until=timezone.now() + lease):
         return False
+    # The handlers' log lines, and a failure's, carry the id of the request that published the
+    # event: bound once the event is read, undone when this block ends.
+    with request_id_context(None):
+        return _run_handlers(mine, event_id, worker_id=worker_id)
+
+
+def _run_handlers(mine: QuerySet[OutboxEvent], event_id: int, *, worker_id: str) -> bool:
     try:
         with transaction.atomic():
             event = mine.select_for_update().first()
             if event is None:
                 return False
+            bind_request_id(event.request_id or None)
             for handler in handlers_for(event.topic):
                 handler(event)
             OutboxEvent.objects.filter(pk=event_id).update(

@@ -30,6 +30,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from gunicorn.app.wsgiapp import WSGIApplication
 
+        # No gunicorn access log: its lines hold the raw path and query string (ids, phone numbers);
+        # yiwang.access writes one line per request instead (yiwang.core.observability).
         argv = [
             "gunicorn",
             "yiwang.wsgi:application",
@@ -37,8 +39,6 @@ class Command(BaseCommand):
             f"{options['host']}:{options['port']}",
             "--workers",
             str(options["workers"]),
-            "--access-logfile",
-            "-",
             "--graceful-timeout",
             "10",
         ]
