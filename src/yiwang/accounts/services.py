@@ -33,6 +33,7 @@ from yiwang.core.identifiers import (
     normalise_document_number,
     normalise_mobile,
 )
+from yiwang.core.problems import ServiceError
 
 from . import policy
 from .constants import (
@@ -70,14 +71,18 @@ RECOVERY_CODE_COUNT = 10
 PII_FIELDS = ("document_number", "mobile")
 
 
-class IdentityError(Exception):
+class IdentityError(ServiceError):
     """An identity rule was broken; ``code`` is stable, ``detail`` is for people (Chinese)."""
 
-    def __init__(self, code: str, detail: str, *, field: str = "") -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.field = field
+    # The API does not confirm what exists: a forbidden user, role or person answers as a missing one.
+    concealed = frozenset({"forbidden"})
+    statuses = {
+        "not_found": 404,
+        "throttled": 429,
+        "locked": 429,
+        "code_too_soon": 429,
+        "code_limit": 429,
+    }
 
 
 # --- throttling -----------------------------------------------------------

@@ -56,6 +56,7 @@ from yiwang.catalog.constants import OnlineDepth
 from yiwang.catalog.models import Department, ServiceItem
 from yiwang.core import calendar, outbox
 from yiwang.core.audit import record_event
+from yiwang.core.problems import ServiceError
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -67,16 +68,11 @@ MAX_EXTENSION_DAYS = 60
 SUBMISSION_KEY_MAX = 64
 
 
-class CaseError(Exception):
-    """A refused request, with a stable code and a message for the person who made it."""
+class CaseError(ServiceError):
+    """A refused request, with a stable code and a message for the person who made it.
 
-    status = 400
-
-    def __init__(self, code: str, message: str, *, problems: list[definitions.Problem] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.problems = problems or []
+    An incomplete application carries ``problems`` (a list of ``definitions.Problem``) in ``extra``.
+    """
 
 
 class CaseActionRefused(CaseError):

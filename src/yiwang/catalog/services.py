@@ -14,17 +14,17 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from yiwang.core.problems import ServiceError
+
 from .constants import ItemStatus
 from .models import Bundle, Faq, Fee, Material, ProcessStep, SearchIndexChange, ServiceItem
 
 
-class CatalogError(Exception):
+class CatalogError(ServiceError):
     """A catalogue rule was broken; ``code`` is stable, ``detail`` is for people (Chinese)."""
 
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+    # A step the item's current state does not allow conflicts with that state.
+    statuses = dict.fromkeys(("draft_exists", "not_draft", "not_in_review", "not_reviewable", "not_published"), 409)
 
 
 def _record_index_change(target: str, code: str) -> None:
