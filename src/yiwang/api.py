@@ -14,7 +14,7 @@ from ninja.renderers import JSONRenderer
 from yiwang.accounts.api import router as accounts_router
 from yiwang.cases.api import router as cases_router
 from yiwang.catalog.api import router as catalog_router
-from yiwang.core.problems import ServiceError, problem_response, service_error_response
+from yiwang.core.problems import PROBLEM_CONTENT_TYPE, ServiceError, problem_response, service_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,20 @@ class ReadableJSONRenderer(JSONRenderer):
     json_dumps_params = {"ensure_ascii": False}
 
 
-api = NinjaAPI(
+class YiwangAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
+        # Ninja lists every response under the renderer's media type; errors are sent as problem documents.
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if int(status) >= 400 and "application/json" in content:
+                        response["content"] = {PROBLEM_CONTENT_TYPE: content["application/json"]}
+        return schema
+
+
+api = YiwangAPI(
     renderer=ReadableJSONRenderer(),
     title="Yiwang 一网通办 API",
     version="1",
