@@ -108,6 +108,9 @@ def test_unknown_api_paths_answer_a_problem(api_client: Client, path: str) -> No
     body = _problem(api_client.get(path), 404, "not_found")
     assert body["instance"] == path
     _problem(api_client.post(path, {}, content_type="application/json"), 404, "not_found")
+    english = _problem(api_client.get(path, HTTP_ACCEPT_LANGUAGE="en"), 404, "not_found")
+    assert (english["title"], english["detail"]) == ("Not found", "No such API endpoint")
+    translation.activate("zh-hans")
 
 
 @pytest.mark.django_db

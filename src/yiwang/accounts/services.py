@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from yiwang.core import crypto
 from yiwang.core.audit import record_event
@@ -99,7 +100,7 @@ def _fail(key: str, *, limit: int, window: dt.timedelta = FAILURE_WINDOW, lock: 
     """Count a failure for ``key``; returns True when this failure locks it."""
     now = timezone.now()
     with transaction.atomic():
-        row, _ = Throttle.objects.select_for_update().get_or_create(key=key)
+        row, _created = Throttle.objects.select_for_update().get_or_create(key=key)
         if now - row.window_started_at > window:
             row.failures = 0
             row.window_started_at = now
@@ -148,7 +149,7 @@ def clean_mobile(raw: str) -> str:
 
 def clean_document(document_type: str, raw: str) -> str:
     if document_type not in DocumentType.values:
-        raise IdentityError("invalid_document_type", "证件类型无效", field="document_type")
+        raise IdentityError("invalid_document_type", _("证件类型无效"), field="document_type")
     number = normalise_document_number(document_type, raw or "")
     problem = document_problem(document_type, number)
     if problem:
@@ -159,7 +160,7 @@ def clean_document(document_type: str, raw: str) -> str:
 def clean_name(raw: str) -> str:
     name = " ".join((raw or "").split())
     if not 1 <= len(name) <= 64 or any(ch.isdigit() or ch in "<>\"'&;/\\" for ch in name):
-        raise IdentityError("invalid_name", "姓名应为1至64个字符，不含数字和特殊符号", field="name")
+        raise IdentityError("invalid_name", _("姓名应为1至64个字符，不含数字和特殊符号"), field="name")
     return name
 
 
@@ -186,7 +187,7 @@ def create_person(
     name = clean_name(name)
     number = clean_document(document_type, document_number)
     if find_person(document_type, number):
-        raise IdentityError("person_exists", "该证件号码已登记", field="document_number")
+        raise IdentityError("person_exists", _("该证件号码已登记"), field="document_number")
     person = Person(
         name=name,
         document_type=document_type,
@@ -202,7 +203,7 @@ def create_person(
         with transaction.atomic():
             person.save()
     except IntegrityError as exc:
-        raise IdentityError("person_exists", "该证件号码已登记", field="document_number") from exc
+        raise IdentityError("person_exists", _("该证件号码已登记"), field="document_number") from exc
     return person
 
 
@@ -224,18 +225,18 @@ def send_code(mobile: str, purpose: str, *, ip: str | None = None) -> None:
     """Send a 6-digit code to ``mobile``, within the resend interval and the hourly limits."""
     mobile = clean_mobile(mobile)
     if purpose not in CodePurpose.values:
-        raise IdentityError("invalid_purpose", "验证码用途无效")
+        raise IdentityError("invalid_purpose", _("验证码用途无效"))
     index = mobile_index(mobile)
     now = timezone.now()
     recent = OneTimeCode.objects.filter(mobile_index=index, created_at__gt=now - dt.timedelta(hours=1))
     if recent.filter(created_at__gt=now - CODE_RESEND_INTERVAL).exists():
-        raise IdentityError("code_too_soon", "验证码已发送，请60秒后再试")
+        raise IdentityError("code_too_soon", _("验证码已发送，请60秒后再试"))
     if recent.count() >= CODES_PER_MOBILE_PER_HOUR:
-        raise IdentityError("code_limit", "该手机号获取验证码过于频繁，请一小时后再试")
+        raise IdentityError("code_limit", _("该手机号获取验证码过于频繁，请一小时后再试"))
     if ip and OneTimeCode.objects.filter(ip=ip, created_at__gt=now - dt.timedelta(hours=1)).count() >= (
         CODES_PER_IP_PER_HOUR
     ):
-        raise IdentityError("code_limit", "获取验证码过于频繁，请稍后再试")
+        raise IdentityError("code_limit", _("获取验证码过于频繁，请稍后再试"))
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
         OneTimeCode.objects.create(
@@ -309,13 +310,13 @@ def register_citizen(
     except ValidationError as exc:
         raise IdentityError("weak_password", "；".join(exc.messages), field="password") from exc
     if find_person_by_mobile(mobile):
-        raise IdentityError("mobile_taken", "该手机号已注册，请直接登录", field="mobile")
+        raise IdentityError("mobile_taken", _("该手机号已注册，请直接登录"), field="mobile")
     verify_code(mobile, CodePurpose.REGISTER, code, ip=ip)
     with transaction.atomic():
         existing = find_person(document_type, number)
         if existing is not None:
             if hasattr(existing, "user"):
-                raise IdentityError("person_exists", "该证件号码已注册，请直接登录", field="document_number")
+                raise IdentityError("person_exists", _("该证件号码已注册，请直接登录"), field="document_number")
             person = existing
             _set_mobile(person, mobile, verified=True)
             person.assurance_level = max(person.assurance_level, AssuranceLevel.MOBILE_VERIFIED)
@@ -376,20 +377,20 @@ def authenticate_password(identifier: str, password: str, *, ip: str | None = No
     ip_key = f"ip:{ip}" if ip else ""
     if ip_key and _locked(ip_key):
         record_event("auth.login_throttled", ip=ip, detail={"identifier": _mask_identifier(identifier)})
-        raise IdentityError("throttled", "登录尝试过于频繁，请稍后再试")
+        raise IdentityError("throttled", _("登录尝试过于频繁，请稍后再试"))
     user = _user_by_identifier(identifier)
     account_key = f"user:{user.pk}" if user else ""
     if account_key and (until := _locked(account_key)):
         record_event("auth.login_locked", actor=user, ip=ip)
         minutes = max(1, int((until - timezone.now()).total_seconds() // 60) + 1)
-        raise IdentityError("locked", f"密码错误次数过多，账户已锁定，请{minutes}分钟后再试")
+        raise IdentityError("locked", _("密码错误次数过多，账户已锁定，请%(minutes)s分钟后再试") % {"minutes": minutes})
     if user is None or not user.is_active or not user.check_password(password or ""):
         if account_key and _fail(account_key, limit=PASSWORD_FAILURES_BEFORE_LOCK):
             record_event("auth.account_locked", actor=user, ip=ip)
         if ip_key:
             _fail(ip_key, limit=IP_FAILURES_PER_WINDOW)
         record_event("auth.login_failed", actor=user, ip=ip, detail={"identifier": _mask_identifier(identifier)})
-        raise IdentityError("invalid_credentials", "账号或密码不正确")
+        raise IdentityError("invalid_credentials", _("账号或密码不正确"))
     _clear(account_key)
     needs_second = policy.requires_second_factor(user)
     enrolled = needs_second and TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
@@ -404,7 +405,7 @@ def authenticate_sms(mobile: str, code: str, *, ip: str | None = None) -> User:
     user = getattr(person, "user", None) if person else None
     if user is None or not user.is_active or policy.requires_second_factor(user):
         record_event("auth.login_failed", ip=ip, detail={"method": "sms", "mobile": crypto.mask_mobile(mobile)})
-        raise IdentityError("invalid_credentials", "该手机号未注册为个人账户")
+        raise IdentityError("invalid_credentials", _("该手机号未注册为个人账户"))
     return user
 
 
@@ -431,7 +432,7 @@ def start_totp_enrolment(user: User) -> str:
     """Create (or replace an unconfirmed) authenticator secret; returns the otpauth:// URI to scan."""
     device = TotpDevice.objects.filter(user=user).first()
     if device and device.confirmed_at:
-        raise IdentityError("totp_exists", "已绑定动态口令，如需更换请联系管理员重置")
+        raise IdentityError("totp_exists", _("已绑定动态口令，如需更换请联系管理员重置"))
     secret = pyotp.random_base32()
     TotpDevice.objects.update_or_create(
         user=user, defaults={"secret_encrypted": crypto.encrypt(secret), "confirmed_at": None, "last_step": 0}
@@ -458,10 +459,10 @@ def confirm_totp(user: User, code: str, *, ip: str | None = None) -> list[str]:
     """Confirm enrolment with a first code; returns the recovery codes, shown once."""
     device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=True).first()
     if device is None:
-        raise IdentityError("no_enrolment", "请先开始绑定动态口令")
+        raise IdentityError("no_enrolment", _("请先开始绑定动态口令"))
     if not _accept_totp(device, code):
         record_event("auth.totp_failed", actor=user, ip=ip, detail={"stage": "enrolment"})
-        raise IdentityError("invalid_code", "动态口令不正确", field="code")
+        raise IdentityError("invalid_code", _("动态口令不正确"), field="code")
     codes = [
         f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}" for _ in range(RECOVERY_CODE_COUNT)
     ]
@@ -481,10 +482,10 @@ def verify_second_factor(user: User, code: str, *, ip: str | None = None) -> Non
     """Accept an authenticator code or an unused recovery code, with lockout on repeated failures."""
     key = f"2fa:{user.pk}"
     if _locked(key):
-        raise IdentityError("locked", "动态口令错误次数过多，请15分钟后再试")
+        raise IdentityError("locked", _("动态口令错误次数过多，请15分钟后再试"))
     device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).first()
     if device is None:
-        raise IdentityError("no_enrolment", "尚未绑定动态口令")
+        raise IdentityError("no_enrolment", _("尚未绑定动态口令"))
     if _accept_totp(device, code):
         _clear(key)
         return
@@ -503,7 +504,7 @@ def verify_second_factor(user: User, code: str, *, ip: str | None = None) -> Non
     if _fail(key, limit=PASSWORD_FAILURES_BEFORE_LOCK):
         record_event("auth.account_locked", actor=user, ip=ip, detail={"stage": "second_factor"})
     record_event("auth.totp_failed", actor=user, ip=ip)
-    raise IdentityError("invalid_code", "动态口令不正确", field="code")
+    raise IdentityError("invalid_code", _("动态口令不正确"), field="code")
 
 
 # --- staff and roles ----------------------------------------------------------
@@ -517,12 +518,12 @@ def create_staff(
     for role in roles:
         if not policy.can_grant_role(actor, role, department):
             record_event("permission.denied", actor=actor, detail={"action": "create_staff", "role": role})
-            raise IdentityError("forbidden", "无权在该部门授予此角色")
+            raise IdentityError("forbidden", _("无权在该部门授予此角色"))
     username = (username or "").strip()
     if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").isalnum():
-        raise IdentityError("invalid_username", "工号只能包含字母、数字、-和_，不超过64位", field="username")
+        raise IdentityError("invalid_username", _("工号只能包含字母、数字、-和_，不超过64位"), field="username")
     if User.objects.filter(username=username).exists():
-        raise IdentityError("username_taken", "该工号已存在", field="username")
+        raise IdentityError("username_taken", _("该工号已存在"), field="username")
     probe = User(username=username, display_name=display_name)
     try:
         password_validation.validate_password(password, probe)
@@ -539,7 +540,7 @@ def create_staff(
 
 
 def _grant(actor: User | None, user: User, role: str, department: Any) -> RoleAssignment:
-    assignment, _ = RoleAssignment.objects.get_or_create(
+    assignment, _created = RoleAssignment.objects.get_or_create(
         user=user,
         role=role,
         department=department,
@@ -564,14 +565,14 @@ def grant_role(*, actor: User, user: User, role: str, department: Any) -> RoleAs
             target=f"accounts.User:{user.pk}",
             detail={"action": "grant_role", "role": role, "department": getattr(department, "code", None)},
         )
-        raise IdentityError("forbidden", "无权授予该角色")
+        raise IdentityError("forbidden", _("无权授予该角色"))
     if user.person_id is not None and not policy.is_platform_admin(actor):
         # Citizen logins stay citizen logins: staff work from staff accounts.
         record_event("permission.denied", actor=actor, target=f"accounts.User:{user.pk}", detail={"action": "grant"})
-        raise IdentityError("forbidden", "不能为个人账户授予工作角色")
+        raise IdentityError("forbidden", _("不能为个人账户授予工作角色"))
     if not policy.can_manage_user(actor, user) and user.role_assignments.active().exists():
         record_event("permission.denied", actor=actor, target=f"accounts.User:{user.pk}", detail={"action": "grant"})
-        raise IdentityError("forbidden", "无权管理该用户")
+        raise IdentityError("forbidden", _("无权管理该用户"))
     with transaction.atomic():
         return _grant(actor, user, role, department)
 
@@ -584,7 +585,7 @@ def revoke_role(*, actor: User, assignment: RoleAssignment) -> None:
             target=f"accounts.RoleAssignment:{assignment.pk}",
             detail={"action": "revoke_role"},
         )
-        raise IdentityError("forbidden", "无权撤销该角色")
+        raise IdentityError("forbidden", _("无权撤销该角色"))
     with transaction.atomic():
         updated = RoleAssignment.objects.filter(pk=assignment.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), revoked_by=actor
@@ -603,7 +604,7 @@ def revoke_role(*, actor: User, assignment: RoleAssignment) -> None:
 
 def _require_person(user: User) -> Person:
     if user.person is None:
-        raise IdentityError("not_a_person", "只有个人账户可以进行此操作")
+        raise IdentityError("not_a_person", _("只有个人账户可以进行此操作"))
     return user.person
 
 
@@ -619,15 +620,15 @@ def grant_delegation(
     """A citizen authorises a relative or community worker (identified by ID) to act for them."""
     principal = _require_person(actor)
     if relationship not in Relationship.values:
-        raise IdentityError("invalid_relationship", "关系无效", field="relationship")
+        raise IdentityError("invalid_relationship", _("关系无效"), field="relationship")
     if valid_until <= timezone.now() or valid_until > timezone.now() + dt.timedelta(days=3 * 366):
-        raise IdentityError("invalid_expiry", "有效期应在今天之后、三年以内", field="valid_until")
+        raise IdentityError("invalid_expiry", _("有效期应在今天之后、三年以内"), field="valid_until")
     number = clean_document(agent_document_type, agent_document_number)
     agent = find_person(agent_document_type, number)
     if agent is None:
-        raise IdentityError("agent_unknown", "被授权人尚未在本平台登记，请其先注册或到窗口登记", field="agent")
+        raise IdentityError("agent_unknown", _("被授权人尚未在本平台登记，请其先注册或到窗口登记"), field="agent")
     if agent.pk == principal.pk:
-        raise IdentityError("self_delegation", "不能授权给自己", field="agent")
+        raise IdentityError("self_delegation", _("不能授权给自己"), field="agent")
     with transaction.atomic():
         delegation = Delegation.objects.create(
             principal=principal,
@@ -651,7 +652,7 @@ def revoke_delegation(*, actor: User, delegation: Delegation) -> None:
     person = actor.person
     if person is None or person.pk not in (delegation.principal_id, delegation.agent_person_id):
         record_event("permission.denied", actor=actor, target=f"accounts.Delegation:{delegation.pk}")
-        raise IdentityError("not_found", "授权不存在")
+        raise IdentityError("not_found", _("授权不存在"))
     Delegation.objects.filter(pk=delegation.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     record_event(
         "delegation.revoked",
@@ -665,16 +666,16 @@ def register_organisation(*, actor: User, name: str, credit_code: str) -> Organi
     """A citizen with a verified mobile registers an organisation they legally represent."""
     person = _require_person(actor)
     if person.assurance_level < AssuranceLevel.MOBILE_VERIFIED:
-        raise IdentityError("assurance_too_low", "法定代表人须完成二级及以上实名认证")
+        raise IdentityError("assurance_too_low", _("法定代表人须完成二级及以上实名认证"))
     code = (credit_code or "").strip().upper()
     problem = credit_code_problem(code)
     if problem:
         raise IdentityError("invalid_credit_code", problem, field="credit_code")
     name = " ".join((name or "").split())
     if not 2 <= len(name) <= 200:
-        raise IdentityError("invalid_name", "名称应为2至200个字符", field="name")
+        raise IdentityError("invalid_name", _("名称应为2至200个字符"), field="name")
     if Organisation.objects.filter(credit_code=code).exists():
-        raise IdentityError("organisation_exists", "该统一社会信用代码已注册", field="credit_code")
+        raise IdentityError("organisation_exists", _("该统一社会信用代码已注册"), field="credit_code")
     with transaction.atomic():
         organisation = Organisation.objects.create(
             name=name, credit_code=code, legal_representative=person, registered_by=actor
@@ -695,13 +696,13 @@ def add_organisation_agent(
     """The legal representative authorises a 经办人 for the organisation."""
     if not policy.can_manage_organisation(actor, organisation):
         record_event("permission.denied", actor=actor, target=f"accounts.Organisation:{organisation.pk}")
-        raise IdentityError("not_found", "法人不存在")
+        raise IdentityError("not_found", _("法人不存在"))
     if valid_until <= timezone.now() or valid_until > timezone.now() + dt.timedelta(days=3 * 366):
-        raise IdentityError("invalid_expiry", "有效期应在今天之后、三年以内", field="valid_until")
+        raise IdentityError("invalid_expiry", _("有效期应在今天之后、三年以内"), field="valid_until")
     number = clean_document(agent_document_type, agent_document_number)
     agent = find_person(agent_document_type, number)
     if agent is None:
-        raise IdentityError("agent_unknown", "经办人尚未在本平台登记", field="agent")
+        raise IdentityError("agent_unknown", _("经办人尚未在本平台登记"), field="agent")
     with transaction.atomic():
         record = OrganisationAgent.objects.create(
             organisation=organisation, person=agent, scope=scope or [], valid_until=valid_until, granted_by=actor
@@ -713,7 +714,7 @@ def add_organisation_agent(
 def revoke_organisation_agent(*, actor: User, agent: OrganisationAgent) -> None:
     if not policy.can_manage_organisation(actor, agent.organisation):
         record_event("permission.denied", actor=actor, target=f"accounts.OrganisationAgent:{agent.pk}")
-        raise IdentityError("not_found", "经办人授权不存在")
+        raise IdentityError("not_found", _("经办人授权不存在"))
     OrganisationAgent.objects.filter(pk=agent.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     record_event("organisation.agent_revoked", actor=actor, target=f"accounts.OrganisationAgent:{agent.pk}")
 
@@ -739,7 +740,7 @@ def act_for_by_delegation(*, actor: User, delegation: Delegation, item_code: str
     )
     if not allowed or active is None or not active.covers(item_code):
         record_event("permission.denied", actor=actor, target=f"accounts.Delegation:{delegation.pk}")
-        raise IdentityError("not_found", "授权不存在或已失效")
+        raise IdentityError("not_found", _("授权不存在或已失效"))
     principal = active.principal
     record_event(
         "assist.started",
@@ -757,13 +758,13 @@ def act_for_at_counter(
     """A counter clerk serves a person who is present, after checking their identity document."""
     if not policy.has_any_role(actor, {Role.COUNTER_CLERK}):
         record_event("permission.denied", actor=actor, detail={"action": "counter_assist"})
-        raise IdentityError("forbidden", "只有窗口受理人员可以代为办理")
+        raise IdentityError("forbidden", _("只有窗口受理人员可以代为办理"))
     if identity_checked_by not in {"id_card_reader", "document_inspected", "face_match"}:
-        raise IdentityError("identity_check_required", "请先核验办事人身份证件", field="identity_checked_by")
+        raise IdentityError("identity_check_required", _("请先核验办事人身份证件"), field="identity_checked_by")
     number = clean_document(document_type, document_number)
     person = find_person(document_type, number)
     if person is None:
-        raise IdentityError("person_unknown", "未找到该办事人，请先为其登记", field="document_number")
+        raise IdentityError("person_unknown", _("未找到该办事人，请先为其登记"), field="document_number")
     record_event(
         "assist.started",
         actor=actor,
@@ -789,16 +790,16 @@ def reveal_person_data(
     """Return full identity values; every read is recorded for the person's data tracker."""
     wanted = [f for f in fields if f in PII_FIELDS]
     if not wanted:
-        raise IdentityError("invalid_fields", "请指定要查看的字段：document_number 或 mobile")
+        raise IdentityError("invalid_fields", _("请指定要查看的字段：document_number 或 mobile"))
     purpose = " ".join((purpose or "").split())[:200]
     is_self = actor.person_id == person.pk
     if not is_self and (len(purpose) < 2 or not case_reference):
-        raise IdentityError("purpose_required", "查看完整个人信息须说明用途并关联办件", field="purpose")
+        raise IdentityError("purpose_required", _("查看完整个人信息须说明用途并关联办件"), field="purpose")
     if not policy.can_read_person_data(actor, person):
         record_event(
             "permission.denied", actor=actor, target=f"accounts.Person:{person.pk}", detail={"action": "pii.read"}
         )
-        raise IdentityError("not_found", "自然人不存在")
+        raise IdentityError("not_found", _("自然人不存在"))
     values: dict[str, str] = {}
     if "document_number" in wanted:
         values["document_number"] = crypto.decrypt(person.document_number_encrypted)

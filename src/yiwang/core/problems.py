@@ -49,15 +49,16 @@ class ServiceError(Exception):
     concealed: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, code: str, message: StrOrPromise, *, status: int | None = None, **extra: Any) -> None:
-        super().__init__(message)
+        # Rendered now, in the language of the request that was refused.
+        self.message = str(message)
+        super().__init__(self.message)
         self.code = code
-        self.message = message
         self.status = 404 if code in self.concealed else status or self.statuses.get(code, type(self).status)
         self.extra = extra
 
     @property
     def detail(self) -> str:
-        return str(self.message)
+        return self.message
 
     @property
     def field(self) -> str:
