@@ -78,6 +78,14 @@ def test_a_forbidden_object_answers_exactly_like_a_missing_one() -> None:
     assert "无权" not in forbidden.content.decode()
 
 
+def test_another_departments_rating_reads_as_missing() -> None:
+    request = RequestFactory().post("/api/v1/ratings/1/appeal")
+    other = api.on_exception(request, RatingNotAllowed("department_only", "只有被评价部门的负责人可以申诉"))
+    missing = api.on_exception(request, RatingError("not_found", "请求的资源不存在"))
+    assert other.status_code == missing.status_code == 404
+    assert other.content == missing.content
+
+
 def test_a_status_given_on_the_instance_wins() -> None:
     assert ServiceError("x", "y").status == 400
     assert ServiceError("x", "y", status=422).status == 422
