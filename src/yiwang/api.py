@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
@@ -13,8 +14,7 @@ from ninja.renderers import JSONRenderer
 from yiwang.accounts.api import router as accounts_router
 from yiwang.cases.api import router as cases_router
 from yiwang.catalog.api import router as catalog_router
-from yiwang.core.problems import ApiProblem, problem_response
-from yiwang.feedback.services import RatingError
+from yiwang.core.problems import PROBLEM_CONTENT_TYPE, ServiceError, problem_response, service_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,20 @@ class ReadableJSONRenderer(JSONRenderer):
     json_dumps_params = {"ensure_ascii": False}
 
 
-api = NinjaAPI(
+class YiwangAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
+        # Ninja lists every response under the renderer's media type; errors are sent as problem documents.
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if int(status) >= 400 and "application/json" in content:
+                        response["content"] = {PROBLEM_CONTENT_TYPE: content["application/json"]}
+        return schema
+
+
+api = YiwangAPI(
     renderer=ReadableJSONRenderer(),
     title="Yiwang 一网通办 API",
     version="1",
@@ -42,35 +55,32 @@ def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     result = []
     for error in errors:
         location = [str(part) for part in error.get("loc", []) if part not in ("query", "path", "body")]
-        result.append({"field": ".".join(location), "reason": str(error.get("msg", "无效"))})
+        result.append({"field": ".".join(location), "reason": str(error.get("msg", _("无效")))})
     return result
 
 
-@api.exception_handler(ApiProblem)
-def on_problem(request: HttpRequest, exc: ApiProblem) -> HttpResponse:
-    return problem_response(request, exc.status, exc.code, exc.detail, **exc.extra)
-
-
-@api.exception_handler(RatingError)
-def on_rating_error(request: HttpRequest, exc: RatingError) -> HttpResponse:
-    # 好差评 refusals keep their own status: 403 not allowed, 409 already rated, 429 too many, 400 otherwise.
-    return problem_response(request, exc.status, exc.code, exc.message, **exc.extra)
+@api.exception_handler(ServiceError)
+def on_refusal(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    # Every app's refusals, with the status and code the refusal carries.
+    return service_error_response(request, exc)
 
 
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    return problem_response(request, 422, "invalid_parameters", "请求参数不符合要求", errors=_field_errors(exc.errors))
+    return problem_response(
+        request, 422, "invalid_parameters", _("请求参数不符合要求"), errors=_field_errors(exc.errors)
+    )
 
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    detail = str(exc) if exc.args else "请求的资源不存在"
+    detail = str(exc) if exc.args else _("请求的资源不存在")
     return problem_response(request, 404, "not_found", detail)
 
 
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return problem_response(request, 401, "not_authenticated", "请先登录")
+    return problem_response(request, 401, "not_authenticated", _("请先登录"))
 
 
 @api.exception_handler(HttpError)
@@ -81,4 +91,4 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Exception)
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("Unhandled API error on %s", request.path)
-    return problem_response(request, 500, "internal_error", "服务器内部错误，请稍后重试")
+    return problem_response(request, 500, "internal_error", _("服务器内部错误，请稍后重试"))

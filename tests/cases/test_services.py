@@ -98,7 +98,7 @@ def test_an_incomplete_application_is_refused_with_every_problem_and_nothing_wri
     with pytest.raises(services.CaseError) as refused:
         services.submit_application(application, actor=citizen)
 
-    problems = {p.key: p for p in refused.value.problems}
+    problems = {p.key: p for p in refused.value.extra["problems"]}
     assert refused.value.code == "application_incomplete"
     assert "11位手机号码" in problems["contact_mobile"].message
     assert any(p.kind == "material" for p in problems.values())

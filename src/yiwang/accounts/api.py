@@ -11,13 +11,14 @@ from typing import Annotated
 
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 from ninja.security import django_auth
 from pydantic import Field
 
 from yiwang.core.http import client_address
-from yiwang.core.problems import ApiProblem
+from yiwang.core.problems import ServiceError, problems
 from yiwang.directory import selectors as directory_selectors
 
 from . import policy, selectors, services
@@ -104,16 +105,6 @@ class PageParams(Schema):
     offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
 
 
-def _problem(error: services.IdentityError) -> ApiProblem:
-    status = {"forbidden": 403, "not_found": 404}.get(error.code, 400)
-    if status == 403:
-        # Refusals look like absence, so the API does not confirm what exists.
-        status, code, detail = 404, "not_found", "请求的资源不存在"
-    else:
-        code, detail = error.code, error.detail
-    return ApiProblem(status, code, detail, **({"field": error.field} if error.field else {}))
-
-
 def _person_out(person: Person) -> PersonOut:
     return PersonOut(
         id=person.pk,
@@ -146,7 +137,7 @@ def _delegation_out(d: Delegation) -> DelegationOut:
     )
 
 
-@router.get("/me", response=MeOut, summary="我的账户（个人信息已脱敏）")
+@router.get("/me", response={200: MeOut, **problems(401)}, summary="我的账户（个人信息已脱敏）")
 def me(request: HttpRequest) -> MeOut:
     user: User = request.user  # type: ignore[assignment]
     return MeOut(
@@ -157,7 +148,7 @@ def me(request: HttpRequest) -> MeOut:
     )
 
 
-@router.get("/me/data-access", response=AccessPage, summary="谁查看了我的个人信息")
+@router.get("/me/data-access", response={200: AccessPage, **problems(401, 422)}, summary="谁查看了我的个人信息")
 def my_data_access(request: HttpRequest, page: Query[PageParams]) -> AccessPage:
     records = selectors.data_access_records(request.user)  # type: ignore[arg-type]
     rows = records[page.offset : page.offset + page.limit]
@@ -177,7 +168,7 @@ def my_data_access(request: HttpRequest, page: Query[PageParams]) -> AccessPage:
     )
 
 
-@router.get("/me/delegations", response=list[DelegationOut], summary="我给出和收到的代办授权")
+@router.get("/me/delegations", response={200: list[DelegationOut], **problems(401)}, summary="我给出和收到的代办授权")
 def my_delegations(request: HttpRequest) -> list[DelegationOut]:
     user: User = request.user  # type: ignore[assignment]
     given = list(selectors.delegations_given(user).select_related("principal", "agent_user"))
@@ -185,68 +176,75 @@ def my_delegations(request: HttpRequest) -> list[DelegationOut]:
     return [_delegation_out(d) for d in given + received]
 
 
-@router.post("/me/delegations", response={201: DelegationOut}, summary="授权亲属或社区工作人员代办")
+@router.post(
+    "/me/delegations",
+    response={201: DelegationOut, **problems(400, 401, 404, 422)},
+    summary="授权亲属或社区工作人员代办",
+)
 def create_delegation(request: HttpRequest, data: DelegationIn) -> Status[DelegationOut]:
     until = timezone.make_aware(dt.datetime.combine(data.valid_until, dt.time(23, 59, 59)))
-    try:
-        delegation = services.grant_delegation(
-            actor=request.user,  # type: ignore[arg-type]
-            agent_document_type=data.agent_document_type,
-            agent_document_number=data.agent_document_number,
-            relationship=data.relationship,
-            valid_until=until,
-            scope=data.scope,
-        )
-    except services.IdentityError as error:
-        raise _problem(error) from error
+    delegation = services.grant_delegation(
+        actor=request.user,  # type: ignore[arg-type]
+        agent_document_type=data.agent_document_type,
+        agent_document_number=data.agent_document_number,
+        relationship=data.relationship,
+        valid_until=until,
+        scope=data.scope,
+    )
     return Status(201, _delegation_out(delegation))
 
 
-@router.post("/me/delegations/{delegation_id}/revoke", response=DelegationOut, summary="撤销代办授权")
+@router.post(
+    "/me/delegations/{delegation_id}/revoke",
+    response={200: DelegationOut, **problems(400, 401, 404, 422)},
+    summary="撤销代办授权",
+)
 def revoke_delegation(request: HttpRequest, delegation_id: int) -> DelegationOut:
     delegation = selectors.get_own_delegation(request.user, delegation_id)  # type: ignore[arg-type]
-    try:
-        services.revoke_delegation(actor=request.user, delegation=delegation)  # type: ignore[arg-type]
-    except services.IdentityError as error:
-        raise _problem(error) from error
+    services.revoke_delegation(actor=request.user, delegation=delegation)  # type: ignore[arg-type]
     delegation.refresh_from_db()
     return _delegation_out(delegation)
 
 
-@router.get("/persons/{person_id}", response=PersonOut, summary="自然人（脱敏），限本人和办件人员")
+@router.get(
+    "/persons/{person_id}",
+    response={200: PersonOut, **problems(401, 404, 422)},
+    summary="自然人（脱敏），限本人和办件人员",
+)
 def get_person(request: HttpRequest, person_id: int) -> PersonOut:
     person = selectors.get_person_for(request.user, person_id)  # type: ignore[arg-type]
     return _person_out(person)
 
 
-@router.post("/persons/{person_id}/reveal", response=dict[str, str], summary="查看完整证件号码或手机号（留痕）")
+@router.post(
+    "/persons/{person_id}/reveal",
+    response={200: dict[str, str], **problems(400, 401, 404, 422)},
+    summary="查看完整证件号码或手机号（留痕）",
+)
 def reveal_person(request: HttpRequest, person_id: int, data: RevealIn) -> dict[str, str]:
     person = selectors.get_person_for(request.user, person_id)  # type: ignore[arg-type]
-    try:
-        return services.reveal_person_data(
-            actor=request.user,  # type: ignore[arg-type]
-            person=person,
-            fields=data.fields,
-            purpose=data.purpose,
-            case_reference=data.case_reference,
-        )
-    except services.IdentityError as error:
-        raise _problem(error) from error
+    return services.reveal_person_data(
+        actor=request.user,  # type: ignore[arg-type]
+        person=person,
+        fields=data.fields,
+        purpose=data.purpose,
+        case_reference=data.case_reference,
+    )
 
 
-@router.get("/staff", response=list[StaffOut], summary="本部门及下级部门的工作人员")
+@router.get("/staff", response={200: list[StaffOut], **problems(401, 404)}, summary="本部门及下级部门的工作人员")
 def list_staff(request: HttpRequest) -> list[StaffOut]:
     actor = request.user
     if not (policy.is_platform_admin(actor) or policy.department_scope(actor, {"department_admin"})):
         services.record_event_denied(actor, "staff_list", client_address(request))
-        raise ApiProblem(404, "not_found", "请求的资源不存在")
+        raise ServiceError("not_found", _("请求的资源不存在"), status=404)
     return [
         StaffOut(id=u.pk, username=u.username, display_name=u.display_name, roles=_roles(u))
         for u in selectors.staff_list(actor)
     ]
 
 
-@router.post("/staff/{user_id}/roles", response={201: RoleOut}, summary="授予角色")
+@router.post("/staff/{user_id}/roles", response={201: RoleOut, **problems(400, 401, 404, 422)}, summary="授予角色")
 def grant_role(request: HttpRequest, user_id: int, data: GrantIn) -> Status[RoleOut]:
     actor: User = request.user  # type: ignore[assignment]
     target = (
@@ -257,19 +255,13 @@ def grant_role(request: HttpRequest, user_id: int, data: GrantIn) -> Status[Role
     department = directory_selectors.department_by_code(data.department)
     if target is None or department is None:
         services.record_event_denied(actor, "grant_role", client_address(request))
-        raise ApiProblem(404, "not_found", "用户或部门不存在")
-    try:
-        assignment = services.grant_role(actor=actor, user=target, role=data.role, department=department)
-    except services.IdentityError as error:
-        raise _problem(error) from error
+        raise ServiceError("not_found", _("用户或部门不存在"), status=404)
+    assignment = services.grant_role(actor=actor, user=target, role=data.role, department=department)
     return Status(201, RoleOut(id=assignment.pk, role=assignment.role, department=department.code))
 
 
-@router.post("/roles/{assignment_id}/revoke", response={204: None}, summary="撤销角色")
+@router.post("/roles/{assignment_id}/revoke", response={204: None, **problems(400, 401, 404, 422)}, summary="撤销角色")
 def revoke_role(request: HttpRequest, assignment_id: int) -> Status[None]:
     assignment = selectors.get_managed_assignment(request.user, assignment_id)
-    try:
-        services.revoke_role(actor=request.user, assignment=assignment)  # type: ignore[arg-type]
-    except services.IdentityError as error:
-        raise _problem(error) from error
+    services.revoke_role(actor=request.user, assignment=assignment)  # type: ignore[arg-type]
     return Status(204, None)

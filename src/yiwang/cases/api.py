@@ -19,7 +19,7 @@ from ninja.security import django_auth
 from pydantic import Field
 
 from yiwang.core.http import client_address
-from yiwang.core.problems import ApiProblem
+from yiwang.core.problems import ServiceError, problems
 
 from . import policy, selectors, services
 from .constants import CaseState
@@ -175,13 +175,6 @@ class PublicProgressOut(Schema):
     steps: list[tuple[str, dt.datetime]]
 
 
-def _problem(error: services.CaseError) -> ApiProblem:
-    extra: dict[str, Any] = {}
-    if error.problems:
-        extra["problems"] = [{"key": p.key, "kind": p.kind, "message": p.message} for p in error.problems]
-    return ApiProblem(error.status, error.code, error.message, **extra)
-
-
 def _application_out(application: Application) -> ApplicationOut:
     return ApplicationOut(
         id=application.pk,
@@ -268,35 +261,43 @@ def _case_out(request: HttpRequest, case: Case) -> CaseOut:
     )
 
 
-@router.post("/applications", response={201: ApplicationOut}, summary="开始一份申请（草稿）")
+@router.post(
+    "/applications", response={201: ApplicationOut, **problems(400, 401, 404, 422)}, summary="开始一份申请（草稿）"
+)
 def start_application(request: HttpRequest, data: ApplicationIn) -> Status[ApplicationOut]:
-    try:
-        applicant = services.applicant_for(request.user, organisation_id=data.organisation_id)
-        application = services.start_application(
-            actor=request.user, applicant=applicant, item_code=data.item_code, bundle_code=data.bundle_code
-        )
-    except services.CaseError as error:
-        raise _problem(error) from error
+    applicant = services.applicant_for(request.user, organisation_id=data.organisation_id)
+    application = services.start_application(
+        actor=request.user, applicant=applicant, item_code=data.item_code, bundle_code=data.bundle_code
+    )
     return Status(201, _application_out(application))
 
 
-@router.get("/applications/{application_id}", response=ApplicationOut, summary="查看申请（含尚缺内容）")
+@router.get(
+    "/applications/{application_id}",
+    response={200: ApplicationOut, **problems(401, 404, 422)},
+    summary="查看申请（含尚缺内容）",
+)
 def get_application(request: HttpRequest, application_id: int) -> ApplicationOut:
     return _application_out(selectors.get_application(request.user, application_id))
 
 
-@router.put("/applications/{application_id}", response=ApplicationOut, summary="保存草稿（情形选择与表单）")
+@router.put(
+    "/applications/{application_id}",
+    response={200: ApplicationOut, **problems(400, 401, 404, 409, 422)},
+    summary="保存草稿（情形选择与表单）",
+)
 def save_application(request: HttpRequest, application_id: int, data: DraftIn) -> ApplicationOut:
     application = selectors.get_application(request.user, application_id)
-    try:
-        services.save_draft(application, actor=request.user, answers=data.answers, form_data=data.form_data)
-    except services.CaseError as error:
-        raise _problem(error) from error
+    services.save_draft(application, actor=request.user, answers=data.answers, form_data=data.form_data)
     application.refresh_from_db()
     return _application_out(application)
 
 
-@router.post("/applications/{application_id}/files", response={201: FileOut}, summary="上传申请材料")
+@router.post(
+    "/applications/{application_id}/files",
+    response={201: FileOut, **problems(400, 401, 404, 409, 413, 422)},
+    summary="上传申请材料",
+)
 def upload_file(
     request: HttpRequest,
     application_id: int,
@@ -304,12 +305,9 @@ def upload_file(
     file: File[UploadedFile],
 ) -> Status[FileOut]:
     application = selectors.get_application(request.user, application_id)
-    try:
-        stored = services.attach_file(
-            application, actor=request.user, material_key=material_key, name=file.name or "", stream=file
-        )
-    except services.CaseError as error:
-        raise _problem(error) from error
+    stored = services.attach_file(
+        application, actor=request.user, material_key=material_key, name=file.name or "", stream=file
+    )
     return Status(
         201,
         FileOut(
@@ -325,19 +323,18 @@ def upload_file(
 
 
 @router.post(
-    "/applications/{application_id}/submit", response=SubmitOut, summary="提交申请（幂等：请带 Idempotency-Key）"
+    "/applications/{application_id}/submit",
+    response={200: SubmitOut, **problems(400, 401, 404, 409, 422)},
+    summary="提交申请（幂等：请带 Idempotency-Key）",
 )
 def submit_application(request: HttpRequest, application_id: int) -> SubmitOut:
     application = selectors.get_application(request.user, application_id)
     key = request.headers.get("Idempotency-Key", "")
-    try:
-        cases = services.submit_application(application, actor=request.user, submission_key=key)
-    except services.CaseError as error:
-        raise _problem(error) from error
+    cases = services.submit_application(application, actor=request.user, submission_key=key)
     return SubmitOut(cases=[_summary(c) for c in cases])
 
 
-@router.get("/workbench", response=WorkbenchPage, summary="工作台：我的待办（超期优先）")
+@router.get("/workbench", response={200: WorkbenchPage, **problems(401, 422)}, summary="工作台：我的待办（超期优先）")
 def workbench(request: HttpRequest, params: Query[WorkbenchParams]) -> WorkbenchPage:
     tasks = selectors.workbench(
         request.user,
@@ -360,33 +357,43 @@ def workbench(request: HttpRequest, params: Query[WorkbenchParams]) -> Workbench
     return WorkbenchPage(items=rows, count=tasks.count())
 
 
-@router.get("/lookup", response=PublicProgressOut, auth=None, summary="办件查询（办件编号＋查询码，无个人信息）")
+@router.get(
+    "/lookup",
+    response={200: PublicProgressOut, **problems(404, 422, 429)},
+    auth=None,
+    summary="办件查询（办件编号＋查询码，无个人信息）",
+)
 def lookup(
     request: HttpRequest, number: Annotated[str, Field(max_length=64)], code: Annotated[str, Field(max_length=16)]
 ) -> PublicProgressOut:
-    try:
-        services.check_lookup_allowed(client_address(request) or "")
-    except services.CaseError as error:
-        raise _problem(error) from error
+    services.check_lookup_allowed(client_address(request) or "")
     progress = selectors.public_progress(number, code)
     if progress is None:
         services.record_failed_lookup(client_address(request) or "")
-        raise ApiProblem(404, "not_found", _("办件编号或查询码不正确"))
+        raise ServiceError("not_found", _("办件编号或查询码不正确"), status=404)
     return PublicProgressOut(**progress.__dict__)
 
 
-@router.get("/", response=CasePage, summary="我的办件")
+@router.get("/", response={200: CasePage, **problems(401, 422)}, summary="我的办件")
 def my_cases(request: HttpRequest, page: Query[PageParams]) -> CasePage:
     cases = selectors.my_cases(request.user)
     return CasePage(items=[_summary(c) for c in cases[page.offset : page.offset + page.limit]], count=cases.count())
 
 
-@router.get("/{number}", response=CaseOut, summary="办件详情（时间线、当前环节、期限、需要我做什么）")
+@router.get(
+    "/{number}",
+    response={200: CaseOut, **problems(401, 404, 422)},
+    summary="办件详情（时间线、当前环节、期限、需要我做什么）",
+)
 def get_case(request: HttpRequest, number: str) -> CaseOut:
     return _case_out(request, selectors.get_case(request.user, number))
 
 
-@router.post("/{number}/actions/{action}", response=CaseOut, summary="办理动作（按状态转换表校验）")
+@router.post(
+    "/{number}/actions/{action}",
+    response={200: CaseOut, **problems(400, 401, 404, 409, 422, 429)},
+    summary="办理动作（按状态转换表校验）",
+)
 def act(request: HttpRequest, number: str, action: str, data: ActionIn) -> CaseOut:
     selectors.get_case(request.user, number)
     params: dict[str, Any] = {}
@@ -396,10 +403,7 @@ def act(request: HttpRequest, number: str, action: str, data: ActionIn) -> CaseO
     for name in ("task_id", "days", "approve", "items", "form_data"):
         if getattr(data, name) is not None:
             params[name] = getattr(data, name)
-    try:
-        case = services.perform(
-            number, action, actor=request.user, expected_version=data.version, reason=data.reason, **params
-        )
-    except services.CaseError as error:
-        raise _problem(error) from error
+    case = services.perform(
+        number, action, actor=request.user, expected_version=data.version, reason=data.reason, **params
+    )
     return _case_out(request, case)

@@ -54,6 +54,7 @@ from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.constants import OnlineDepth
 from yiwang.core import calendar, numbering, outbox, uploads
 from yiwang.core.audit import record_event
+from yiwang.core.problems import ServiceError
 from yiwang.directory import selectors as directory_selectors
 
 if TYPE_CHECKING:
@@ -69,16 +70,11 @@ MAX_EXTENSION_DAYS = 60
 SUBMISSION_KEY_MAX = 64
 
 
-class CaseError(Exception):
-    """A refused request, with a stable code and a message for the person who made it."""
+class CaseError(ServiceError):
+    """A refused request, with a stable code and a message for the person who made it.
 
-    status = 400
-
-    def __init__(self, code: str, message: str, *, problems: list[definitions.Problem] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.problems = problems or []
+    An incomplete application carries ``problems`` (a list of ``definitions.Problem``) in ``extra``.
+    """
 
 
 class CaseActionRefused(CaseError):

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from pydantic import Field
 
 from yiwang.core import text
-from yiwang.core.problems import ApiProblem
+from yiwang.core.problems import ServiceError, problems
 
 from . import selectors
 from .constants import Audience, ItemKind, Level
@@ -239,7 +240,7 @@ def _item_summary(item: ServiceItem) -> ItemSummary:
     )
 
 
-@router.get("/departments", response=DepartmentPage, summary="部门列表")
+@router.get("/departments", response={200: DepartmentPage, **problems(422)}, summary="部门列表")
 def list_departments(request: HttpRequest, page: Query[PageParams]) -> DepartmentPage:
     departments = selectors.departments()
     rows = list(departments[page.offset : page.offset + page.limit])
@@ -264,12 +265,12 @@ def _department_out(d: Department) -> DepartmentOut:
     )
 
 
-@router.get("/departments/{code}", response=DepartmentOut, summary="部门详情")
+@router.get("/departments/{code}", response={200: DepartmentOut, **problems(404, 422)}, summary="部门详情")
 def get_department(request: HttpRequest, code: str) -> DepartmentOut:
     return _department_out(selectors.get_department(code))
 
 
-@router.get("/themes", response=list[ThemeOut], summary="主题（人生事件、法人事件）")
+@router.get("/themes", response={200: list[ThemeOut]}, summary="主题（人生事件、法人事件）")
 def list_themes(request: HttpRequest) -> list[ThemeOut]:
     return [
         ThemeOut(
@@ -283,14 +284,14 @@ def list_themes(request: HttpRequest) -> list[ThemeOut]:
     ]
 
 
-@router.get("/items", response=ItemPage, summary="已发布事项列表")
+@router.get("/items", response={200: ItemPage, **problems(422)}, summary="已发布事项列表")
 def list_items(request: HttpRequest, filters: Query[ItemFilters], page: Query[PageParams]) -> ItemPage:
     items = selectors.published_items(**filters.dict())
     rows = list(items[page.offset : page.offset + page.limit])
     return ItemPage(items=[_item_summary(i) for i in rows], count=items.count(), limit=page.limit, offset=page.offset)
 
 
-@router.get("/items/{code}", response=ItemDetail, summary="事项详情（办事指南）")
+@router.get("/items/{code}", response={200: ItemDetail, **problems(404, 422)}, summary="事项详情（办事指南）")
 def get_item(
     request: HttpRequest, code: str, version: Annotated[int | None, Field(ge=1, le=100000)] = None
 ) -> ItemDetail:
@@ -321,15 +322,15 @@ def get_item(
     )
 
 
-@router.get("/items/{code}/versions", response=list[VersionOut], summary="事项的版本历史")
+@router.get("/items/{code}/versions", response={200: list[VersionOut], **problems(404, 422)}, summary="事项的版本历史")
 def item_versions(request: HttpRequest, code: str) -> list[VersionOut]:
     history = selectors.item_history(code)
     if not history:
-        raise ApiProblem(404, "not_found", "事项不存在或未发布")
+        raise ServiceError("not_found", _("事项不存在或未发布"), status=404)
     return [VersionOut.from_orm(v) for v in history]
 
 
-@router.get("/bundles", response=list[BundleOut], summary="一件事列表")
+@router.get("/bundles", response={200: list[BundleOut]}, summary="一件事列表")
 def list_bundles(request: HttpRequest) -> list[BundleOut]:
     return [
         BundleOut(
@@ -344,7 +345,7 @@ def list_bundles(request: HttpRequest) -> list[BundleOut]:
     ]
 
 
-@router.get("/bundles/{code}", response=BundleDetail, summary="一件事详情（合并材料清单）")
+@router.get("/bundles/{code}", response={200: BundleDetail, **problems(404, 422)}, summary="一件事详情（合并材料清单）")
 def get_bundle(request: HttpRequest, code: str) -> BundleDetail:
     view = selectors.get_bundle(code)
     b = view.bundle
@@ -393,7 +394,7 @@ class SearchParams(Schema):
     theme: ShortText | None = None
 
 
-@router.get("/search", response=SearchResponse, summary="一网通查：搜索事项和一件事")
+@router.get("/search", response={200: SearchResponse, **problems(400, 422)}, summary="一网通查：搜索事项和一件事")
 def search(request: HttpRequest, params: Query[SearchParams]) -> SearchResponse:
     query = validate_query(params.q)
     hits, total = selectors.search(
@@ -429,12 +430,12 @@ def validate_query(raw: str) -> str:
     """Normalise a search query or raise a problem saying why it cannot be searched."""
     limit = settings.SEARCH_MAX_QUERY_LENGTH
     if len(raw) > limit * 4:
-        raise ApiProblem(400, "query_too_long", f"查询词过长，请不要超过{limit}个字")
+        raise ServiceError("query_too_long", _("查询词过长，请不要超过%(limit)d个字") % {"limit": limit})
     query = text.normalise(raw)
     if len(query) > limit:
-        raise ApiProblem(400, "query_too_long", f"查询词过长，请不要超过{limit}个字")
+        raise ServiceError("query_too_long", _("查询词过长，请不要超过%(limit)d个字") % {"limit": limit})
     if not query:
-        raise ApiProblem(400, "query_empty", "请输入要查找的事项名称或关键词")
+        raise ServiceError("query_empty", _("请输入要查找的事项名称或关键词"))
     return query
 
 

@@ -13,18 +13,19 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from yiwang.core.problems import ServiceError
 
 from .constants import ItemStatus
 from .models import Bundle, Faq, Fee, Material, ProcessStep, SearchIndexChange, ServiceItem
 
 
-class CatalogError(Exception):
+class CatalogError(ServiceError):
     """A catalogue rule was broken; ``code`` is stable, ``detail`` is for people (Chinese)."""
 
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+    # A step the item's current state does not allow conflicts with that state.
+    statuses = dict.fromkeys(("draft_exists", "not_draft", "not_in_review", "not_reviewable", "not_published"), 409)
 
 
 def _record_index_change(target: str, code: str) -> None:
@@ -48,7 +49,7 @@ def start_new_version(item: ServiceItem, *, actor: Any, change_note: str = "") -
     editor changes only what differs. Only one open draft per code is allowed.
     """
     if ServiceItem.objects.filter(code=item.code, status__in=[ItemStatus.DRAFT, ItemStatus.IN_REVIEW]).exists():
-        raise CatalogError("draft_exists", f"事项{item.code}已有未发布的草稿，请先处理该草稿")
+        raise CatalogError("draft_exists", _("事项%(code)s已有未发布的草稿，请先处理该草稿") % {"code": item.code})
     latest = ServiceItem.objects.filter(code=item.code).order_by("-version").values_list("version", flat=True)[0]
     themes = list(item.themes.all())
     windows = list(item.windows.all())
@@ -84,7 +85,7 @@ def submit_for_review(item: ServiceItem, *, actor: Any) -> ServiceItem:
     with transaction.atomic():
         item = ServiceItem.objects.select_for_update().get(pk=item.pk)
         if item.status != ItemStatus.DRAFT:
-            raise CatalogError("not_draft", "只有草稿状态的事项可以提交审核")
+            raise CatalogError("not_draft", _("只有草稿状态的事项可以提交审核"))
         item.status = ItemStatus.IN_REVIEW
         item.save(update_fields=["status", "updated_at"])
     return item
@@ -93,11 +94,11 @@ def submit_for_review(item: ServiceItem, *, actor: Any) -> ServiceItem:
 def return_to_draft(item: ServiceItem, *, actor: Any, reason: str) -> ServiceItem:
     """Send an item under review back to its editor."""
     if not reason.strip():
-        raise CatalogError("reason_required", "退回修改需要说明理由")
+        raise CatalogError("reason_required", _("退回修改需要说明理由"))
     with transaction.atomic():
         item = ServiceItem.objects.select_for_update().get(pk=item.pk)
         if item.status != ItemStatus.IN_REVIEW:
-            raise CatalogError("not_in_review", "只有待审核的事项可以退回")
+            raise CatalogError("not_in_review", _("只有待审核的事项可以退回"))
         item.status = ItemStatus.DRAFT
         item.change_note = f"退回：{reason.strip()}"[:200]
         item.save(update_fields=["status", "change_note", "updated_at"])
@@ -121,9 +122,9 @@ def publish_item(
         item = ServiceItem.objects.select_for_update().get(pk=item.pk)
         allowed = {ItemStatus.IN_REVIEW} | ({ItemStatus.DRAFT} if skip_review else set())
         if item.status not in allowed:
-            raise CatalogError("not_reviewable", "事项须经审核后才能发布")
+            raise CatalogError("not_reviewable", _("事项须经审核后才能发布"))
         if require_materials and not item.materials.exists():
-            raise CatalogError("no_materials", "事项未填写申请材料，不能发布")
+            raise CatalogError("no_materials", _("事项未填写申请材料，不能发布"))
         (
             ServiceItem.objects.filter(code=item.code, status=ItemStatus.PUBLISHED)
             .exclude(pk=item.pk)
@@ -144,11 +145,11 @@ def publish_item(
 def withdraw_item(item: ServiceItem, *, actor: Any, reason: str) -> ServiceItem:
     """Take a published item off the public catalogue (停用); its history stays."""
     if not reason.strip():
-        raise CatalogError("reason_required", "停用事项需要说明理由")
+        raise CatalogError("reason_required", _("停用事项需要说明理由"))
     with transaction.atomic():
         item = ServiceItem.objects.select_for_update().get(pk=item.pk)
         if item.status != ItemStatus.PUBLISHED:
-            raise CatalogError("not_published", "只有已发布的事项可以停用")
+            raise CatalogError("not_published", _("只有已发布的事项可以停用"))
         item.status = ItemStatus.WITHDRAWN
         item.change_note = f"停用：{reason.strip()}"[:200]
         item.save(update_fields=["status", "change_note", "updated_at"])
@@ -162,11 +163,13 @@ def publish_bundle(bundle: Bundle, *, actor: Any) -> Bundle:
         bundle = Bundle.objects.select_for_update().get(pk=bundle.pk)
         codes = list(bundle.members.values_list("item_code", flat=True))
         if len(codes) < 2:
-            raise CatalogError("bundle_too_small", "一件事至少包含两个事项")
+            raise CatalogError("bundle_too_small", _("一件事至少包含两个事项"))
         published = set(ServiceItem.objects.published().filter(code__in=codes).values_list("code", flat=True))
         missing = [c for c in codes if c not in published]
         if missing:
-            raise CatalogError("bundle_members_unpublished", "以下事项尚未发布：" + "、".join(missing))
+            raise CatalogError(
+                "bundle_members_unpublished", _("以下事项尚未发布：%(codes)s") % {"codes": "、".join(missing)}
+            )
         bundle.status = ItemStatus.PUBLISHED
         bundle.save(update_fields=["status", "updated_at"])
         note_bundle_changed(bundle.code)

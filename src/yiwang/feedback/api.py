@@ -23,13 +23,12 @@ from pydantic import Field
 
 from yiwang.cases import selectors as cases_selectors
 from yiwang.core.http import client_address
-from yiwang.core.problems import ApiProblem
+from yiwang.core.problems import ServiceError, problems
 from yiwang.feedback import policy, selectors, services
 from yiwang.feedback.constants import Level, RatingStatus
 from yiwang.feedback.models import Rating
 from yiwang.feedback.selectors import Satisfaction
 from yiwang.feedback.views import DEVICE_COOKIE
-from yiwang.hotline.services import HotlineError
 
 router = Router(tags=["好差评 ratings"], auth=django_auth)
 
@@ -192,7 +191,11 @@ def _satisfaction_out(row: Satisfaction) -> SatisfactionOut:
     )
 
 
-@router.post("/cases/{number}", response={201: RatingOut}, summary="评价办件（一事一评，申请人本人）")
+@router.post(
+    "/cases/{number}",
+    response={201: RatingOut, **problems(400, 401, 403, 404, 409, 422, 429)},
+    summary="评价办件（一事一评，申请人本人）",
+)
 def rate_case(
     request: HttpRequest, number: Annotated[str, Field(max_length=64)], data: CaseRatingIn
 ) -> Status[RatingOut]:
@@ -211,7 +214,7 @@ def rate_case(
 
 @router.post(
     "/visits/{token}",
-    response={201: RatingOut},
+    response={201: RatingOut, **problems(400, 401, 403, 404, 409, 422, 429)},
     auth=session_or_anonymous,
     summary="评价窗口服务（一次一评，凭评价码；登录后为实名评价）",
 )
@@ -221,7 +224,7 @@ def rate_visit(
     """Rate a counter visit with its one-time code: anonymously, or under the signed-in person's real name."""
     visit = selectors.visit_to_rate(token)
     if visit is None:
-        raise ApiProblem(404, "bad_visit", _("评价码无效或已过期"))
+        raise ServiceError("bad_visit", _("评价码无效或已过期"), status=404)
     rating = services.rate_visit(
         token=visit.token,
         user=request.user,
@@ -234,14 +237,15 @@ def rate_visit(
 
 
 @router.get(
-    "/results", response=ResultsOut, auth=None, by_alias=True, summary="好差评结果：按部门、事项、渠道或窗口统计满意度"
+    "/results",
+    response={200: ResultsOut, **problems(400, 422)},
+    auth=None,
+    by_alias=True,
+    summary="好差评结果：按部门、事项、渠道或窗口统计满意度",
 )
 def rating_results(request: HttpRequest, params: Query[ResultsParams]) -> ResultsOut:
     """Satisfaction per group over the period (default: the last 30 days), summed from the tallies."""
-    try:
-        period = selectors.period_of(params.date_from, params.date_to)
-    except selectors.PeriodError as error:
-        raise ApiProblem(400, "bad_period", error.message) from error
+    period = selectors.period_of(params.date_from, params.date_to)
     department = params.department or None
     rows = selectors.results(period, group_by=params.group_by, department_code=department)
     return ResultsOut(
@@ -254,7 +258,12 @@ def rating_results(request: HttpRequest, params: Query[ResultsParams]) -> Result
     )
 
 
-@router.get("/comments", response=CommentPage, auth=None, summary="公开的评价内容（已去除个人信息，最新在前）")
+@router.get(
+    "/comments",
+    response={200: CommentPage, **problems(422)},
+    auth=None,
+    summary="公开的评价内容（已去除个人信息，最新在前）",
+)
 def published_comments(request: HttpRequest, params: Query[CommentParams]) -> CommentPage:
     """The latest published comments, newest first, without personal data or who rated."""
     comments = selectors.published_comments(department_code=params.department or None)
@@ -262,17 +271,16 @@ def published_comments(request: HttpRequest, params: Query[CommentParams]) -> Co
     return CommentPage(items=[CommentOut(**row.__dict__) for row in page], count=comments.count())
 
 
-@router.post("/{rating_id}/resolution", response=RatingOut, summary="评价人确认差评整改结果（已解决／未解决）")
+@router.post(
+    "/{rating_id}/resolution",
+    response={200: RatingOut, **problems(400, 401, 403, 404, 409, 422)},
+    summary="评价人确认差评整改结果（已解决／未解决）",
+)
 def confirm_resolution(request: HttpRequest, rating_id: int, data: ResolutionIn) -> RatingOut:
     """The rater says whether the rectification of their bad rating resolved the problem."""
     rating = Rating.objects.filter(pk=rating_id).first()
     if rating is None or not policy.is_rater(request.user, rating):
         raise Http404(_("评价不存在"))
-    try:
-        rating = services.confirm_resolution(
-            user=request.user, rating_id=rating.pk, resolved=data.resolved, note=data.note
-        )
-    except HotlineError as error:
-        raise ApiProblem(error.status, error.code, error.message, **error.extra) from error
+    rating = services.confirm_resolution(user=request.user, rating_id=rating.pk, resolved=data.resolved, note=data.note)
     rating.refresh_from_db()
     return _rating_out(rating)

@@ -62,6 +62,10 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 class RatingError(ServiceError):
     """A rating request refused; ``code`` is stable, ``message`` is for people."""
 
+    statuses = {"not_found": 404}
+    # Someone else's case, another department's rating: answered like a missing one.
+    concealed = frozenset({"not_your_case", "department_only"})
+
 
 class RatingNotAllowed(RatingError):
     status = 403

@@ -26,7 +26,7 @@ from ninja.security import django_auth
 from pydantic import Field
 
 from yiwang.core.http import client_address
-from yiwang.core.problems import ApiProblem
+from yiwang.core.problems import ServiceError, problems
 
 from . import page_data, policy, selectors, services
 from .constants import Source
@@ -40,18 +40,6 @@ Short = Annotated[str, Field(max_length=200)]
 Code = Annotated[str, Field(max_length=64)]
 ParamValue = bool | int | Annotated[str, Field(max_length=services.CONTENT_MAX)] | list[Code]
 FILING_SOURCES = "^(web|mobile|kiosk|phone)$"
-
-
-def _problem(error: services.HotlineError) -> ApiProblem:
-    extra = {name: error.extra[name] for name in ("field", "file") if error.extra.get(name)}
-    return ApiProblem(error.status, error.code, error.message, **extra)
-
-
-def _visible(request: HttpRequest, number: str) -> WorkOrder:
-    try:
-        return selectors.get_visible(request.user, number)
-    except services.WorkOrderNotFound as error:
-        raise _problem(error) from error
 
 
 # --- schemas ------------------------------------------------------------------------------------------
@@ -332,26 +320,27 @@ def _file_order(request: HttpRequest, data: OrderIn, attachments: list[UploadedF
         caller = services.CallerDetails(name=data.caller_name, phone=data.caller_phone, anonymous=data.anonymous)
     else:
         caller = services.CallerDetails(user=request.user, anonymous=data.anonymous)
-    try:
-        order = services.register(
-            actor=request.user,
-            kind=data.kind,
-            source=data.source,
-            title=data.title,
-            content=data.content,
-            caller=caller,
-            location_text=data.location_text,
-            longitude=data.longitude,
-            latitude=data.latitude,
-            auto_dispatch=True,
-            attachments=attachments,
-        )
-    except services.HotlineError as error:
-        raise _problem(error) from error
-    return Status(201, _order_out(request, _visible(request, order.number)))
+    order = services.register(
+        actor=request.user,
+        kind=data.kind,
+        source=data.source,
+        title=data.title,
+        content=data.content,
+        caller=caller,
+        location_text=data.location_text,
+        longitude=data.longitude,
+        latitude=data.latitude,
+        auto_dispatch=True,
+        attachments=attachments,
+    )
+    return Status(201, _order_out(request, selectors.get_visible(request.user, order.number)))
 
 
-@router.post("/orders", response={201: OrderOut}, summary="提交诉求（网站、移动端、自助终端；话务员登记电话工单）")
+@router.post(
+    "/orders",
+    response={201: OrderOut, **problems(400, 401, 403, 404, 422)},
+    summary="提交诉求（网站、移动端、自助终端；话务员登记电话工单）",
+)
 def hotline_file_order(request: HttpRequest, data: OrderIn) -> Status[OrderOut]:
     return _file_order(request, data, [])
 
@@ -359,7 +348,7 @@ def hotline_file_order(request: HttpRequest, data: OrderIn) -> Status[OrderOut]:
 # Declared before /orders/{number}, whose path would otherwise take "multipart" for an order number.
 @router.post(
     "/orders/multipart",
-    response={201: OrderOut},
+    response={201: OrderOut, **problems(400, 401, 403, 404, 422)},
     summary="提交诉求并附照片或 PDF（multipart/form-data，字段同上，文件放在 attachments，最多5个）",
 )
 def hotline_file_order_multipart(
@@ -370,60 +359,70 @@ def hotline_file_order_multipart(
     return _file_order(request, data, list(attachments or []))
 
 
-@router.get("/orders", response=OrderPage, summary="我的诉求（分页）")
+@router.get("/orders", response={200: OrderPage, **problems(401, 422)}, summary="我的诉求（分页）")
 def hotline_my_orders(request: HttpRequest, page: Query[PageParams]) -> OrderPage:
     orders = selectors.my_orders(request.user)
     return OrderPage(items=[_summary(o) for o in orders[page.offset : page.offset + page.limit]], count=orders.count())
 
 
-@router.get("/orders/{number}", response=OrderOut, summary="工单详情（来电人、承办部门、话务员、监督人员）")
+@router.get(
+    "/orders/{number}",
+    response={200: OrderOut, **problems(401, 404, 422)},
+    summary="工单详情（来电人、承办部门、话务员、监督人员）",
+)
 def hotline_get_order(request: HttpRequest, number: Annotated[str, Field(max_length=32)]) -> OrderOut:
-    return _order_out(request, _visible(request, number))
+    return _order_out(request, selectors.get_visible(request.user, number))
 
 
-@router.post("/orders/{number}/actions/{action}", response=OrderOut, summary="工单操作（按状态转换表和权限校验）")
+@router.post(
+    "/orders/{number}/actions/{action}",
+    response={200: OrderOut, **problems(400, 401, 403, 404, 409, 422)},
+    summary="工单操作（按状态转换表和权限校验）",
+)
 def hotline_act(
     request: HttpRequest,
     number: Annotated[str, Field(max_length=32)],
     action: Annotated[str, Field(max_length=32)],
     data: ActionIn,
 ) -> OrderOut:
-    _visible(request, number)
+    selectors.get_visible(request.user, number)
     allowed = page_data.ACTION_PARAMS.get(action)
     if allowed is None:
-        raise ApiProblem(400, "unknown_action", _("未知的操作"))
+        raise ServiceError("unknown_action", _("未知的操作"))
     unknown = sorted(set(data.params) - allowed)
     if unknown:
-        raise ApiProblem(
-            422,
+        raise ServiceError(
             "unknown_parameter",
             _("该操作不接受参数：%(names)s") % {"names": "、".join(unknown)},
+            status=422,
             allowed=sorted(allowed),
         )
-    try:
-        order = services.perform(
-            number,
-            action,
-            actor=request.user,
-            expected_version=data.expected_version,
-            reason=data.reason,
-            **data.params,
-        )
-    except services.HotlineError as error:
-        raise _problem(error) from error
-    return _order_out(request, _visible(request, order.number))
+    order = services.perform(
+        number,
+        action,
+        actor=request.user,
+        expected_version=data.expected_version,
+        reason=data.reason,
+        **data.params,
+    )
+    return _order_out(request, selectors.get_visible(request.user, order.number))
 
 
-@router.get("/track", response=PublicProgressOut, auth=None, summary="工单查询（工单编号＋查询码，无个人信息）")
+@router.get(
+    "/track",
+    response={200: PublicProgressOut, **problems(404, 422, 429)},
+    auth=None,
+    summary="工单查询（工单编号＋查询码，无个人信息）",
+)
 def hotline_track(request: HttpRequest, params: Query[TrackParams]) -> PublicProgressOut:
     ip = client_address(request) or ""
     refused = page_data.track_refused(ip)
     if refused:
-        raise ApiProblem(429, "too_many_attempts", refused)
+        raise ServiceError("too_many_attempts", refused, status=429)
     order = selectors.public_progress(params.number, params.code)
     if order is None:
         page_data.record_failed_track(ip)
-        raise ApiProblem(404, "not_found", _("工单编号或查询码不正确"))
+        raise ServiceError("not_found", _("工单编号或查询码不正确"), status=404)
     progress = page_data.public_progress(order)
     return PublicProgressOut(
         **{name: value for name, value in progress.__dict__.items() if name != "steps"},
@@ -435,30 +434,31 @@ def hotline_track(request: HttpRequest, params: Query[TrackParams]) -> PublicPro
 
 
 def _report_grid_problem(request: HttpRequest, data: GridReportIn, attachments: list[UploadedFile]) -> Status[OrderOut]:
-    try:
-        order = services.report_grid_problem(
-            actor=request.user,
-            title=data.title,
-            content=data.content,
-            category=data.category,
-            longitude=data.longitude,
-            latitude=data.latitude,
-            location_text=data.location_text,
-            attachments=attachments,
-        )
-    except services.HotlineError as error:
-        raise _problem(error) from error
-    return Status(201, _order_out(request, _visible(request, order.number)))
+    order = services.report_grid_problem(
+        actor=request.user,
+        title=data.title,
+        content=data.content,
+        category=data.category,
+        longitude=data.longitude,
+        latitude=data.latitude,
+        location_text=data.location_text,
+        attachments=attachments,
+    )
+    return Status(201, _order_out(request, selectors.get_visible(request.user, order.number)))
 
 
-@router.post("/grid/reports", response={201: OrderOut}, summary="网格上报（地图上的一点，派至该网格的网格员）")
+@router.post(
+    "/grid/reports",
+    response={201: OrderOut, **problems(400, 401, 403, 404, 422)},
+    summary="网格上报（地图上的一点，派至该网格的网格员）",
+)
 def hotline_report_grid_problem(request: HttpRequest, data: GridReportIn) -> Status[OrderOut]:
     return _report_grid_problem(request, data, [])
 
 
 @router.post(
     "/grid/reports/multipart",
-    response={201: OrderOut},
+    response={201: OrderOut, **problems(400, 401, 403, 404, 422)},
     summary="网格上报并附现场照片（multipart/form-data，字段同上，文件放在 attachments，最多5个）",
 )
 def hotline_report_grid_problem_multipart(
@@ -469,7 +469,7 @@ def hotline_report_grid_problem_multipart(
     return _report_grid_problem(request, data, list(attachments or []))
 
 
-@router.get("/grid/cells", response=dict[str, Any], auth=None, summary="有效网格（GeoJSON，不含网格员信息）")
+@router.get("/grid/cells", response={200: dict[str, Any]}, auth=None, summary="有效网格（GeoJSON，不含网格员信息）")
 def hotline_grid_cells(request: HttpRequest) -> dict[str, Any]:
     return page_data.grid_feature_collection()
 
@@ -477,9 +477,13 @@ def hotline_grid_cells(request: HttpRequest) -> dict[str, Any]:
 # --- suggestions --------------------------------------------------------------------------------------------
 
 
-@router.get("/suggest", response=SuggestOut, summary="派单建议：分类、责任部门和置信度（话务员）")
+@router.get(
+    "/suggest",
+    response={200: SuggestOut, **problems(401, 403, 422)},
+    summary="派单建议：分类、责任部门和置信度（话务员）",
+)
 def hotline_suggest(request: HttpRequest, params: Query[SuggestParams]) -> SuggestOut:
     if not policy.is_operator(request.user):
-        raise ApiProblem(403, "operators_only", _("派单建议仅供12345话务员使用"))
+        raise ServiceError("operators_only", _("派单建议仅供12345话务员使用"), status=403)
     found, note = services.suggest(params.title, params.content)
     return SuggestOut(suggestions=[SuggestionOut(**s.__dict__) for s in found], note=note)

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from yiwang.accounts import policy as accounts_policy
 from yiwang.core import calendar
@@ -33,7 +34,7 @@ def get_visible(user: Any, number: str) -> WorkOrder:
 
     order = _orders().prefetch_related("assignments__department").filter(number=number).first()
     if order is None or not policy.can_view(user, order):
-        raise WorkOrderNotFound("not_found", "工单不存在")
+        raise WorkOrderNotFound("not_found", _("工单不存在"))
     return order
 
 

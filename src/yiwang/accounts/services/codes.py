@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from yiwang.accounts.constants import (
     CodePurpose,
@@ -38,18 +39,18 @@ def send_code(mobile: str, purpose: str, *, ip: str | None = None) -> None:
     """Send a 6-digit code to ``mobile``, within the resend interval and the hourly limits."""
     mobile = clean_mobile(mobile)
     if purpose not in CodePurpose.values:
-        raise IdentityError("invalid_purpose", "验证码用途无效")
+        raise IdentityError("invalid_purpose", _("验证码用途无效"))
     index = mobile_index(mobile)
     now = timezone.now()
     recent = OneTimeCode.objects.filter(mobile_index=index, created_at__gt=now - dt.timedelta(hours=1))
     if recent.filter(created_at__gt=now - CODE_RESEND_INTERVAL).exists():
-        raise IdentityError("code_too_soon", "验证码已发送，请60秒后再试")
+        raise IdentityError("code_too_soon", _("验证码已发送，请60秒后再试"))
     if recent.count() >= CODES_PER_MOBILE_PER_HOUR:
-        raise IdentityError("code_limit", "该手机号获取验证码过于频繁，请一小时后再试")
+        raise IdentityError("code_limit", _("该手机号获取验证码过于频繁，请一小时后再试"))
     if ip and OneTimeCode.objects.filter(ip=ip, created_at__gt=now - dt.timedelta(hours=1)).count() >= (
         CODES_PER_IP_PER_HOUR
     ):
-        raise IdentityError("code_limit", "获取验证码过于频繁，请稍后再试")
+        raise IdentityError("code_limit", _("获取验证码过于频繁，请稍后再试"))
     code = numbering.random_digits(6)
     with transaction.atomic():
         OneTimeCode.objects.create(

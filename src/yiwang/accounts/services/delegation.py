@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from yiwang.accounts import policy
 from yiwang.accounts.constants import (
@@ -34,15 +35,15 @@ def grant_delegation(
     """A citizen authorises a relative or community worker (identified by ID) to act for them."""
     principal = require_person(actor)
     if relationship not in Relationship.values:
-        raise IdentityError("invalid_relationship", "关系无效", field="relationship")
+        raise IdentityError("invalid_relationship", _("关系无效"), field="relationship")
     if valid_until <= timezone.now() or valid_until > timezone.now() + dt.timedelta(days=3 * 366):
-        raise IdentityError("invalid_expiry", "有效期应在今天之后、三年以内", field="valid_until")
+        raise IdentityError("invalid_expiry", _("有效期应在今天之后、三年以内"), field="valid_until")
     number = clean_document(agent_document_type, agent_document_number)
     agent = find_person(agent_document_type, number)
     if agent is None:
-        raise IdentityError("agent_unknown", "被授权人尚未在本平台登记，请其先注册或到窗口登记", field="agent")
+        raise IdentityError("agent_unknown", _("被授权人尚未在本平台登记，请其先注册或到窗口登记"), field="agent")
     if agent.pk == principal.pk:
-        raise IdentityError("self_delegation", "不能授权给自己", field="agent")
+        raise IdentityError("self_delegation", _("不能授权给自己"), field="agent")
     with transaction.atomic():
         delegation = Delegation.objects.create(
             principal=principal,
@@ -66,7 +67,7 @@ def revoke_delegation(*, actor: User, delegation: Delegation) -> None:
     person = actor.person
     if person is None or person.pk not in (delegation.principal_id, delegation.agent_person_id):
         record_event("permission.denied", actor=actor, target=f"accounts.Delegation:{delegation.pk}")
-        raise IdentityError("not_found", "授权不存在")
+        raise IdentityError("not_found", _("授权不存在"))
     Delegation.objects.filter(pk=delegation.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     record_event(
         "delegation.revoked",
@@ -94,7 +95,7 @@ def act_for_by_delegation(*, actor: User, delegation: Delegation, item_code: str
     )
     if not allowed or active is None or not active.covers(item_code):
         record_event("permission.denied", actor=actor, target=f"accounts.Delegation:{delegation.pk}")
-        raise IdentityError("not_found", "授权不存在或已失效")
+        raise IdentityError("not_found", _("授权不存在或已失效"))
     principal = active.principal
     record_event(
         "assist.started",
@@ -112,13 +113,13 @@ def act_for_at_counter(
     """A counter clerk serves a person who is present, after checking their identity document."""
     if not policy.has_any_role(actor, {Role.COUNTER_CLERK}):
         record_event("permission.denied", actor=actor, detail={"action": "counter_assist"})
-        raise IdentityError("forbidden", "只有窗口受理人员可以代为办理")
+        raise IdentityError("forbidden", _("只有窗口受理人员可以代为办理"))
     if identity_checked_by not in {"id_card_reader", "document_inspected", "face_match"}:
-        raise IdentityError("identity_check_required", "请先核验办事人身份证件", field="identity_checked_by")
+        raise IdentityError("identity_check_required", _("请先核验办事人身份证件"), field="identity_checked_by")
     number = clean_document(document_type, document_number)
     person = find_person(document_type, number)
     if person is None:
-        raise IdentityError("person_unknown", "未找到该办事人，请先为其登记", field="document_number")
+        raise IdentityError("person_unknown", _("未找到该办事人，请先为其登记"), field="document_number")
     record_event(
         "assist.started",
         actor=actor,

@@ -5,16 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from yiwang.core.audit import record_event
+from yiwang.core.problems import ServiceError
 
 
-class IdentityError(Exception):
+class IdentityError(ServiceError):
     """An identity rule was broken; ``code`` is stable, ``detail`` is for people (Chinese)."""
 
-    def __init__(self, code: str, detail: str, *, field: str = "") -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.field = field
+    # The API does not confirm what exists: a forbidden user, role or person answers as a missing one.
+    concealed = frozenset({"forbidden"})
+    statuses = {
+        "not_found": 404,
+        "throttled": 429,
+        "locked": 429,
+        "code_too_soon": 429,
+        "code_limit": 429,
+    }
 
 
 def record_event_denied(user: Any, action: str, ip: str | None) -> None:

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from yiwang.accounts import policy
 from yiwang.accounts.constants import (
@@ -70,13 +71,13 @@ def register_citizen(
     except ValidationError as exc:
         raise IdentityError("weak_password", "；".join(exc.messages), field="password") from exc
     if find_person_by_mobile(mobile):
-        raise IdentityError("mobile_taken", "该手机号已注册，请直接登录", field="mobile")
+        raise IdentityError("mobile_taken", _("该手机号已注册，请直接登录"), field="mobile")
     verify_code(mobile, CodePurpose.REGISTER, code, ip=ip)
     with transaction.atomic():
         existing = find_person(document_type, number)
         if existing is not None:
             if hasattr(existing, "user"):
-                raise IdentityError("person_exists", "该证件号码已注册，请直接登录", field="document_number")
+                raise IdentityError("person_exists", _("该证件号码已注册，请直接登录"), field="document_number")
             person = existing
             set_mobile(person, mobile, verified=True)
             person.assurance_level = max(person.assurance_level, AssuranceLevel.MOBILE_VERIFIED)
@@ -137,20 +138,20 @@ def authenticate_password(identifier: str, password: str, *, ip: str | None = No
     ip_key = f"ip:{ip}" if ip else ""
     if ip_key and throttle_locked_until(ip_key):
         record_event("auth.login_throttled", ip=ip, detail={"identifier": _mask_identifier(identifier)})
-        raise IdentityError("throttled", "登录尝试过于频繁，请稍后再试")
+        raise IdentityError("throttled", _("登录尝试过于频繁，请稍后再试"))
     user = _user_by_identifier(identifier)
     account_key = f"user:{user.pk}" if user else ""
     if account_key and (until := throttle_locked_until(account_key)):
         record_event("auth.login_locked", actor=user, ip=ip)
         minutes = max(1, int((until - timezone.now()).total_seconds() // 60) + 1)
-        raise IdentityError("locked", f"密码错误次数过多，账户已锁定，请{minutes}分钟后再试")
+        raise IdentityError("locked", _("密码错误次数过多，账户已锁定，请%(minutes)s分钟后再试") % {"minutes": minutes})
     if user is None or not user.is_active or not user.check_password(password or ""):
         if account_key and throttle_failure(account_key, limit=PASSWORD_FAILURES_BEFORE_LOCK):
             record_event("auth.account_locked", actor=user, ip=ip)
         if ip_key:
             throttle_failure(ip_key, limit=IP_FAILURES_PER_WINDOW)
         record_event("auth.login_failed", actor=user, ip=ip, detail={"identifier": _mask_identifier(identifier)})
-        raise IdentityError("invalid_credentials", "账号或密码不正确")
+        raise IdentityError("invalid_credentials", _("账号或密码不正确"))
     throttle_clear(account_key)
     needs_second = policy.requires_second_factor(user)
     enrolled = needs_second and TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
@@ -165,7 +166,7 @@ def authenticate_sms(mobile: str, code: str, *, ip: str | None = None) -> User:
     user = getattr(person, "user", None) if person else None
     if user is None or not user.is_active or policy.requires_second_factor(user):
         record_event("auth.login_failed", ip=ip, detail={"method": "sms", "mobile": crypto.mask_mobile(mobile)})
-        raise IdentityError("invalid_credentials", "该手机号未注册为个人账户")
+        raise IdentityError("invalid_credentials", _("该手机号未注册为个人账户"))
     return user
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from yiwang.accounts import policy
 from yiwang.accounts.constants import (
@@ -28,16 +29,16 @@ def register_organisation(*, actor: User, name: str, credit_code: str) -> Organi
     """A citizen with a verified mobile registers an organisation they legally represent."""
     person = require_person(actor)
     if person.assurance_level < AssuranceLevel.MOBILE_VERIFIED:
-        raise IdentityError("assurance_too_low", "法定代表人须完成二级及以上实名认证")
+        raise IdentityError("assurance_too_low", _("法定代表人须完成二级及以上实名认证"))
     code = (credit_code or "").strip().upper()
     problem = credit_code_problem(code)
     if problem:
         raise IdentityError("invalid_credit_code", problem, field="credit_code")
     name = " ".join((name or "").split())
     if not 2 <= len(name) <= 200:
-        raise IdentityError("invalid_name", "名称应为2至200个字符", field="name")
+        raise IdentityError("invalid_name", _("名称应为2至200个字符"), field="name")
     if Organisation.objects.filter(credit_code=code).exists():
-        raise IdentityError("organisation_exists", "该统一社会信用代码已注册", field="credit_code")
+        raise IdentityError("organisation_exists", _("该统一社会信用代码已注册"), field="credit_code")
     with transaction.atomic():
         organisation = Organisation.objects.create(
             name=name, credit_code=code, legal_representative=person, registered_by=actor
@@ -58,13 +59,13 @@ def add_organisation_agent(
     """The legal representative authorises a 经办人 for the organisation."""
     if not policy.can_manage_organisation(actor, organisation):
         record_event("permission.denied", actor=actor, target=f"accounts.Organisation:{organisation.pk}")
-        raise IdentityError("not_found", "法人不存在")
+        raise IdentityError("not_found", _("法人不存在"))
     if valid_until <= timezone.now() or valid_until > timezone.now() + dt.timedelta(days=3 * 366):
-        raise IdentityError("invalid_expiry", "有效期应在今天之后、三年以内", field="valid_until")
+        raise IdentityError("invalid_expiry", _("有效期应在今天之后、三年以内"), field="valid_until")
     number = clean_document(agent_document_type, agent_document_number)
     agent = find_person(agent_document_type, number)
     if agent is None:
-        raise IdentityError("agent_unknown", "经办人尚未在本平台登记", field="agent")
+        raise IdentityError("agent_unknown", _("经办人尚未在本平台登记"), field="agent")
     with transaction.atomic():
         record = OrganisationAgent.objects.create(
             organisation=organisation, person=agent, scope=scope or [], valid_until=valid_until, granted_by=actor
@@ -76,6 +77,6 @@ def add_organisation_agent(
 def revoke_organisation_agent(*, actor: User, agent: OrganisationAgent) -> None:
     if not policy.can_manage_organisation(actor, agent.organisation):
         record_event("permission.denied", actor=actor, target=f"accounts.OrganisationAgent:{agent.pk}")
-        raise IdentityError("not_found", "经办人授权不存在")
+        raise IdentityError("not_found", _("经办人授权不存在"))
     OrganisationAgent.objects.filter(pk=agent.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     record_event("organisation.agent_revoked", actor=actor, target=f"accounts.OrganisationAgent:{agent.pk}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from yiwang.accounts.constants import (
     AssuranceLevel,
@@ -42,7 +43,7 @@ def clean_mobile(raw: str) -> str:
 
 def clean_document(document_type: str, raw: str) -> str:
     if document_type not in DocumentType.values:
-        raise IdentityError("invalid_document_type", "证件类型无效", field="document_type")
+        raise IdentityError("invalid_document_type", _("证件类型无效"), field="document_type")
     number = normalise_document_number(document_type, raw or "")
     problem = document_problem(document_type, number)
     if problem:
@@ -53,7 +54,7 @@ def clean_document(document_type: str, raw: str) -> str:
 def clean_name(raw: str) -> str:
     name = " ".join((raw or "").split())
     if not 1 <= len(name) <= 64 or any(ch.isdigit() or ch in "<>\"'&;/\\" for ch in name):
-        raise IdentityError("invalid_name", "姓名应为1至64个字符，不含数字和特殊符号", field="name")
+        raise IdentityError("invalid_name", _("姓名应为1至64个字符，不含数字和特殊符号"), field="name")
     return name
 
 
@@ -80,7 +81,7 @@ def create_person(
     name = clean_name(name)
     number = clean_document(document_type, document_number)
     if find_person(document_type, number):
-        raise IdentityError("person_exists", "该证件号码已登记", field="document_number")
+        raise IdentityError("person_exists", _("该证件号码已登记"), field="document_number")
     person = Person(
         name=name,
         document_type=document_type,
@@ -96,7 +97,7 @@ def create_person(
         with transaction.atomic():
             person.save()
     except IntegrityError as exc:
-        raise IdentityError("person_exists", "该证件号码已登记", field="document_number") from exc
+        raise IdentityError("person_exists", _("该证件号码已登记"), field="document_number") from exc
     return person
 
 
@@ -109,5 +110,5 @@ def set_mobile(person: Person, mobile: str, *, verified: bool) -> None:
 
 def require_person(user: User) -> Person:
     if user.person is None:
-        raise IdentityError("not_a_person", "只有个人账户可以进行此操作")
+        raise IdentityError("not_a_person", _("只有个人账户可以进行此操作"))
     return user.person

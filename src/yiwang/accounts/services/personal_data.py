@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from yiwang.accounts import policy
 from yiwang.accounts.models import (
@@ -30,16 +31,16 @@ def reveal_person_data(
     """Return full identity values; every read is recorded for the person's data tracker."""
     wanted = [f for f in fields if f in PII_FIELDS]
     if not wanted:
-        raise IdentityError("invalid_fields", "请指定要查看的字段：document_number 或 mobile")
+        raise IdentityError("invalid_fields", _("请指定要查看的字段：document_number 或 mobile"))
     purpose = " ".join((purpose or "").split())[:200]
     is_self = actor.person_id == person.pk
     if not is_self and (len(purpose) < 2 or not case_reference):
-        raise IdentityError("purpose_required", "查看完整个人信息须说明用途并关联办件", field="purpose")
+        raise IdentityError("purpose_required", _("查看完整个人信息须说明用途并关联办件"), field="purpose")
     if not policy.can_read_person_data(actor, person):
         record_event(
             "permission.denied", actor=actor, target=f"accounts.Person:{person.pk}", detail={"action": "pii.read"}
         )
-        raise IdentityError("not_found", "自然人不存在")
+        raise IdentityError("not_found", _("自然人不存在"))
     values: dict[str, str] = {}
     if "document_number" in wanted:
         values["document_number"] = crypto.decrypt(person.document_number_encrypted)

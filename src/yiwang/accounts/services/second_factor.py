@@ -9,6 +9,7 @@ import secrets
 import pyotp
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from yiwang.accounts.models import (
     RecoveryCode,
@@ -32,7 +33,7 @@ def start_totp_enrolment(user: User) -> str:
     """Create (or replace an unconfirmed) authenticator secret; returns the otpauth:// URI to scan."""
     device = TotpDevice.objects.filter(user=user).first()
     if device and device.confirmed_at:
-        raise IdentityError("totp_exists", "已绑定动态口令，如需更换请联系管理员重置")
+        raise IdentityError("totp_exists", _("已绑定动态口令，如需更换请联系管理员重置"))
     secret = pyotp.random_base32()
     TotpDevice.objects.update_or_create(
         user=user, defaults={"secret_encrypted": crypto.encrypt(secret), "confirmed_at": None, "last_step": 0}
@@ -59,10 +60,10 @@ def confirm_totp(user: User, code: str, *, ip: str | None = None) -> list[str]:
     """Confirm enrolment with a first code; returns the recovery codes, shown once."""
     device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=True).first()
     if device is None:
-        raise IdentityError("no_enrolment", "请先开始绑定动态口令")
+        raise IdentityError("no_enrolment", _("请先开始绑定动态口令"))
     if not _accept_totp(device, code):
         record_event("auth.totp_failed", actor=user, ip=ip, detail={"stage": "enrolment"})
-        raise IdentityError("invalid_code", "动态口令不正确", field="code")
+        raise IdentityError("invalid_code", _("动态口令不正确"), field="code")
     codes = [
         f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}" for _ in range(RECOVERY_CODE_COUNT)
     ]
@@ -82,10 +83,10 @@ def verify_second_factor(user: User, code: str, *, ip: str | None = None) -> Non
     """Accept an authenticator code or an unused recovery code, with lockout on repeated failures."""
     key = f"2fa:{user.pk}"
     if throttle_locked_until(key):
-        raise IdentityError("locked", "动态口令错误次数过多，请15分钟后再试")
+        raise IdentityError("locked", _("动态口令错误次数过多，请15分钟后再试"))
     device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).first()
     if device is None:
-        raise IdentityError("no_enrolment", "尚未绑定动态口令")
+        raise IdentityError("no_enrolment", _("尚未绑定动态口令"))
     if _accept_totp(device, code):
         throttle_clear(key)
         return
@@ -104,4 +105,4 @@ def verify_second_factor(user: User, code: str, *, ip: str | None = None) -> Non
     if throttle_failure(key, limit=PASSWORD_FAILURES_BEFORE_LOCK):
         record_event("auth.account_locked", actor=user, ip=ip, detail={"stage": "second_factor"})
     record_event("auth.totp_failed", actor=user, ip=ip)
-    raise IdentityError("invalid_code", "动态口令不正确", field="code")
+    raise IdentityError("invalid_code", _("动态口令不正确"), field="code")

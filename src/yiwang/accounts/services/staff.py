@@ -9,6 +9,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from yiwang.accounts import policy
 from yiwang.accounts.constants import (
@@ -30,12 +31,12 @@ def create_staff(
     for role in roles:
         if not policy.can_grant_role(actor, role, department):
             record_event("permission.denied", actor=actor, detail={"action": "create_staff", "role": role})
-            raise IdentityError("forbidden", "无权在该部门授予此角色")
+            raise IdentityError("forbidden", _("无权在该部门授予此角色"))
     username = (username or "").strip()
     if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").isalnum():
-        raise IdentityError("invalid_username", "工号只能包含字母、数字、-和_，不超过64位", field="username")
+        raise IdentityError("invalid_username", _("工号只能包含字母、数字、-和_，不超过64位"), field="username")
     if User.objects.filter(username=username).exists():
-        raise IdentityError("username_taken", "该工号已存在", field="username")
+        raise IdentityError("username_taken", _("该工号已存在"), field="username")
     probe = User(username=username, display_name=display_name)
     try:
         password_validation.validate_password(password, probe)
@@ -52,7 +53,7 @@ def create_staff(
 
 
 def _grant(actor: User | None, user: User, role: str, department: Any) -> RoleAssignment:
-    assignment, _ = RoleAssignment.objects.get_or_create(
+    assignment, _created = RoleAssignment.objects.get_or_create(
         user=user,
         role=role,
         department=department,
@@ -77,14 +78,14 @@ def grant_role(*, actor: User, user: User, role: str, department: Any) -> RoleAs
             target=f"accounts.User:{user.pk}",
             detail={"action": "grant_role", "role": role, "department": getattr(department, "code", None)},
         )
-        raise IdentityError("forbidden", "无权授予该角色")
+        raise IdentityError("forbidden", _("无权授予该角色"))
     if user.person_id is not None and not policy.is_platform_admin(actor):
         # Citizen logins stay citizen logins: staff work from staff accounts.
         record_event("permission.denied", actor=actor, target=f"accounts.User:{user.pk}", detail={"action": "grant"})
-        raise IdentityError("forbidden", "不能为个人账户授予工作角色")
+        raise IdentityError("forbidden", _("不能为个人账户授予工作角色"))
     if not policy.can_manage_user(actor, user) and user.role_assignments.active().exists():
         record_event("permission.denied", actor=actor, target=f"accounts.User:{user.pk}", detail={"action": "grant"})
-        raise IdentityError("forbidden", "无权管理该用户")
+        raise IdentityError("forbidden", _("无权管理该用户"))
     with transaction.atomic():
         return _grant(actor, user, role, department)
 
@@ -97,7 +98,7 @@ def revoke_role(*, actor: User, assignment: RoleAssignment) -> None:
             target=f"accounts.RoleAssignment:{assignment.pk}",
             detail={"action": "revoke_role"},
         )
-        raise IdentityError("forbidden", "无权撤销该角色")
+        raise IdentityError("forbidden", _("无权撤销该角色"))
     with transaction.atomic():
         updated = RoleAssignment.objects.filter(pk=assignment.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), revoked_by=actor

@@ -31,7 +31,7 @@ def throttle_failure(
     """Count a failure for ``key`` (this app's or another's); returns True when this failure locks it."""
     now = timezone.now()
     with transaction.atomic():
-        row, _ = Throttle.objects.select_for_update().get_or_create(key=key)
+        row, _created = Throttle.objects.select_for_update().get_or_create(key=key)
         if now - row.window_started_at > window:
             row.failures = 0
             row.window_started_at = now

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import calendar
+from yiwang.core.problems import ServiceError
 from yiwang.directory import selectors as directory_selectors
 from yiwang.feedback.constants import RatingChannel
 from yiwang.feedback.models import DepartmentDayTally, Tally
@@ -34,12 +35,8 @@ TALLY_SUMS = {
 }
 
 
-class PeriodError(ValueError):
+class PeriodError(ServiceError):
     """A period the results cannot be asked for; ``message`` is for people."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -63,10 +60,10 @@ def period_of(start: dt.date | None = None, end: dt.date | None = None, *, today
     if start is None:
         start = end - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if start > end:
-        raise PeriodError(_("开始日期不能晚于结束日期"))
+        raise PeriodError("bad_period", _("开始日期不能晚于结束日期"))
     period = Period(start, end)
     if period.days > MAX_PERIOD_DAYS:
-        raise PeriodError(_("统计期间不能超过%(days)s天") % {"days": MAX_PERIOD_DAYS})
+        raise PeriodError("bad_period", _("统计期间不能超过%(days)s天") % {"days": MAX_PERIOD_DAYS})
     return period
 
 

@@ -41,6 +41,10 @@ class Command(BaseCommand):
             str(options["workers"]),
             "--graceful-timeout",
             "10",
+            # gunicorn's longest request line (its default is 4094), so the API's own
+            # limit (core.problems.MAX_API_URI_BYTES) answers over-long URIs first.
+            "--limit-request-line",
+            "8190",
         ]
         worker = self.start_worker() if settings.EMBEDDED_WORKER else None
         self.stdout.write(f"Yiwang serving on http://{options['host']}:{options['port']}/")
