@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 # Working days the applicant has to correct an application (补正期限) unless the official sets another.
 DEFAULT_CORRECTION_DAYS = 10
 
-
 MAX_CORRECTION_DAYS = 60
 
 

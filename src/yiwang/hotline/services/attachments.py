@@ -19,15 +19,11 @@ from yiwang.hotline.services.errors import HotlineError
 # same private "materials" storage. A phone photo is a few MB; five of them tell the story.
 MAX_ATTACHMENTS = 5
 
-
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-
 
 ATTACHMENT_TYPES = frozenset({uploads.JPEG, uploads.PNG, uploads.PDF})
 
-
 PHOTO_TYPES = frozenset({uploads.JPEG, uploads.PNG})
-
 
 # The actions that take attachments besides filing: the department's reply (a photo of the repaired street).
 ATTACHMENT_ACTIONS = frozenset({"reply"})

@@ -40,7 +40,7 @@ def load_grid(data: str | bytes, *, department_code: str, actor: Any = None) -> 
     ``department_code`` is the department responsible for cells whose data
     names none (property ``department``); ``worker`` names a grid worker's
     user name. Refused as a whole, with nothing changed, when any cell is
-    wrong (geometry.GridDataError) or names an unknown worker or department.
+    wrong (``GridDataError``) or names an unknown worker or department.
     """
     cells = parse_grid_geojson(data)
     default = department_by_code(department_code)

@@ -20,16 +20,13 @@ TITLE_MAX = 200
 CONTENT_MAX = 5000
 REASON_MAX = 2000
 
-
 # An order reopened this often after unsatisfied callbacks goes to a supervisor instead.
 MAX_REOPENS = 2
-
 
 # Suggestions at least this confident dispatch without an operator. The calibrated confidence is right
 # about 97 % of the time above 0.9 on held-out messages, but a message off every topic can still score
 # high, so an operator sees everything below this line.
 AUTO_DISPATCH_CONFIDENCE = 0.9
-
 
 MAX_EXTENSION_DAYS = 30
 

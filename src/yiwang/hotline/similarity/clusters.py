@@ -22,17 +22,14 @@ CLUSTER_SIMILARITY_PLACE_UNKNOWN = 0.35
 # Messages at different named places are never linked, however alike: the data has one letter
 # posted word for word about two estates, and each estate needs its own answer.
 
-
 # Ranking.
 DEFAULT_WINDOW_DAYS = 30
 DEFAULT_HALF_LIFE_DAYS = 7.0
 DEFAULT_TOP = 10
 
-
 # Each like (点赞) adds a little weight to its message, with diminishing returns.
 LIKES_WEIGHT = 0.1
 LABEL_KEYWORDS = 3
-
 
 # A message without a title is labelled by the start of its text.
 LABEL_CHARS = 40

@@ -16,14 +16,11 @@ from yiwang.hotline.similarity.vectors import Collection
 # different problem at the same 小区 (noise vs cracked walls vs school places) stays below.
 DUPLICATE_SIMILARITY_SAME_SITE = 0.15
 
-
 # Same road or area only: many unrelated problems share one road, so more text must agree.
 DUPLICATE_SIMILARITY_SAME_AREA = 0.30
 
-
 # No place in common known: only near-copies count (reposts, form letters from one group).
 DUPLICATE_SIMILARITY_PLACE_UNKNOWN = 0.50
-
 
 # Without a shared place a match is less certain: its score is scaled down by this factor.
 PLACE_UNKNOWN_SCORE_FACTOR = 0.8

@@ -18,7 +18,6 @@ from yiwang.core import text as core_text
 
 _CJK = "\u3400-\u9fff"
 
-
 # Zero-width and direction marks would split names and character pairs.
 _INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
 
@@ -41,11 +40,9 @@ _SITE_WORDS = _words(
     " 学校 小学 中学 大学 学院 幼儿园 医院 卫生院 公园 广场 市场 商场 大厦 酒店 中心 体育馆 图书馆 派出所"
 )
 
-
 # Districts are grouped by level: two messages in different districts of one level are at
 # different places, while a city and a district in it are not.
 AREA_LEVELS = {"省": "province", "市": "city", "区": "district", "县": "district"}
-
 
 # Characters after a place word that make it part of an ordinary word (路灯, 村民, 城管, 市场价 …).
 _NOT_AFTER = {
@@ -71,7 +68,6 @@ _NOT_AFTER = {
     "大学": "生",
 }
 
-
 # A place name starts after any of these: verbs, function words and nouns that come before a place.
 # Words that jieba's dictionary tags as verbs, adverbs, conjunctions, prepositions or pronouns
 # are added to them (see :func:`_dictionary_words`).
@@ -87,52 +83,40 @@ _NAME_BREAKS = frozenset(
     )
 )
 
-
 # Verbs: a break too, except that a road name cut to one character keeps them (see _ROAD_WORDS).
 _VERB_BREAKS = frozenset(_words("住 买 卖 租 搬 拆 修 建 离 近 靠 旁 沿"))
 
-
 _DICTIONARY_BREAK_TAGS = frozenset(_words("v vd vi d ad c p r u y e o f"))
 
-
 _DICTIONARY_BREAK_MIN_FREQ = 50
-
 
 # A facility named by one common word alone (实验学校, 国际广场, 老年大学, 人民医院) is a kind
 # of place, not a place. Proper names (tagged ns, nr, nz, nt) are not common words.
 _DICTIONARY_COMMON_TAGS = frozenset(_words("n vn a an b t m f s z j"))
 
-
 _DICTIONARY_COMMON_MIN_FREQ = 200
-
 
 _DICTIONARY_LINE_RE = re.compile(rf"^([{_CJK}]{{2,4}}) (\d+) ([a-z]+)$", re.MULTILINE)
 
-
 _LONGEST_BREAK = 4
-
 
 # A number with its unit ends whatever came before: 2018年8月起福满新城, 3栋2单元.
 _NUMBER_BREAK_RE = re.compile(r"\d+[年月日号栋楼层室米元万个次期组]")
 
-
 # Road names often contain a verb (解放路, 建设北路): a road name that a break would cut to one
 # character keeps the break word.
 _ROAD_WORDS = frozenset(_words("路 街 大道 大街 巷 线 号线"))
-
 
 # Facilities whose name is often only a common word: 实验学校, 国际广场, 人民医院, 斑马线.
 _FACILITY_WORDS = frozenset(
     _words("学校 小学 中学 大学 学院 幼儿园 医院 卫生院 公园 广场 市场 商场 大厦 酒店 中心 体育馆 图书馆 派出所 站 线")
 )
 
-
 # Roads and areas are shared by many unrelated problems; an estate, a village, a school or a
 # hospital by few. A shared broad place is weaker evidence that two messages are one problem.
 _BROAD_WORDS = _ROAD_WORDS | frozenset(
     _words("步行街 高速 大桥 桥 隧道 立交 国道 省道 高架 街道 镇 乡 片区 园区 工业园 产业园 开发区 经开区 高新区 新区")
 )
-
 
 # Whole words that end in a place word but name no particular place.
 _GENERIC_PLACES = frozenset(
@@ -149,7 +133,6 @@ _GENERIC_PLACES = frozenset(
     )
 )
 
-
 # Two-character endings that make an ordinary word of a name: 道路, 热线, 政府, 加油站 …
 _GENERIC_ENDINGS = frozenset(
     _words(
@@ -159,23 +142,17 @@ _GENERIC_ENDINGS = frozenset(
     )
 )
 
-
 # Suffixes dropped when two place names are compared: 丽发新城小区 and 丽发新城 are one place.
 _COMPARE_SUFFIXES = ("居民区", "小区", "社区", "楼盘")
 
-
 _AREA_CODE_TAIL_RE = re.compile(r"(?<![A-Z0-9])[A-Z]\d{0,2}$")
 
-
 CJK_ONLY_RE = re.compile(f"^[{_CJK}]+$")
-
 
 # Shorter names must match exactly; longer ones may be contained in one another (魅力之城 in 万科魅力之城).
 _MIN_CONTAINED_KEY = 3
 
-
 _MAX_NAME_CHARS = 10
-
 
 _PLACE_WORD_RE = re.compile(
     "|".join(
@@ -183,7 +160,6 @@ _PLACE_WORD_RE = re.compile(
         for word in sorted((*_SITE_WORDS, *AREA_LEVELS), key=len, reverse=True)
     )
 )
-
 
 _RUN_SPLIT_RE = re.compile(f"[^0-9A-Z{_CJK}]+")
 

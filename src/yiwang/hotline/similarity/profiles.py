@@ -23,10 +23,8 @@ from yiwang.hotline.similarity.places import (
 # is mostly pleading that all complaints share.
 BODY_CHARS = 400
 
-
 # A title word or pair counts this many times one from the body.
 TITLE_WEIGHT = 2.0
-
 
 _LATIN_RUN_RE = re.compile(r"[A-Z0-9]{2,}")
 

@@ -15,7 +15,6 @@ from yiwang.hotline.similarity.profiles import Profile
 # vocabulary to grow or rebuild as messages come in.
 HASHED_FEATURES = 2**20
 
-
 # The document frequencies are recomputed when the collection has grown or shrunk by this share
 # since they were last computed (and for the first few hundred messages at every change).
 IDF_REFRESH_SHARE = 0.25
