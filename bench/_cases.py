@@ -149,7 +149,7 @@ class Filler:
             actor=sample_user, applicant=services.applicant_for(sample_user), item_code=item_code
         )
         # The definition the applicant's page is built from: the same questions, fields and materials.
-        definition = services._definition(probe)
+        definition = services.application_definition(probe)
         services.abandon_application(probe, actor=sample_user)
         self.answers = {
             q.key: definitions.NO if definitions.NO in dict(q.options) else q.options[0][0]

@@ -51,7 +51,7 @@ def answer_all(
 
 def fill(application: Application, user: Any, *, answers: dict[str, str] | None = None) -> None:
     """Answer the questions, fill every applicable field and upload every material to upload."""
-    definition = services._definition(application)
+    definition = services.application_definition(application)
     chosen = answer_all(definition, answers)
     applies = definitions.applicable(definition, chosen)
     data = {f.key: value_for(f) for f in applies.fields}

@@ -90,7 +90,7 @@ def test_an_incomplete_application_is_refused_with_every_problem_and_nothing_wri
     application = services.start_application(
         actor=citizen, applicant=services.applicant_for(citizen), item_code=item_code(FOOD_LICENCE, "market")
     )
-    definition = services._definition(application)
+    definition = services.application_definition(application)
     services.save_draft(
         application, actor=citizen, answers=builders.answer_all(definition), form_data={"contact_mobile": "12345"}
     )

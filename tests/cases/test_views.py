@@ -62,13 +62,13 @@ def pdf_upload(name: str = "材料.pdf") -> SimpleUploadedFile:
 
 
 def first_material(application: Application) -> definitions.MaterialSpec:
-    definition = services._definition(application)
+    definition = services.application_definition(application)
     applies = definitions.applicable(definition, application.situation_answers)
     return next(m for m in applies.materials if m.required and not m.from_source)
 
 
 def answer_everything(application: Application, user: Any) -> None:
-    definition = services._definition(application)
+    definition = services.application_definition(application)
     services.save_draft(application, actor=user, answers=builders.answer_all(definition))
     application.refresh_from_db()
 
@@ -144,7 +144,7 @@ def make_citizen_user() -> User:
 def test_saving_keeps_everything_typed_and_shows_each_problem_next_to_its_field(citizen: Any) -> None:
     client = client_for(citizen)
     application = start_draft(client)
-    definition = services._definition(application)
+    definition = services.application_definition(application)
     answers = {f"answer-{k}": v for k, v in builders.answer_all(definition).items()}
 
     response = client.post(

@@ -11,6 +11,7 @@ from tests.accounts.factories import make_citizen
 from yiwang.hotline import page_data, services
 from yiwang.hotline.constants import Satisfaction, WorkOrderKind, WorkOrderState
 from yiwang.hotline.models import WorkOrder
+from yiwang.hotline.services import intake
 
 from .conftest import handler
 from .test_views import (
@@ -36,6 +37,8 @@ BASE = "/api/v1/hotline"
 
 @pytest.fixture(autouse=True)
 def _suggestions(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Registering looks ``suggest`` up in its own module; the suggestions endpoint through the package.
+    monkeypatch.setattr(intake, "suggest", unsure_suggestions)
     monkeypatch.setattr(services, "suggest", unsure_suggestions)
 
 

@@ -23,6 +23,7 @@ from yiwang.core.audit import AuditEvent
 from yiwang.hotline import services
 from yiwang.hotline.constants import Source, WorkOrderKind, WorkOrderState
 from yiwang.hotline.models import Attachment, WorkOrder
+from yiwang.hotline.services import intake
 
 from .conftest import handler
 from .test_views import INSIDE_XINGFU, NOISE, NOISE_TEXT, client_for, load_grid, unsure_suggestions
@@ -48,7 +49,7 @@ def _materials_in_tmp(settings: Any, tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _suggestions(monkeypatch: pytest.MonkeyPatch) -> None:
     # Not sure enough to dispatch: the operator dispatches, so the test decides which department handles it.
-    monkeypatch.setattr(services, "suggest", unsure_suggestions)
+    monkeypatch.setattr(intake, "suggest", unsure_suggestions)
 
 
 def stored_files(root: Path) -> list[Path]:
@@ -332,7 +333,7 @@ def test_a_failure_after_the_files_were_stored_takes_them_away_again(
         raise RuntimeError("the database went away")
 
     # The registration event is written after the files, in the same transaction.
-    monkeypatch.setattr(services, "_event", broken_event)
+    monkeypatch.setattr(intake, "add_event", broken_event)
     with pytest.raises(RuntimeError):
         services.register(
             actor=caller,

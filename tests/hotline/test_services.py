@@ -14,6 +14,7 @@ from yiwang.core.models import OutboxEvent
 from yiwang.hotline import selectors, services
 from yiwang.hotline.constants import AssignmentState, Satisfaction, Source, WorkOrderKind, WorkOrderState
 from yiwang.hotline.models import Assignment, DispatchCorrection, WorkOrder
+from yiwang.hotline.services import intake
 
 from .conftest import handler
 
@@ -261,7 +262,7 @@ def test_confident_suggestion_dispatches_without_an_operator(operator: Any, monk
     def confident(title: str, content: str, *, top: int = 3) -> tuple[list[services.Suggestion], str]:
         return [services.Suggestion("城乡建设", 0.97, "housing", "住建局")], ""
 
-    monkeypatch.setattr(services, "suggest", confident)
+    monkeypatch.setattr(intake, "suggest", confident)
     order = phone_complaint(operator)
     assert order.state == WorkOrderState.DISPATCHED and order.department.code == "housing"
     assert order.dispatch_mode == "automatic"
@@ -269,7 +270,7 @@ def test_confident_suggestion_dispatches_without_an_operator(operator: Any, monk
     def unsure(title: str, content: str, *, top: int = 3) -> tuple[list[services.Suggestion], str]:
         return [services.Suggestion("城乡建设", 0.41, "housing", "住建局")], ""
 
-    monkeypatch.setattr(services, "suggest", unsure)
+    monkeypatch.setattr(intake, "suggest", unsure)
     waiting = phone_complaint(operator)
     assert waiting.state == WorkOrderState.REGISTERED
     # The operator overrides the suggestion: the correction is kept for retraining.

@@ -25,6 +25,7 @@ from yiwang.hotline import page_data, services
 from yiwang.hotline.constants import AssignmentState, Satisfaction, Source, WorkOrderKind, WorkOrderState
 from yiwang.hotline.geometry.geojson import DEMO_GRID_PATH
 from yiwang.hotline.models import KnowledgeEntry, WorkOrder
+from yiwang.hotline.services import intake
 
 from .conftest import handler
 
@@ -53,7 +54,7 @@ def unsure_suggestions(title: str, content: str, *, top: int = 3) -> tuple[list[
 
 @pytest.fixture(autouse=True)
 def _suggestions(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services, "suggest", unsure_suggestions)
+    monkeypatch.setattr(intake, "suggest", unsure_suggestions)
 
 
 @dataclass

@@ -53,6 +53,24 @@ def _member_chunks(
     size, or more than ``budget``, is a zip bomb; a short entry or a wrong
     CRC is a damaged file.
     """
+    stored = _stored_chunks(stream, _data_offset(stream, info, label), info.compress_size, label)
+    decompressor = zlib.decompressobj(-zlib.MAX_WBITS) if info.compress_type == zipfile.ZIP_DEFLATED else None
+    outputs = stored if decompressor is None else _inflate(decompressor, stored, label)
+    produced = 0
+    crc = 0
+    for output in outputs:
+        produced += len(output)
+        if produced > info.file_size or produced > budget:
+            raise UploadRejected("zip_bomb", limit=megabytes(limits.max_unpacked))
+        crc = zlib.crc32(output, crc)
+        if output:
+            yield output
+    if (decompressor is not None and not decompressor.eof) or produced != info.file_size or crc != info.CRC:
+        raise UploadRejected("archive_unreadable", format=label)
+
+
+def _data_offset(stream: IO[bytes], info: zipfile.ZipInfo, label: str) -> int:
+    """Where the entry's data starts, after a local header that must agree with the central directory."""
     stream.seek(info.header_offset)
     header = stream.read(_LOCAL_HEADER.size)
     if len(header) != _LOCAL_HEADER.size:
@@ -67,44 +85,30 @@ def _member_chunks(
     # directory must see the same entry.
     if local_name.decode(encoding, errors="replace") != info.orig_filename:
         raise UploadRejected("archive_unsafe_entry")
-    position = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
-    remaining_input = info.compress_size
-    decompressor = zlib.decompressobj(-zlib.MAX_WBITS) if info.compress_type == zipfile.ZIP_DEFLATED else None
-    produced = 0
-    crc = 0
-    while True:
-        if decompressor is None:
-            if remaining_input <= 0:
-                break
-            data = _read_at(stream, position, min(CHUNK_SIZE, remaining_input), label)
-            position += len(data)
-            remaining_input -= len(data)
-            output = data
-        else:
-            if decompressor.eof:
-                break
-            if decompressor.unconsumed_tail:
-                data = decompressor.unconsumed_tail
-            elif remaining_input > 0:
-                data = _read_at(stream, position, min(CHUNK_SIZE, remaining_input), label)
-                position += len(data)
-                remaining_input -= len(data)
-            else:
-                data = b""  # all input read; zlib may still hold output
-            try:
-                output = decompressor.decompress(data, CHUNK_SIZE)
-            except zlib.error as error:
-                raise UploadRejected("archive_unreadable", format=label) from error
-            if not data and not output:
-                break
-        produced += len(output)
-        if produced > info.file_size or produced > budget:
-            raise UploadRejected("zip_bomb", limit=megabytes(limits.max_unpacked))
-        crc = zlib.crc32(output, crc)
-        if output:
-            yield output
-    if (decompressor is not None and not decompressor.eof) or produced != info.file_size or crc != info.CRC:
-        raise UploadRejected("archive_unreadable", format=label)
+    return info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+
+
+def _stored_chunks(stream: IO[bytes], position: int, remaining: int, label: str) -> Iterator[bytes]:
+    """The entry's bytes as stored (compressed or not), read as they are needed, ``CHUNK_SIZE`` at a time."""
+    while remaining > 0:
+        data = _read_at(stream, position, min(CHUNK_SIZE, remaining), label)
+        position += len(data)
+        remaining -= len(data)
+        yield data
+
+
+def _inflate(decompressor: zlib._Decompress, stored: Iterator[bytes], label: str) -> Iterator[bytes]:
+    """Deflated input as output of at most ``CHUNK_SIZE`` per step, however far one input chunk expands."""
+    while not decompressor.eof:
+        # zlib keeps what it could not yet turn into output; all input read, it may still hold output.
+        data = decompressor.unconsumed_tail or next(stored, b"")
+        try:
+            output = decompressor.decompress(data, CHUNK_SIZE)
+        except zlib.error as error:
+            raise UploadRejected("archive_unreadable", format=label) from error
+        if not data and not output:
+            return
+        yield output
 
 
 def _read_at(stream: IO[bytes], position: int, size: int, label: str) -> bytes:
@@ -153,22 +157,24 @@ def inspect_archive(stream: IO[bytes], content_type: str, allowed: frozenset[str
     label = KINDS[content_type].label
     with _open_archive(stream, label, limits) as archive:
         entries = archive.infolist()
+    _check_entries(entries, label, limits)
+    member_types = allowed - CONTAINERS
+    budget = limits.max_unpacked
+    for info in entries:
+        if not info.is_dir():
+            budget -= _check_member(stream, info, content_type, member_types, budget, limits, label)
+
+
+def _check_entries(entries: list[zipfile.ZipInfo], label: str, limits: Limits) -> None:
+    """What the directory says of each entry and of all of them, checked before anything is decompressed."""
     if len(entries) > limits.max_entries:
         raise UploadRejected("archive_too_many_entries", limit=limits.max_entries)
     names: set[str] = set()
     declared_total = 0
     compressed_total = 0
     for info in entries:
-        _check_entry_name(info.filename)
-        if info.filename in names or (info.external_attr >> 16) & 0o170000 == 0o120000:  # duplicate or symlink
-            raise UploadRejected("archive_unsafe_entry")
+        _check_entry(info, names, label, limits)
         names.add(info.filename)
-        if info.flag_bits & 0x1:
-            raise UploadRejected("archive_encrypted")
-        if info.compress_type not in {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}:
-            raise UploadRejected("archive_unreadable", format=label)
-        if info.file_size > RATIO_FLOOR_BYTES and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-            raise UploadRejected("zip_bomb", limit=megabytes(limits.max_unpacked))
         declared_total += info.file_size
         compressed_total += info.compress_size
     if declared_total > limits.max_unpacked or (
@@ -176,23 +182,44 @@ def inspect_archive(stream: IO[bytes], content_type: str, allowed: frozenset[str
     ):
         raise UploadRejected("zip_bomb", limit=megabytes(limits.max_unpacked))
 
-    member_types = allowed - CONTAINERS
-    budget = limits.max_unpacked
-    for info in entries:
-        if info.is_dir():
-            continue
-        head = b""
-        with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as member:
-            for chunk in _member_chunks(stream, info, budget, limits, label):
-                budget -= len(chunk)
-                if len(head) < 16:
-                    head += chunk[: 16 - len(head)]
-                if content_type == ZIP:
-                    member.write(chunk)
-            if looks_like_archive(head, info.filename):
-                raise UploadRejected("archive_nested_too_deep")
+
+def _check_entry(info: zipfile.ZipInfo, seen: set[str], label: str, limits: Limits) -> None:
+    """A safe, unique, unencrypted entry in a method we read, not declared to expand past the ratio."""
+    _check_entry_name(info.filename)
+    if info.filename in seen or (info.external_attr >> 16) & 0o170000 == 0o120000:  # duplicate or symlink
+        raise UploadRejected("archive_unsafe_entry")
+    if info.flag_bits & 0x1:
+        raise UploadRejected("archive_encrypted")
+    if info.compress_type not in {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}:
+        raise UploadRejected("archive_unreadable", format=label)
+    if info.file_size > RATIO_FLOOR_BYTES and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+        raise UploadRejected("zip_bomb", limit=megabytes(limits.max_unpacked))
+
+
+def _check_member(
+    stream: IO[bytes],
+    info: zipfile.ZipInfo,
+    content_type: str,
+    member_types: frozenset[str],
+    budget: int,
+    limits: Limits,
+    label: str,
+) -> int:
+    """Decompress one member within ``budget``: never an archive, and in a ZIP an allowed file; returns its size."""
+    head = b""
+    size = 0
+    with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as member:
+        for chunk in _member_chunks(stream, info, budget, limits, label):
+            size += len(chunk)
+            if len(head) < 16:
+                head += chunk[: 16 - len(head)]
             if content_type == ZIP:
-                _inspect_member(info.filename, head, member, member_types)
+                member.write(chunk)
+        if looks_like_archive(head, info.filename):
+            raise UploadRejected("archive_nested_too_deep")
+        if content_type == ZIP:
+            _inspect_member(info.filename, head, member, member_types)
+    return size
 
 
 def _inspect_member(name: str, head: bytes, member: IO[bytes], member_types: frozenset[str]) -> None:

@@ -13,19 +13,5 @@ Pure code: no database, no network. One module per concern:
 - ``svg``: ``svg_map`` draws the grid as an inline SVG from a template, and
   ``SvgProjection`` turns lon/lat into SVG coordinates and back.
 
-Import names from the module that defines them. The few names below are
-what the hotline's grid service uses through ``geometry.<name>``.
+Import names from the module that defines them.
 """
-
-from yiwang.hotline.geometry.geojson import cell_from_geometry, parse_grid_geojson
-from yiwang.hotline.geometry.locate import GridLocator
-from yiwang.hotline.geometry.shapes import GridDataError, InvalidCoordinates, check_coordinates
-
-__all__ = [
-    "GridDataError",
-    "GridLocator",
-    "InvalidCoordinates",
-    "cell_from_geometry",
-    "check_coordinates",
-    "parse_grid_geojson",
-]
