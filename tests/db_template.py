@@ -77,7 +77,7 @@ def prepare_test_database(seed: Callable[[], None], *, verbosity: int = 0) -> Ca
 def _build_in_place(seed: Callable[[], None], verbosity: int) -> Callable[[], None]:
     from django.test.utils import setup_databases, teardown_databases
 
-    config = setup_databases(verbosity=verbosity, interactive=False, aliases={"default"}, serialized_aliases=set())
+    config = setup_databases(verbosity=verbosity, interactive=False, aliases={"default": {}}, serialized_aliases=set())
     seed()
     return lambda: teardown_databases(config, verbosity=verbosity)
 
@@ -107,7 +107,7 @@ def _destroyer(old_name: str, verbosity: int) -> Callable[[], None]:
 def _prepare_sqlite(seed: Callable[[], None], verbosity: int) -> Callable[[], None]:
     from django.db import connections
 
-    connection = connections["default"]
+    connection: Any = connections["default"]
     key = content_key("sqlite")
     template = CACHE_DIR / f"sqlite-{key}.sqlite3"
     with file_lock("sqlite"):
@@ -146,7 +146,7 @@ def _remove_stale(pattern: str, *, keep: Path) -> None:
 def _prepare_postgresql(seed: Callable[[], None], verbosity: int) -> Callable[[], None]:
     from django.db import connections
 
-    connection = connections["default"]
+    connection: Any = connections["default"]
     test_name: str = connection.creation._get_test_db_name()
     base = str(connection.settings_dict["NAME"])[:40]
     template = f"{base}_tpl_{content_key('postgresql')}"
