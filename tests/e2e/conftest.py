@@ -48,6 +48,9 @@ E2E_DIR = Path(__file__).resolve().parent
 # Pages are Chinese first; Chromium would otherwise send Accept-Language: en-US.
 LOCALE = "zh-CN"
 SERVER_START_TIMEOUT = 60.0
+# The servers allow a new SMS code to the same number after this many seconds, not the default
+# minute (YIWANG_SMS_RESEND_SECONDS, docs/configuration.md): a test sending two waits this long.
+SMS_RESEND_SECONDS = 2
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -164,7 +167,12 @@ def portal_url(seeded_snapshot: Snapshot) -> Iterator[str]:
 
 def _serve(var_dir: Path, database_env: dict[str, str], setup: tuple[list[str], ...] = ()) -> Iterator[str]:
     """Run the ``setup`` commands (``yiwang`` arguments) on a seeded state, then serve until the caller is done."""
-    env = {**os.environ, "YIWANG_VAR_DIR": str(var_dir), **database_env}
+    env = {
+        **os.environ,
+        "YIWANG_VAR_DIR": str(var_dir),
+        "YIWANG_SMS_RESEND_SECONDS": str(SMS_RESEND_SECONDS),
+        **database_env,
+    }
     try:
         for command in setup:
             _run(command, env)
