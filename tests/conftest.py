@@ -21,6 +21,16 @@ if not SHARED_DIR.exists():  # a checkout with shared/ beside the repository roo
     SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the ``slow`` tests (real servers and workers, tens of seconds each) first.
+
+    With ``-n 2`` the first tests are dealt to the workers in turn, so the long
+    ones start at once on both and the short ones fill in around them, instead
+    of one long test keeping a worker busy after the other has finished.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: otherwise in order
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED_DIR.exists():
