@@ -119,7 +119,7 @@ def _prepare_sqlite(seed: Callable[[], None], verbosity: int) -> Callable[[], No
                 connection.connection.backup(target)
             target.close()
             partial.replace(template)  # atomic: nobody ever sees half a template
-            _remove_stale("sqlite-*.sqlite3", keep=template)
+            _remove_stale("sqlite-*", keep=template)  # older templates, and parts of interrupted builds
             return teardown
     os.utime(template)
     old_name = _point_at_test_database(connection.creation._get_test_db_name())
