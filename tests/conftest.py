@@ -1,15 +1,17 @@
 """Shared fixtures.
 
-The seed catalogue is loaded once per test session into the test database
-(``seeded_db``); tests that change it run in a transaction that is rolled
-back, so they all see the same catalogue.
+Every test process starts from a test database that already holds the seed
+catalogue, copied from a template built once (tests/db_template.py); tests
+that change it run in a transaction that is rolled back, so they all see the
+same catalogue.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -17,6 +19,16 @@ from django.test import Client
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 if not SHARED_DIR.exists():  # a checkout with shared/ beside the repository root
     SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the ``slow`` tests (real servers and workers, tens of seconds each) first.
+
+    With ``-n 2`` the first tests are dealt to the workers in turn, so the long
+    ones start at once on both and the short ones fill in around them, instead
+    of one long test keeping a worker busy after the other has finished.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: otherwise in order
 
 
 @pytest.fixture(scope="session")
@@ -27,15 +39,49 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:  # type: ignore[type-arg]
-    """Load the seed catalogue once into the session's test database."""
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_use_migrations: bool,
+    django_db_keepdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """A test database with the seed catalogue, copied from a template built once (tests/db_template.py).
+
+    ``--reuse-db`` and ``--nomigrations`` keep pytest-django's own way, then load the seed.
+    """
     from yiwang.catalog.demo import load_seed
     from yiwang.catalog.search.engine import catalog_search
 
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+    from .db_template import prepare_test_database
+
+    def seed() -> None:
         load_seed()
+
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        if django_db_keepdb or not django_db_use_migrations:
+            teardown = _pytest_django_setup(request, django_db_use_migrations, django_db_keepdb, seed)
+        else:
+            teardown = prepare_test_database(seed, verbosity=max(verbosity, 0))
         catalog_search.reset()
     yield
+    with django_db_blocker.unblock():
+        teardown()
+
+
+def _pytest_django_setup(
+    request: pytest.FixtureRequest, use_migrations: bool, keepdb: bool, seed: Callable[[], None]
+) -> Callable[[], None]:
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _disable_migrations
+
+    if not use_migrations:
+        _disable_migrations()
+    config = setup_databases(verbosity=request.config.option.verbose, interactive=False, keepdb=keepdb)
+    seed()
+    return (lambda: None) if keepdb else (lambda: teardown_databases(config, verbosity=request.config.option.verbose))
 
 
 @pytest.fixture

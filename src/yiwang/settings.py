@@ -38,6 +38,19 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
 
 
+def env_int(name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -151,6 +164,9 @@ PASSWORD_HASHERS = [
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 3600)))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SMS_BACKEND = os.environ.get("YIWANG_SMS_BACKEND", "yiwang.accounts.sms.outbox_backend")
+# One SMS code per mobile number per this many seconds. Production keeps at least the default;
+# shorter is for development and the browser tests, which would otherwise wait a minute.
+SMS_CODE_RESEND_SECONDS = env_int("YIWANG_SMS_RESEND_SECONDS", 60, minimum=1, maximum=3600)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -253,6 +269,8 @@ def insecure_settings() -> list[str]:
         problems.append("SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE must be true")
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         problems.append("DATABASE_URL must point to PostgreSQL")
+    if SMS_CODE_RESEND_SECONDS < 60:
+        problems.append("YIWANG_SMS_RESEND_SECONDS must be at least 60")
     problems.extend(personal_data_key_problems())  # defined in the core security kernel block below
     problems.extend(oidc_problems())  # defined in the OpenID Connect provider block below
     problems.extend(materials_problems())  # defined in the application materials block below

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pyotp
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -103,6 +104,32 @@ def test_codes_are_rate_limited() -> None:
     with pytest.raises(services.IdentityError) as excinfo:
         services.send_code(number, CodePurpose.LOGIN)
     assert excinfo.value.code == "code_too_soon"
+
+
+def test_one_code_a_minute_by_default_measured_on_the_clock() -> None:
+    number = mobile()
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        services.send_code(number, CodePurpose.LOGIN)
+        clock.shift(dt.timedelta(seconds=59))
+        with pytest.raises(services.IdentityError, match="请60秒后再试") as excinfo:
+            services.send_code(number, CodePurpose.LOGIN)
+        assert excinfo.value.code == "code_too_soon"
+        clock.shift(dt.timedelta(seconds=2))
+        services.send_code(number, CodePurpose.LOGIN)
+    assert OneTimeCode.objects.filter(mobile_index=services.mobile_index(number)).count() == 2
+
+
+def test_the_resend_interval_is_configurable(settings) -> None:
+    settings.SMS_CODE_RESEND_SECONDS = 5
+    number = mobile()
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        services.send_code(number, CodePurpose.LOGIN)
+        clock.shift(dt.timedelta(seconds=4))
+        with pytest.raises(services.IdentityError, match="请5秒后再试"):
+            services.send_code(number, CodePurpose.LOGIN)
+        clock.shift(dt.timedelta(seconds=2))
+        services.send_code(number, CodePurpose.LOGIN)
+    assert OneTimeCode.objects.filter(mobile_index=services.mobile_index(number)).count() == 2
 
 
 @pytest.mark.parametrize(

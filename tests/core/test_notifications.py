@@ -702,6 +702,7 @@ def _check_each_delivered_exactly_when_sent(database: WorkerDatabase) -> dict[st
     return dict(statuses)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not YIWANG.exists(), reason="the yiwang console script is not installed beside this Python")
 def test_a_worker_killed_mid_delivery_leaves_every_notification_delivered_exactly_once(
     worker_database: WorkerDatabase, tmp_path: Path

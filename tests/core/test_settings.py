@@ -54,6 +54,31 @@ def test_production_refuses_insecure_settings(env: dict[str, str], complaint: st
     assert complaint in result.stderr
 
 
+def test_production_refuses_a_short_sms_resend_interval(tmp_path) -> None:
+    result = run_settings({**SECURE, "YIWANG_SMS_RESEND_SECONDS": "5", "YIWANG_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "YIWANG_SMS_RESEND_SECONDS must be at least 60" in result.stderr
+
+
+@pytest.mark.parametrize(("raw", "complaint"), [("soon", "a whole number"), ("0", "between 1 and 3600")])
+def test_the_sms_resend_interval_is_validated(raw: str, complaint: str, tmp_path) -> None:
+    result = run_settings({"YIWANG_SMS_RESEND_SECONDS": raw, "YIWANG_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert f"YIWANG_SMS_RESEND_SECONDS must be {complaint}" in result.stderr
+
+
+def test_development_may_shorten_the_sms_resend_interval(tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import yiwang.settings as s; print(s.SMS_CODE_RESEND_SECONDS)"],
+        env={**os.environ, "YIWANG_SMS_RESEND_SECONDS": "2", "YIWANG_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"
+
+
 def test_production_starts_with_secure_settings(tmp_path) -> None:
     result = run_settings({**SECURE, "YIWANG_VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr

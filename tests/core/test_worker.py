@@ -23,6 +23,7 @@ YIWANG = Path(sys.executable).with_name("yiwang")
 WAIT_LIMIT_SECONDS = 120.0
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds child processes through Linux's /proc"),
     pytest.mark.skipif(not YIWANG.exists(), reason="the yiwang console script is not installed beside this Python"),
 ]

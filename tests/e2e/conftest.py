@@ -3,6 +3,10 @@
 The server runs in its own process with its own ``YIWANG_VAR_DIR``, so these
 tests see exactly what a citizen sees: the WSGI server, static files,
 middleware (CSP, elderly mode, language) and the seed catalogue.
+
+``yiwang migrate`` and ``yiwang seed`` run from empty once per session, as
+``make run`` does (``seeded_snapshot``); every server then starts from a copy
+of that state instead of migrating and seeding again.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +48,9 @@ E2E_DIR = Path(__file__).resolve().parent
 # Pages are Chinese first; Chromium would otherwise send Accept-Language: en-US.
 LOCALE = "zh-CN"
 SERVER_START_TIMEOUT = 60.0
+# The servers allow a new SMS code to the same number after this many seconds, not the default
+# minute (YIWANG_SMS_RESEND_SECONDS, docs/configuration.md): a test sending two waits this long.
+SMS_RESEND_SECONDS = 2
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -82,12 +90,21 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes], log_path: Path) ->
     pytest.fail(f"`yiwang serve` did not answer {url} within {SERVER_START_TIMEOUT:.0f}s:\n{log_path.read_text()}")
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A migrated and seeded server state to start servers from."""
+
+    var_dir: Path  # keys, static files, materials and, on SQLite, the database file
+    database: str | None  # on PostgreSQL, the template database; None on SQLite
+
+
 @contextmanager
-def _server_database() -> Iterator[dict[str, str]]:
+def _server_database(template: str | None = None) -> Iterator[dict[str, str]]:
     """Environment for the server's database: its own SQLite file, or its own PostgreSQL database.
 
     When the suite runs on PostgreSQL (DATABASE_URL set), the server gets a
-    fresh database beside the tests' one and it is dropped afterwards.
+    database beside the tests' one -- empty, or a copy of ``template`` -- and
+    it is dropped afterwards.
     """
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -100,7 +117,7 @@ def _server_database() -> Iterator[dict[str, str]]:
     name = f"yiwang_e2e_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     try:
         yield {"DATABASE_URL": url.rsplit("/", 1)[0] + "/" + name}
     finally:
@@ -109,21 +126,54 @@ def _server_database() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def portal_url() -> Iterator[str]:
-    """Base URL (no trailing slash) of a freshly migrated and seeded portal."""
+def seeded_snapshot() -> Iterator[Snapshot]:
+    """``yiwang migrate`` and ``yiwang seed`` from empty -- the path ``make run`` takes -- once per session.
+
+    Servers start from copies of the result, so a failing migration or seed
+    still fails the browser tests, but only the first server pays for them.
+    """
     if not YIWANG.exists():
         pytest.fail(f"the yiwang console script is not installed next to {sys.executable}")
-    var_dir = Path(tempfile.mkdtemp(prefix="yiwang-e2e-"))
-    with _server_database() as database_env:
+    var_dir = Path(tempfile.mkdtemp(prefix="yiwang-e2e-snapshot-"))
+    try:
+        with _server_database() as database_env:
+            env = {**os.environ, "YIWANG_VAR_DIR": str(var_dir), **database_env}
+            _run(["migrate", "--noinput"], env)
+            _run(["seed"], env)
+            database = database_env["DATABASE_URL"].rsplit("/", 1)[1] if database_env else None
+            yield Snapshot(var_dir=var_dir, database=database)
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@contextmanager
+def seeded_server_state(snapshot: Snapshot, prefix: str) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A var dir and database environment of a server's own, copied from ``snapshot``."""
+    var_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        shutil.copytree(snapshot.var_dir, var_dir, dirs_exist_ok=True)
+        with _server_database(snapshot.database) as database_env:
+            yield var_dir, database_env
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def portal_url(seeded_snapshot: Snapshot) -> Iterator[str]:
+    """Base URL (no trailing slash) of a freshly migrated and seeded portal."""
+    with seeded_server_state(seeded_snapshot, "yiwang-e2e-") as (var_dir, database_env):
         yield from _serve(var_dir, database_env)
 
 
 def _serve(var_dir: Path, database_env: dict[str, str], setup: tuple[list[str], ...] = ()) -> Iterator[str]:
-    """Migrate, seed, run the ``setup`` commands (``yiwang`` arguments), then serve until the caller is done."""
-    env = {**os.environ, "YIWANG_VAR_DIR": str(var_dir), **database_env}
+    """Run the ``setup`` commands (``yiwang`` arguments) on a seeded state, then serve until the caller is done."""
+    env = {
+        **os.environ,
+        "YIWANG_VAR_DIR": str(var_dir),
+        "YIWANG_SMS_RESEND_SECONDS": str(SMS_RESEND_SECONDS),
+        **database_env,
+    }
     try:
-        _run(["migrate", "--noinput"], env)
-        _run(["seed"], env)
         for command in setup:
             _run(command, env)
         port = _free_port()

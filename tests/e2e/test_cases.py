@@ -51,8 +51,9 @@ WORKER_WAIT_SECONDS = 45
 BLOCKING_IMPACTS = {"serious", "critical"}
 
 # Authenticator secrets of the staff accounts this module enrolled, and the last time step each used.
-_secrets: dict[str, str] = {}
-_last_step: dict[str, int] = {}
+# Per (server, username): each server has its own accounts, so its own authenticators.
+_secrets: dict[tuple[str, str], str] = {}
+_last_step: dict[tuple[str, str], int] = {}
 
 
 def named(visible: str, hidden: str) -> re.Pattern[str]:
@@ -78,19 +79,26 @@ def pdf(title: str) -> dict[str, Any]:
     return {"name": f"{title}.pdf", "mimeType": "application/pdf", "buffer": buffer.getvalue()}
 
 
-def _fresh_code(username: str) -> str:
-    """A code the account has not used yet: a time step is good once."""
-    totp = pyotp.TOTP(_secrets[username])
-    step = int(time.time() // 30)
-    if _last_step.get(username, -1) >= step:
-        time.sleep(30 - time.time() % 30 + 0.5)
-        step = int(time.time() // 30)
-    _last_step[username] = step
-    return totp.now()
+def _fresh_code(account: tuple[str, str]) -> str:
+    """A code the account has not used yet: a time step is good once.
+
+    The server accepts the previous, current and next 30-second step, each
+    once and in increasing order (accounts' ``_accept_totp``). Taking the next
+    unused step means waiting only when even the next window's step is
+    already spent, and then just until that window opens.
+    """
+    totp = pyotp.TOTP(_secrets[account])
+    current = int(time.time() // totp.interval)
+    step = max(current, _last_step.get(account, -1) + 1)
+    if step > current + 1:
+        time.sleep((step - 1) * totp.interval - time.time() + 0.5)
+    _last_step[account] = step
+    return totp.at(step * totp.interval)
 
 
 def log_in(new_context: Callable[..., Any], portal_url: str, username: str) -> Page:
     """A browser of its own for ``username``, logged in (staff bind their authenticator the first time)."""
+    account = (portal_url, username)
     page: Page = new_context().new_page()
     page.goto(portal_url + "/accounts/login/")
     page.get_by_label("手机号、身份证号或工号").fill(username)
@@ -98,14 +106,14 @@ def log_in(new_context: Callable[..., Any], portal_url: str, username: str) -> P
     page.get_by_role("button", name="登录", exact=True).click()
     page.wait_for_load_state()
     if page.url.endswith("/accounts/totp/setup/"):
-        _secrets[username] = page.locator("#totp-secret").inner_text().strip()
-        page.get_by_label("动态口令", exact=True).fill(_fresh_code(username))
+        _secrets[account] = page.locator("#totp-secret").inner_text().strip()
+        page.get_by_label("动态口令", exact=True).fill(_fresh_code(account))
         page.get_by_role("button", name="完成绑定").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("请保存恢复码")
         page.get_by_role("link", name="我已保存，继续").click()
     elif page.url.endswith("/accounts/login/verify/"):
-        assert username in _secrets, f"{username} bound an authenticator outside this module; its secret is unknown"
-        page.get_by_label("动态口令或恢复码").fill(_fresh_code(username))
+        assert account in _secrets, f"{username} bound an authenticator outside this module; its secret is unknown"
+        page.get_by_label("动态口令或恢复码").fill(_fresh_code(account))
         page.get_by_role("button", name="验证并登录").click()
     expect(page).to_have_url(portal_url + "/accounts/")
     return page

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import _serve, _server_database
+from .conftest import Snapshot, _serve, seeded_server_state
 from .test_cases import check_accessibility, log_in, named, reload_until
 
 pytestmark = pytest.mark.e2e
@@ -40,11 +39,10 @@ REPORT = "经核查，窗口未按办事指南一次性告知所需材料。已�
 
 
 @pytest.fixture(scope="module")
-def hotline_url(shared_dir: Path) -> Iterator[str]:
+def hotline_url(shared_dir: Path, seeded_snapshot: Snapshot) -> Iterator[str]:
     """A seeded portal whose classifier learnt from the shared, labelled message titles."""
     titles = shared_dir / "data" / "hotline" / "titles_train.csv"
-    var_dir = Path(tempfile.mkdtemp(prefix="yiwang-e2e-hotline-"))
-    with _server_database() as database_env:
+    with seeded_server_state(seeded_snapshot, "yiwang-e2e-hotline-") as (var_dir, database_env):
         yield from _serve(var_dir, database_env, setup=(["hotline", "train", "--csv", str(titles)],))
 
 

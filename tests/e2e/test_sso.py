@@ -11,9 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -22,7 +20,7 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from playwright.sync_api import Page, Route, expect
 
-from .conftest import YIWANG, _serve, _server_database
+from .conftest import YIWANG, Snapshot, _serve, seeded_server_state
 from .pages import ELDERLY_BODY, ELDERLY_ON_BUTTON
 
 pytestmark = pytest.mark.e2e
@@ -35,10 +33,9 @@ BLOCKING_IMPACTS = {"serious", "critical"}
 
 
 @pytest.fixture(scope="module")
-def sso_portal() -> Iterator[tuple[str, str]]:
+def sso_portal(seeded_snapshot: Snapshot) -> Iterator[tuple[str, str]]:
     """(base URL, client_id) of a seeded server with one registered department system."""
-    var_dir = Path(tempfile.mkdtemp(prefix="yiwang-e2e-sso-"))
-    with _server_database() as database_env:
+    with seeded_server_state(seeded_snapshot, "yiwang-e2e-sso-") as (var_dir, database_env):
         env = {**os.environ, "YIWANG_VAR_DIR": str(var_dir), **database_env}
         for base_url in _serve(var_dir, database_env):
             result = subprocess.run(

@@ -26,7 +26,6 @@ from yiwang.core.audit import record_event
 
 CODE_TTL = dt.timedelta(minutes=5)
 CODE_ATTEMPTS = 5
-CODE_RESEND_INTERVAL = dt.timedelta(seconds=60)
 CODES_PER_MOBILE_PER_HOUR = 5
 CODES_PER_IP_PER_HOUR = 20
 
@@ -43,8 +42,9 @@ def send_code(mobile: str, purpose: str, *, ip: str | None = None) -> None:
     index = mobile_index(mobile)
     now = timezone.now()
     recent = OneTimeCode.objects.filter(mobile_index=index, created_at__gt=now - dt.timedelta(hours=1))
-    if recent.filter(created_at__gt=now - CODE_RESEND_INTERVAL).exists():
-        raise IdentityError("code_too_soon", _("验证码已发送，请60秒后再试"))
+    resend_seconds: int = settings.SMS_CODE_RESEND_SECONDS
+    if recent.filter(created_at__gt=now - dt.timedelta(seconds=resend_seconds)).exists():
+        raise IdentityError("code_too_soon", _("验证码已发送，请%(seconds)s秒后再试") % {"seconds": resend_seconds})
     if recent.count() >= CODES_PER_MOBILE_PER_HOUR:
         raise IdentityError("code_limit", _("该手机号获取验证码过于频繁，请一小时后再试"))
     if ip and OneTimeCode.objects.filter(ip=ip, created_at__gt=now - dt.timedelta(hours=1)).count() >= (

@@ -1,0 +1,184 @@
+"""A migrated and seeded test database built once, then copied for every test process.
+
+Migrating from empty and loading the seed catalogue took most of each xdist
+worker's start-up, and every worker did it again. Here the first process to
+need it builds a template under a file lock (the workers start together) and
+keeps it, keyed by a hash of everything that decides its content: the
+database engine, Django's version and every file of the ``yiwang`` package
+(migrations, seed data and the code that loads them). The other processes,
+and later runs while nothing changed, copy it:
+
+* SQLite: the template is a file; the sqlite3 backup API copies it into the
+  worker's in-memory test database.
+* PostgreSQL: the template is a database ``<name>_tpl_<hash>``; each worker's
+  test database is ``CREATE DATABASE … TEMPLATE`` of it.
+
+A change to any source file means a new hash, so a stale template is never
+used; the build itself is a plain ``migrate`` plus ``load_seed()``, exactly
+what the fixture did before.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import django
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "src" / "yiwang"
+CACHE_DIR = Path(tempfile.gettempdir()) / "yiwang-test-db"
+# Templates of other source states are removed once they have not been used for this long.
+STALE_AFTER_SECONDS = 2 * 24 * 3600
+
+
+def content_key(engine: str) -> str:
+    """A hash of the engine, Django's version and every file under src/yiwang."""
+    digest = hashlib.sha256(f"{engine}\0{django.get_version()}\0".encode())
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@contextmanager
+def file_lock(name: str) -> Iterator[None]:
+    """An exclusive lock shared by every process on this machine (xdist workers start together)."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with (CACHE_DIR / f"{name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def prepare_test_database(seed: Callable[[], None], *, verbosity: int = 0) -> Callable[[], None]:
+    """Give this process a migrated, seeded test database; returns the teardown."""
+    from django.db import connections
+
+    connection = connections["default"]
+    engine = connection.vendor
+    if engine == "sqlite":
+        return _prepare_sqlite(seed, verbosity)
+    if engine == "postgresql":
+        return _prepare_postgresql(seed, verbosity)
+    return _build_in_place(seed, verbosity)  # another engine: no template, the plain way
+
+
+def _build_in_place(seed: Callable[[], None], verbosity: int) -> Callable[[], None]:
+    from django.test.utils import setup_databases, teardown_databases
+
+    config = setup_databases(verbosity=verbosity, interactive=False, aliases={"default": {}}, serialized_aliases=set())
+    seed()
+    return lambda: teardown_databases(config, verbosity=verbosity)
+
+
+def _point_at_test_database(test_name: str) -> str:
+    """Switch the default connection to ``test_name`` as Django's create_test_db does; returns the old name."""
+    from django.conf import settings
+    from django.db import connections
+
+    connection = connections["default"]
+    old_name: str = connection.settings_dict["NAME"]
+    connection.close()
+    settings.DATABASES["default"]["NAME"] = test_name
+    connection.settings_dict["NAME"] = test_name
+    return old_name
+
+
+def _destroyer(old_name: str, verbosity: int) -> Callable[[], None]:
+    from django.db import connections
+
+    return lambda: connections["default"].creation.destroy_test_db(old_name, verbosity)
+
+
+# --- SQLite -----------------------------------------------------------------------------------------
+
+
+def _prepare_sqlite(seed: Callable[[], None], verbosity: int) -> Callable[[], None]:
+    from django.db import connections
+
+    connection: Any = connections["default"]
+    key = content_key("sqlite")
+    template = CACHE_DIR / f"sqlite-{key}.sqlite3"
+    with file_lock("sqlite"):
+        if not template.exists():
+            teardown = _build_in_place(seed, verbosity)
+            partial = template.with_suffix(f".{os.getpid()}.part")
+            with sqlite3.connect(partial) as target:
+                connection.ensure_connection()
+                connection.connection.backup(target)
+            target.close()
+            partial.replace(template)  # atomic: nobody ever sees half a template
+            _remove_stale("sqlite-*", keep=template)  # older templates, and parts of interrupted builds
+            return teardown
+    os.utime(template)
+    old_name = _point_at_test_database(connection.creation._get_test_db_name())
+    if not connection.is_in_memory_db():
+        # A file test database (TEST NAME set): start it empty, the backup fills it.
+        Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
+    connection.ensure_connection()
+    with sqlite3.connect(f"file:{template}?mode=ro", uri=True) as source:
+        source.backup(connection.connection)
+    source.close()
+    return _destroyer(old_name, verbosity)
+
+
+def _remove_stale(pattern: str, *, keep: Path) -> None:
+    cutoff = time.time() - STALE_AFTER_SECONDS
+    for path in CACHE_DIR.glob(pattern):
+        if path != keep and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------------
+
+
+def _prepare_postgresql(seed: Callable[[], None], verbosity: int) -> Callable[[], None]:
+    from django.db import connections
+
+    connection: Any = connections["default"]
+    test_name: str = connection.creation._get_test_db_name()
+    base = str(connection.settings_dict["NAME"])[:40]
+    template = f"{base}_tpl_{content_key('postgresql')}"
+    # Cloning needs the template free of sessions, and two clones at once can collide: hold the lock.
+    with file_lock(f"postgresql-{base}"):
+        if not _pg_database_exists(template):
+            teardown = _build_in_place(seed, verbosity)
+            built = connection.settings_dict["NAME"]
+            connection.close()
+            _pg_admin(f'CREATE DATABASE "{template}" TEMPLATE "{built}"')
+            for (stale,) in _pg_admin_rows("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{base}_tpl_%"]):
+                if stale != template:
+                    _pg_admin(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)')
+            return teardown
+        _pg_admin(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')  # left by an interrupted run
+        _pg_admin(f'CREATE DATABASE "{test_name}" TEMPLATE "{template}"')
+    old_name = _point_at_test_database(test_name)
+    return _destroyer(old_name, verbosity)
+
+
+def _pg_admin_rows(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    from django.db import connections
+
+    # The maintenance database, as Django itself uses to create and drop test databases.
+    with connections["default"]._nodb_cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall()) if cursor.description else []
+
+
+def _pg_admin(sql: str) -> None:
+    _pg_admin_rows(sql)
+
+
+def _pg_database_exists(name: str) -> bool:
+    return bool(_pg_admin_rows("SELECT 1 FROM pg_database WHERE datname = %s", [name]))
