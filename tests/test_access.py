@@ -403,6 +403,8 @@ def admin_path(route: Route, ids: dict[str, Any]) -> str:
         kwargs.update(ids["view_on_site"])
     elif "<path:object_id>" in route.route:
         kwargs["object_id"] = ids["admin_objects"][route.model._meta.label_lower]
+    elif "<id>" in route.route:  # the user admin's password form
+        kwargs["id"] = ids["admin_objects"][route.model._meta.label_lower]
     if "<app_label>" in route.route:
         kwargs["app_label"] = "accounts"
     if route.key.startswith("admin:"):
