@@ -86,7 +86,7 @@ test: install-test lint types
 
 test-sqlite:
 	@echo "== Tests on SQLite =="
-	$(BIN)/pytest -n 2 -m "not e2e" -q
+	$(BIN)/pytest -n 2 -m "not e2e" -q --cov --cov-report=term
 	$(BIN)/pytest -m e2e -q
 
 # On PostgreSQL: required in CI; elsewhere run when a server answers, skipped with a message when not.

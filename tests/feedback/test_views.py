@@ -1,8 +1,7 @@
 """好差评 pages through Django's test client: rating a case, a counter visit and an SMS link, the operator's
-entry, public results and comments, the supervisors' and departments' desks — and who may open each of them.
+entry, public results and comments, the supervisors' and departments' desks.
 
-The access table at the end covers every page route named ``feedback:*`` and every operation of the ratings
-API; a route added without a row fails ``test_every_ratings_route_has_an_access_rule``.
+Who may open each page and API operation is checked with every other route in tests/test_access.py.
 """
 
 from __future__ import annotations
@@ -14,9 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.db import transaction
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from tests.accounts.factories import make_citizen, make_staff
@@ -33,18 +30,6 @@ from yiwang.hotline import services as hotline_services
 from yiwang.hotline.constants import Satisfaction, WorkOrderState
 
 pytestmark = pytest.mark.django_db
-
-ACTORS = [
-    "anonymous",
-    "applicant",
-    "other_citizen",
-    "clerk",
-    "other_clerk",
-    "operator",
-    "market_admin",
-    "police_admin",
-    "supervisor",
-]
 
 
 def client_for(user: Any) -> Client:
@@ -138,146 +123,6 @@ def world() -> World:
             "invitation": invitation.token,
         },
     )
-
-
-def expect(allowed: set[str], *, ok: int = 200, anonymous: int = 302, denied: int = 404) -> dict[str, int]:
-    return {a: (anonymous if a == "anonymous" else ok if a in allowed else denied) for a in ACTORS}
-
-
-PUBLIC = dict.fromkeys(ACTORS, 200)
-CLERKS = {"clerk", "other_clerk"}
-ADMINS = {"market_admin", "police_admin"}
-
-# (route name, method, path template, body, expected status per actor). Role-gated desks answer 403 to
-# accounts without the role; an object outside the user's reach answers 404, like a missing one.
-ACCESS: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int]]] = [
-    ("feedback:rate_case", "get", "/ratings/case/{case}/", None, expect({"applicant"})),
-    # An empty form is bad input for the applicant; nobody else learns the case exists.
-    ("feedback:rate_case", "post", "/ratings/case/{case}/", {}, expect({"applicant"}, ok=400)),
-    (
-        "feedback:confirm_resolution",
-        "post",
-        "/ratings/case/{rated_case}/resolution/",
-        {"resolution-resolved": "yes"},
-        expect({"applicant"}, ok=302),
-    ),
-    ("feedback:visit", "get", "/ratings/v/{visit}/", None, PUBLIC),
-    # Anyone may rate a visit from its QR code, except the clerk who served it.
-    ("feedback:visit", "post", "/ratings/v/{visit}/", {"level": "4"}, {**dict.fromkeys(ACTORS, 302), "clerk": 403}),
-    # Anonymous holders of the link are asked to sign in (200); other accounts see a wrong link (404).
-    ("feedback:invitation", "get", "/ratings/i/{invitation}/", None, expect({"applicant"}, anonymous=200)),
-    ("feedback:results", "get", "/ratings/results/", None, PUBLIC),
-    ("feedback:department_results", "get", "/ratings/results/market/", None, PUBLIC),
-    ("feedback:comments", "get", "/ratings/comments/", None, PUBLIC),
-    ("feedback:counter", "get", "/ratings/counter/", None, expect(CLERKS, denied=403)),
-    ("feedback:counter", "post", "/ratings/counter/", {}, expect(CLERKS, ok=400, denied=403)),
-    (
-        "feedback:counter_visit",
-        "get",
-        "/ratings/counter/{visit}/",
-        None,
-        {**expect({"clerk"}, denied=403), "other_clerk": 404},
-    ),
-    ("feedback:phone", "get", "/ratings/phone/", None, expect({"operator"}, denied=403)),
-    ("feedback:phone", "post", "/ratings/phone/", {}, expect({"operator"}, ok=400, denied=403)),
-    ("feedback:supervision", "get", "/ratings/supervision/", None, expect({"supervisor"}, denied=403)),
-    (
-        "feedback:review",
-        "post",
-        "/ratings/supervision/ratings/{suspect}/",
-        {},
-        expect({"supervisor"}, ok=400, denied=403),
-    ),
-    (
-        "feedback:decide_appeal",
-        "post",
-        "/ratings/supervision/appeals/{appeal}/",
-        {},
-        expect({"supervisor"}, ok=400, denied=403),
-    ),
-    ("feedback:department", "get", "/ratings/department/", None, expect(ADMINS, denied=403)),
-    (
-        "feedback:file_appeal",
-        "post",
-        "/ratings/department/ratings/{bad_rating}/appeal/",
-        {},
-        {**expect({"market_admin"}, ok=400, denied=403), "police_admin": 404},
-    ),
-    # The API: 401 without a session where one is needed, 404 for someone else's case or rating.
-    (
-        "api-v1:rate_case",
-        "post",
-        "/api/v1/ratings/cases/{case}",
-        {"level": 5},
-        expect({"applicant"}, ok=201, anonymous=401),
-    ),
-    (
-        "api-v1:rate_visit",
-        "post",
-        "/api/v1/ratings/visits/{visit}",
-        {"level": 4},
-        {**dict.fromkeys(ACTORS, 201), "clerk": 403},
-    ),
-    ("api-v1:rating_results", "get", "/api/v1/ratings/results", None, PUBLIC),
-    ("api-v1:published_comments", "get", "/api/v1/ratings/comments", None, PUBLIC),
-    (
-        "api-v1:confirm_resolution",
-        "post",
-        "/api/v1/ratings/{rating}/resolution",
-        {"resolved": True},
-        expect({"applicant"}, anonymous=401),
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("name", "method", "path", "body", "expected"), ACCESS, ids=[f"{row[0]}-{row[1]}" for row in ACCESS]
-)
-def test_access(world: World, name: str, method: str, path: str, body: dict | None, expected: dict) -> None:
-    url = path.format(**world.ids)
-    outcomes = {}
-    for actor in ACTORS:
-        client = client_for(world.users[actor])
-        # Each actor acts on a fresh copy of the world: one actor's rating must not change the next one's answer.
-        with transaction.atomic():
-            if method == "get":
-                response = client.get(url)
-            elif url.startswith("/api/"):
-                response = client.post(url, body or {}, content_type="application/json")
-            else:
-                response = client.post(url, body or {})
-            outcomes[actor] = response.status_code
-            transaction.set_rollback(True)
-    assert outcomes == expected, url
-
-
-def _named_routes(patterns: list[Any], namespace: str = "") -> set[str]:
-    names: set[str] = set()
-    for entry in patterns:
-        if isinstance(entry, URLResolver):
-            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            names |= _named_routes(entry.url_patterns, inner)
-        elif isinstance(entry, URLPattern) and entry.name:
-            names.add(f"{namespace}{entry.name}")
-    return names
-
-
-def test_every_ratings_route_has_an_access_rule() -> None:
-    from yiwang.feedback.api import router
-
-    api_routes = {
-        f"api-v1:{operation.view_func.__name__}"
-        for path_view in router.path_operations.values()
-        for operation in path_view.operations
-    }
-    page_routes = {name for name in _named_routes(get_resolver().url_patterns) if name.startswith("feedback:")}
-    assert len(api_routes) == 5 and len(page_routes) >= 15
-    covered = {row[0] for row in ACCESS}
-    assert (api_routes | page_routes) - covered == set(), "add these routes to ACCESS"
-    # Every method a page accepts is in the table too (GET pages with forms are POSTed to as well).
-    methods = {(row[0], row[1]) for row in ACCESS}
-    for name in page_routes - {"feedback:confirm_resolution", "feedback:review", "feedback:decide_appeal"}:
-        assert (name, "get") in methods or (name, "post") in methods, name
 
 
 # --- rating a case from its page ------------------------------------------------------------------

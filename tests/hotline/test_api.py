@@ -1,4 +1,7 @@
-"""The 12345 hotline API: every operation as every kind of user, problem details for every refusal, the flows."""
+"""The 12345 hotline API: problem details for every refusal, what each viewer sees, the flows.
+
+Who may call each operation is checked with every other route in tests/test_access.py.
+"""
 
 from __future__ import annotations
 
@@ -15,18 +18,14 @@ from yiwang.hotline.services import intake
 
 from .conftest import handler
 from .test_views import (
-    ACTORS,
     INSIDE_XINGFU,
     NOISE,
     NOISE_TEXT,
-    SIGNED_IN,
-    STAFF,
     World,
     build_world,
     client_for,
     load_grid,
     phone_order,
-    run_matrix,
     unsure_suggestions,
     web_complaint,
 )
@@ -47,12 +46,6 @@ def world(caller: Any, operator: Any, supervisor: Any) -> World:
     return build_world(caller, operator, supervisor)
 
 
-def expect(allowed: set[str], *, ok: int = 200, denied: int = 404, **special: int) -> dict[str, int]:
-    outcome = {a: (401 if a == "anonymous" else ok if a in allowed else denied) for a in ACTORS}
-    outcome.update(special)
-    return outcome
-
-
 def post(client: Client, path: str, body: dict[str, Any]) -> Any:
     return client.post(f"{BASE}{path}", body, content_type="application/json")
 
@@ -64,67 +57,6 @@ GRID_REPORT = {
     "longitude": INSIDE_XINGFU[0],
     "latitude": INSIDE_XINGFU[1],
 }
-
-# (operation, method, path, body, expected status per actor); the order is the caller's, dispatched to housing.
-API_MATRIX: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int]]] = [
-    (
-        "api-v1:hotline_file_order",
-        "post",
-        f"{BASE}/orders",
-        {"kind": "help", "title": "路灯不亮", "content": "小区门口路灯坏了一周"},
-        expect(SIGNED_IN, ok=201),
-    ),
-    ("api-v1:hotline_my_orders", "get", f"{BASE}/orders", None, expect(SIGNED_IN)),
-    ("api-v1:hotline_get_order", "get", f"{BASE}/orders/{{order}}", None, expect(STAFF | {"caller"})),
-    # Only housing's handler may acknowledge; those who see the order but may not are refused (403).
-    (
-        "api-v1:hotline_act",
-        "post",
-        f"{BASE}/orders/{{order}}/actions/acknowledge",
-        {"expected_version": "{version}"},
-        expect({"handler"}, caller=403, operator=403, supervisor=403),
-    ),
-    (
-        "api-v1:hotline_track",
-        "get",
-        f"{BASE}/track?number={{order}}&code={{code}}",
-        None,
-        dict.fromkeys(ACTORS, 200),
-    ),
-    ("api-v1:hotline_report_grid_problem", "post", f"{BASE}/grid/reports", GRID_REPORT, expect(SIGNED_IN, ok=201)),
-    ("api-v1:hotline_grid_cells", "get", f"{BASE}/grid/cells", None, dict.fromkeys(ACTORS, 200)),
-    # The multipart twins of filing and grid reports refuse the JSON this matrix sends (422) to anyone signed in;
-    # their real use, files included, is tested in test_attachments.py.
-    ("api-v1:hotline_file_order_multipart", "post", f"{BASE}/orders/multipart", {}, expect(set(), denied=422)),
-    (
-        "api-v1:hotline_report_grid_problem_multipart",
-        "post",
-        f"{BASE}/grid/reports/multipart",
-        {},
-        expect(set(), denied=422),
-    ),
-    ("api-v1:hotline_suggest", "get", f"{BASE}/suggest?title=噪音", None, expect({"operator"}, denied=403)),
-]
-
-
-@pytest.mark.parametrize(("name", "method", "path", "body", "expected"), API_MATRIX, ids=[row[0] for row in API_MATRIX])
-def test_api_access(world: World, name: str, method: str, path: str, body: dict | None, expected: dict) -> None:
-    if body and "expected_version" in body:
-        body = {**body, "expected_version": world.ids["version"]}
-    assert run_matrix(world, method, path, body) == expected
-
-
-def test_every_hotline_operation_has_an_access_rule() -> None:
-    from yiwang.hotline.api import router
-
-    operations = {
-        f"api-v1:{operation.view_func.__name__}"
-        for path_view in router.path_operations.values()
-        for operation in path_view.operations
-    }
-    assert len(operations) >= 8
-    assert operations - {row[0] for row in API_MATRIX} == set(), "add these operations to API_MATRIX"
-
 
 # --- filing --------------------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """12345 hotline pages through Django's test client: callers, the public, the operator and department desks,
-grid reports and supervision; every page as every kind of user, bad input, stale versions and whole flows.
+grid reports and supervision; bad input, stale versions and whole flows. Who may open each page is checked
+with every other route in tests/test_access.py.
 
 The browser walk is in tests/e2e/; the service rules themselves are in test_services.py.
 """
@@ -12,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.accounts.factories import make_citizen, make_staff
 from yiwang.accounts.constants import Role
@@ -31,9 +31,6 @@ from .conftest import handler
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rules", "no_model")]
 
-ACTORS = ["anonymous", "caller", "other_citizen", "operator", "handler", "other_handler", "supervisor"]
-STAFF = {"operator", "handler", "supervisor"}  # who may see the caller's order dispatched to housing
-SIGNED_IN = set(ACTORS) - {"anonymous"}
 NOISE = "小区旁工地夜间施工噪音扰民"
 NOISE_TEXT = "和平路幸福小区旁的工地每天晚上十一点以后还在施工，噪音很大，影响居民休息。"
 INSIDE_XINGFU = (113.265, 23.125)  # in 幸福街道第一网格 (SF-01-001), whose grid worker is "grid-worker"
@@ -127,97 +124,6 @@ def client_for(user: Any) -> Client:
 
 def page_text(response: Any) -> str:
     return html.unescape(response.content.decode())
-
-
-def expect(
-    allowed: set[str], *, ok: int = 200, anonymous: int = 302, denied: int = 404, **special: int
-) -> dict[str, int]:
-    outcome = {a: (anonymous if a == "anonymous" else ok if a in allowed else denied) for a in ACTORS}
-    outcome.update(special)
-    return outcome
-
-
-def run_matrix(world: World, method: str, path: str, body: dict[str, Any] | None) -> dict[str, int]:
-    """Every actor's status for one request, each on a fresh copy of the world (a change by one is rolled back)."""
-    url = path.format(**world.ids)
-    outcomes = {}
-    for actor in ACTORS:
-        client = client_for(world.users[actor])
-        with transaction.atomic():
-            if method == "get":
-                response = client.get(url)
-            elif url.startswith("/api/"):
-                response = client.post(url, body or {}, content_type="application/json")
-            else:
-                response = client.post(url, {k: str(v).format(**world.ids) for k, v in (body or {}).items()})
-            outcomes[actor] = response.status_code
-            transaction.set_rollback(True)
-    return outcomes
-
-
-# (route name, method, path, body, expected status per actor). A forbidden order answers 404 like a missing one;
-# a page for a role the account does not hold answers 403; anonymous visitors are sent to log in.
-EVERYONE_OK = dict.fromkeys(ACTORS, 200)
-PAGE_MATRIX: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int]]] = [
-    ("hotline:home", "get", "/hotline/", None, EVERYONE_OK),
-    ("hotline:track", "get", "/hotline/track/", None, EVERYONE_OK),
-    ("hotline:grid_map", "get", "/hotline/grid/", None, EVERYONE_OK),
-    ("hotline:file", "get", "/hotline/new/", None, expect(SIGNED_IN)),
-    ("hotline:mine", "get", "/hotline/mine/", None, expect(SIGNED_IN)),
-    ("hotline:grid_report", "get", "/hotline/grid/report/", None, expect(SIGNED_IN)),
-    # Staff who may see the order are sent on to the desk page.
-    ("hotline:mine_order", "get", "/hotline/mine/{order}/", None, expect({"caller"}, **dict.fromkeys(STAFF, 302))),
-    # An empty confirmation is bad input for the caller; nobody else learns the order exists.
-    ("hotline:confirm", "post", "/hotline/mine/{order}/confirm/", None, expect({"caller"}, ok=400)),
-    (
-        "hotline:desk",
-        "get",
-        "/hotline/desk/",
-        None,
-        expect(STAFF | {"other_handler"}, denied=403),
-    ),
-    ("hotline:intake", "get", "/hotline/desk/intake/", None, expect({"operator"}, denied=403)),
-    ("hotline:supervision", "get", "/hotline/supervision/", None, expect({"supervisor"}, denied=403)),
-    ("hotline:hot_issues", "get", "/hotline/hot/", None, expect({"operator", "supervisor"}, denied=403)),
-    # The caller is sent to their own page.
-    ("hotline:desk_order", "get", "/hotline/desk/{order}/", None, expect(STAFF, caller=302)),
-    # The world's order has no files: 404 for everyone. Who gets a real file is tested in test_attachments.py.
-    ("hotline:attachment", "get", "/hotline/orders/{order}/attachments/1/", None, expect(set())),
-    # Only housing's handler may acknowledge; the operator and supervisor see the order but are refused (403).
-    (
-        "hotline:act",
-        "post",
-        "/hotline/desk/{order}/actions/acknowledge/",
-        {"acknowledge-expected_version": "{version}"},
-        expect({"handler"}, ok=302, operator=403, supervisor=403),
-    ),
-]
-PUBLIC_ROUTES: set[str] = set()
-
-
-@pytest.mark.parametrize(
-    ("name", "method", "path", "body", "expected"), PAGE_MATRIX, ids=[row[0] for row in PAGE_MATRIX]
-)
-def test_page_access(world: World, name: str, method: str, path: str, body: dict | None, expected: dict) -> None:
-    assert run_matrix(world, method, path, body) == expected
-
-
-def named_routes(patterns: list[Any], namespace: str = "") -> set[str]:
-    names: set[str] = set()
-    for entry in patterns:
-        if isinstance(entry, URLResolver):
-            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            names |= named_routes(entry.url_patterns, inner)
-        elif isinstance(entry, URLPattern) and entry.name:
-            names.add(f"{namespace}{entry.name}")
-    return names
-
-
-def test_every_hotline_page_has_an_access_rule() -> None:
-    routes = {name for name in named_routes(get_resolver().url_patterns) if name.startswith("hotline:")}
-    assert len(routes) >= 13
-    covered = {row[0] for row in PAGE_MATRIX} | PUBLIC_ROUTES
-    assert routes - covered == set(), "add these routes to PAGE_MATRIX"
 
 
 # --- filing and following one's own orders ---------------------------------------------------------------

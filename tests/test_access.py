@@ -1,0 +1,748 @@
+"""Every route and every API operation, requested as every role and as an anonymous visitor.
+
+``RULES`` says, for each URL name (or, for an unnamed pattern, its route) and each Ninja operation, who may
+reach it and what everyone else gets: pages send anonymous visitors to log in, the API answers 401; a page
+for a role the account does not hold answers 403; an object of someone else answers 404, exactly like a
+missing one, so ids cannot be probed. Each row is requested for real, as every actor in ``ACTORS``, with
+the path filled with ids of objects built once for the module (``World``); each request runs in a
+transaction that is rolled back, so one actor's change never alters the next one's answer.
+
+``test_every_route_and_operation_has_a_rule`` walks Django's resolver (every app, the admin and the OpenID
+Connect provider included) and the NinjaAPI in ``yiwang.api`` (routers, path operations, methods): a route
+or operation without a row fails it, and so does a row whose route no longer exists. Adding a route means
+adding one row here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.db import transaction
+from django.test import Client, override_settings
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from tests.accounts.factories import full_number, make_citizen, make_staff
+from yiwang.accounts.constants import Role
+
+pytestmark = pytest.mark.django_db
+
+# Every role, plus an anonymous visitor. The owner is a citizen who holds every object of the world; the other
+# citizen holds nothing. Market staff handle the owner's case; police staff and the housing handler are staff of
+# other departments (the owner's 12345 complaint is dispatched to housing).
+ACTORS = [
+    "anonymous",
+    "owner",
+    "other_citizen",
+    "counter_clerk",
+    "reviewer",
+    "approver",
+    "police_clerk",
+    "market_admin",
+    "police_admin",
+    "hotline_operator",
+    "housing_handler",
+    "grid_worker",
+    "supervisor",
+    "platform_admin",
+]
+SIGNED_IN = frozenset(ACTORS) - {"anonymous"}
+CITIZENS = frozenset({"owner", "other_citizen"})
+STAFF = SIGNED_IN - CITIZENS
+CASE_STAFF = frozenset({"counter_clerk", "reviewer", "approver"})  # market staff handling the owner's case
+CLERKS = frozenset({"counter_clerk", "police_clerk"})
+# Holders of a case role (any department) may read a person's data for a stated purpose (audited).
+CASE_ROLE_HOLDERS = CASE_STAFF | {"police_clerk", "housing_handler"}
+# Who may open the owner's market case: its department's staff, counter clerks anywhere (一窗受理), and the
+# platform-wide roles.
+OPENERS = CASE_STAFF | CLERKS | {"supervisor", "platform_admin"}
+ADMINS = frozenset({"market_admin", "platform_admin"})  # who may manage market's staff
+DEPT_ADMINS = frozenset({"market_admin", "police_admin"})
+# Desks outside case handling that still open the workbench (with an empty case queue).
+DESK_HOLDERS = frozenset({"market_admin", "police_admin", "hotline_operator", "grid_worker", "housing_handler"})
+HOTLINE_VIEWERS = frozenset({"hotline_operator", "housing_handler", "supervisor"})  # who sees the complaint
+# The 12345 desk: operators, supervisors and department staff who may be sent orders (not the counters).
+HOTLINE_DESK = HOTLINE_VIEWERS | {"reviewer", "approver", "market_admin", "police_admin", "grid_worker"}
+
+LOGIN = -302  # a redirect to the login page (checked by its Location), not any redirect
+
+
+def expect(
+    allowed: frozenset[str] | set[str],
+    *,
+    ok: int = 200,
+    anonymous: int = LOGIN,
+    denied: int = 404,
+    **special: int,
+) -> dict[str, int]:
+    """The status every actor gets: ``ok`` for the allowed, ``denied`` for the others, ``special`` overrides."""
+    outcome = {a: (anonymous if a == "anonymous" else ok if a in allowed else denied) for a in ACTORS}
+    outcome.update(special)
+    return outcome
+
+
+def anyone(status: int = 200) -> dict[str, int]:
+    return dict.fromkeys(ACTORS, status)
+
+
+def api(allowed: frozenset[str] | set[str], *, ok: int = 200, denied: int = 404, **special: int) -> dict[str, int]:
+    """An API operation behind a session: 401 problem without one."""
+    return expect(allowed, ok=ok, anonymous=401, denied=denied, **special)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One request: a route key (URL name, route for unnamed patterns, fnmatch patterns allowed), the method,
+    the path (``{id}`` filled from ``World.ids``), the body, and the status every actor gets."""
+
+    route: str
+    method: str
+    path: str
+    expected: dict[str, int]
+    body: dict[str, Any] | None = None
+
+
+GET, POST, PUT = "GET", "POST", "PUT"
+SERVED = 0  # the page is served: any status below 500 but a redirect to the login page
+UPLOAD = "<a file>"  # a body value replaced by a small text file, sent as multipart
+MULTIPART = "<multipart>"  # a body key saying the body goes as a multipart form
+GRID_REPORT = {
+    "title": "人行道井盖缺失",
+    "content": "幸福小学门口人行道井盖缺失",
+    "category": "市政设施",
+    "longitude": 113.265,
+    "latitude": 23.125,
+}  # in 幸福街道第一网格 (SF-01-001)
+
+# fmt: off
+RULES: list[Rule] = [
+    # --- the catalogue: public ---------------------------------------------------------------------------------
+    Rule("catalog:home", GET, "/", anyone()),
+    Rule("catalog:search", GET, "/search/?q=护照", anyone()),
+    Rule("catalog:item", GET, "/items/{food}/", anyone()),
+    Rule("catalog:departments", GET, "/departments/", anyone()),
+    Rule("catalog:department", GET, "/departments/market/", anyone()),
+    Rule("catalog:theme", GET, "/themes/{theme}/", anyone()),
+    Rule("catalog:bundles", GET, "/bundles/", anyone()),
+    Rule("catalog:bundle", GET, "/bundles/open-restaurant/", anyone()),
+    Rule("catalog:elderly", POST, "/preferences/elderly/", anyone(302), {"enabled": "1"}),
+    Rule("set_language", POST, "/i18n/setlang/", anyone(302), {"language": "en"}),
+    Rule("favicon.ico", GET, "/favicon.ico", anyone(301)),
+    Rule("api-v1:list_departments", GET, "/api/v1/catalog/departments", anyone()),
+    Rule("api-v1:get_department", GET, "/api/v1/catalog/departments/market", anyone()),
+    Rule("api-v1:list_themes", GET, "/api/v1/catalog/themes", anyone()),
+    Rule("api-v1:list_items", GET, "/api/v1/catalog/items", anyone()),
+    Rule("api-v1:get_item", GET, "/api/v1/catalog/items/{food}", anyone()),
+    Rule("api-v1:item_versions", GET, "/api/v1/catalog/items/{food}/versions", anyone()),
+    Rule("api-v1:list_bundles", GET, "/api/v1/catalog/bundles", anyone()),
+    Rule("api-v1:get_bundle", GET, "/api/v1/catalog/bundles/open-restaurant", anyone()),
+    Rule("api-v1:search", GET, "/api/v1/catalog/search?q=护照", anyone()),
+    Rule("api-v1:api-root", GET, "/api/v1/", anyone(404)),
+    Rule("api-v1:openapi-json", GET, "/api/v1/openapi.json", anyone()),
+    Rule("api-v1:openapi-view", GET, "/api/v1/docs", anyone()),
+    # --- signing in: open to everyone (the login flows themselves are tested in tests/accounts) ---------------
+    Rule("accounts:login", GET, "/accounts/login/", anyone()),
+    Rule("accounts:login_verify", GET, "/accounts/login/verify/", anyone(LOGIN)),
+    Rule("accounts:login_sms", GET, "/accounts/login/sms/", anyone()),
+    Rule("accounts:totp_setup", GET, "/accounts/totp/setup/", anyone(LOGIN)),
+    Rule("accounts:logout", POST, "/accounts/logout/", anyone(302)),
+    Rule("accounts:logout_everywhere", POST, "/accounts/logout-everywhere/", anyone(LOGIN)),
+    Rule("accounts:register", GET, "/accounts/register/", anyone()),
+    Rule("accounts:sms_outbox", GET, "/accounts/sms-outbox/", anyone()),
+    # --- one's own identity, delegations and organisations ----------------------------------------------------
+    Rule("accounts:home", GET, "/accounts/", expect(SIGNED_IN)),
+    Rule("accounts:data_access", GET, "/accounts/data-access/", expect(SIGNED_IN)),
+    Rule("accounts:delegation_new", GET, "/accounts/delegations/new/", expect(SIGNED_IN)),
+    Rule("accounts:delegation_revoke", POST, "/accounts/delegations/{delegation}/revoke/", expect({"owner"}, ok=302)),
+    Rule("accounts:organisation_new", GET, "/accounts/organisations/new/", expect(SIGNED_IN)),
+    Rule("accounts:organisation", GET, "/accounts/organisations/{organisation}/", expect({"owner"})),
+    Rule("accounts:organisation_agent_revoke", POST, "/accounts/organisations/{organisation}/agents/{agent}/revoke/",
+         expect({"owner"}, ok=302)),
+    Rule("api-v1:me", GET, "/api/v1/accounts/me", api(SIGNED_IN)),
+    Rule("api-v1:my_data_access", GET, "/api/v1/accounts/me/data-access", api(SIGNED_IN)),
+    Rule("api-v1:my_delegations", GET, "/api/v1/accounts/me/delegations", api(SIGNED_IN)),
+    # Everyone signed in may try; the bad agent number is refused as bad input, and staff have no person.
+    Rule("api-v1:create_delegation", POST, "/api/v1/accounts/me/delegations", api(set(), denied=400),
+         {"agent_document_type": "resident_id", "agent_document_number": "1", "relationship": "child",
+          "valid_until": "2030-01-01"}),
+    Rule("api-v1:revoke_delegation", POST, "/api/v1/accounts/me/delegations/{delegation}/revoke", api({"owner"})),
+    Rule("api-v1:get_person", GET, "/api/v1/accounts/persons/{person}", api({"owner"} | CASE_ROLE_HOLDERS)),
+    Rule("api-v1:reveal_person", POST, "/api/v1/accounts/persons/{person}/reveal", api({"owner"} | CASE_ROLE_HOLDERS),
+         {"fields": ["mobile"], "purpose": "核对申请人", "case_reference": "SQ-1"}),
+    # --- staff management ----------------------------------------------------------------------------------
+    Rule("accounts:staff", GET, "/staff/", expect(ADMINS | {"police_admin"})),
+    Rule("accounts:staff_detail", GET, "/staff/{market_clerk}/", expect(ADMINS)),
+    Rule("accounts:staff_role_revoke", POST, "/staff/roles/{market_clerk_role}/revoke/", expect(ADMINS, ok=302)),
+    Rule("api-v1:list_staff", GET, "/api/v1/accounts/staff", api(ADMINS | {"police_admin"})),
+    Rule("api-v1:grant_role", POST, "/api/v1/accounts/staff/{market_clerk}/roles", api(ADMINS, ok=201),
+         {"role": "reviewer", "department": "market"}),
+    Rule("api-v1:revoke_role", POST, "/api/v1/accounts/roles/{market_clerk_role}/revoke", api(ADMINS, ok=204)),
+    # --- single sign-on (OpenID Connect provider); its flows are tested in tests/accounts/test_oidc.py -----------
+    Rule("oauth2_provider:oidc-connect-discovery-info", GET, "/.well-known/openid-configuration", anyone()),
+    Rule("oauth2_provider:oidc-discovery", GET, "/o/.well-known/openid-configuration", anyone()),
+    Rule("oauth2_provider:jwks-info", GET, "/o/.well-known/jwks.json", anyone()),
+    Rule("oauth2_provider:authorize", GET, "/o/authorize/?client_id=unknown", expect(SIGNED_IN, ok=400)),
+    Rule("oauth2_provider:token", POST, "/o/token/", anyone(400)),
+    Rule("oauth2_provider:revoke-token", POST, "/o/revoke_token/", anyone(400)),
+    Rule("oauth2_provider:user-info", GET, "/o/userinfo/", anyone(401)),
+    # --- the message centre: one's own messages ----------------------------------------------------------------
+    Rule("core:messages", GET, "/messages/", expect(SIGNED_IN)),
+    Rule("core:messages_read_all", POST, "/messages/read-all/", expect(SIGNED_IN, ok=302)),
+    Rule("core:message", GET, "/messages/{message}/", expect({"owner"})),
+    # --- fees: the gateway's callback is signed, not signed in; the cashier is the payer's -------------------
+    Rule("payments:callback", POST, "/payments/callback/sandbox/", anyone(400)),
+    Rule("payments:sandbox_cashier", GET, "/payments/sandbox/{payment}/", expect({"owner"})),
+    # --- applying and one's own cases -----------------------------------------------------------------------
+    Rule("cases:apply_item", GET, "/apply/item/{food}/", expect(CITIZENS, denied=403)),
+    Rule("cases:apply_bundle", GET, "/apply/bundle/open-restaurant/", expect(CITIZENS, denied=403)),
+    Rule("cases:application", GET, "/applications/{application}/", expect({"owner"})),
+    Rule("cases:application_upload", POST, "/applications/{application}/files/", expect({"owner"}, ok=302)),
+    Rule("cases:application_remove_file", POST, "/applications/{application}/files/{draft_file}/remove/",
+         expect({"owner"}, ok=302)),
+    Rule("cases:application_submit", POST, "/applications/{application}/submit/", expect({"owner"}, ok=302)),
+    Rule("cases:application_submitted", GET, "/applications/{submitted_application}/submitted/", expect({"owner"})),
+    Rule("cases:application_abandon", POST, "/applications/{application}/abandon/", expect({"owner"}, ok=302)),
+    Rule("cases:my_cases", GET, "/cases/", expect(SIGNED_IN)),
+    # 办件查询 answers everyone alike; its wrong-pair message and throttle are tested in tests/cases/test_views.py.
+    Rule("cases:lookup", GET, "/cases/lookup/", anyone()),
+    # Staff who may see the case are sent on to the workbench page.
+    Rule("cases:case", GET, "/cases/{case}/", expect({"owner"}, **dict.fromkeys(OPENERS, 302))),
+    Rule("cases:case_resubmit", POST, "/cases/{case}/resubmit/", expect({"owner"}, ok=302)),
+    Rule("cases:case_withdraw", POST, "/cases/{case}/withdraw/", expect({"owner"}, ok=400)),
+    Rule("cases:case_print", GET, "/cases/{case}/print/receipt/", expect({"owner"} | OPENERS)),
+    Rule("api-v1:start_application", POST, "/api/v1/cases/applications", api(CITIZENS, ok=201, denied=400),
+         {"item_code": "{food}"}),
+    Rule("api-v1:get_application", GET, "/api/v1/cases/applications/{application}", api({"owner"})),
+    Rule("api-v1:save_application", PUT, "/api/v1/cases/applications/{application}", api({"owner"}),
+         {"form": {}}),
+    # A text file is refused (400) to the owner only; the others never learn the draft exists.
+    Rule("api-v1:upload_file", POST, "/api/v1/cases/applications/{application}/files", api({"owner"}, ok=400),
+         {"material_key": "{material_key}", "file": UPLOAD}),
+    Rule("api-v1:submit_application", POST, "/api/v1/cases/applications/{application}/submit", api({"owner"})),
+    Rule("api-v1:my_cases", GET, "/api/v1/cases/", api(SIGNED_IN)),
+    Rule("api-v1:lookup", GET, "/api/v1/cases/lookup?number={case}&code=WRONG1", anyone(404)),
+    Rule("api-v1:get_case", GET, "/api/v1/cases/{case}", api({"owner"} | OPENERS)),
+    # Counter clerks, and reviewers of the department, accept; the others who may open the case are refused (409).
+    Rule("api-v1:act", POST, "/api/v1/cases/{case}/actions/accept",
+         api(CLERKS | {"reviewer"}, owner=409, approver=409, supervisor=409, platform_admin=409), {}),
+    # Everyone signed in gets their own (possibly empty) queue.
+    Rule("api-v1:workbench", GET, "/api/v1/cases/workbench", api(SIGNED_IN)),
+    # --- the workbench and the counter ----------------------------------------------------------------------
+    Rule("workbench:home", GET, "/workbench/", expect(OPENERS | DESK_HOLDERS, denied=403)),
+    Rule("workbench:case", GET, "/workbench/cases/{case}/", expect(OPENERS)),
+    # An empty form is bad input for those who may open the case; the others never learn it exists.
+    Rule("workbench:act", POST, "/workbench/cases/{case}/actions/accept/", expect(OPENERS, ok=400)),
+    Rule("workbench:file", GET, "/workbench/cases/{case}/files/{case_file}/", expect({"owner"} | OPENERS)),
+    Rule("workbench:counter", GET, "/counter/", expect(CLERKS, denied=403)),
+    Rule("workbench:counter_start", POST, "/counter/start/", expect(CLERKS, ok=302, denied=403)),
+    Rule("workbench:counter_finish", POST, "/counter/finish/", expect(CLERKS, ok=302, denied=403)),
+    # --- 12345 hotline pages ----------------------------------------------------------------------------
+    Rule("hotline:home", GET, "/hotline/", anyone()),
+    Rule("hotline:track", GET, "/hotline/track/", anyone()),
+    Rule("hotline:grid_map", GET, "/hotline/grid/", anyone()),
+    Rule("hotline:file", GET, "/hotline/new/", expect(SIGNED_IN)),
+    Rule("hotline:mine", GET, "/hotline/mine/", expect(SIGNED_IN)),
+    Rule("hotline:grid_report", GET, "/hotline/grid/report/", expect(SIGNED_IN)),
+    # Staff who may see the order are sent on to the desk page.
+    Rule("hotline:mine_order", GET, "/hotline/mine/{order}/", expect({"owner"}, **dict.fromkeys(HOTLINE_VIEWERS, 302))),
+    # An empty confirmation is bad input for the caller; nobody else learns the order exists.
+    Rule("hotline:confirm", POST, "/hotline/mine/{order}/confirm/", expect({"owner"}, ok=400)),
+    Rule("hotline:desk", GET, "/hotline/desk/", expect(HOTLINE_DESK, denied=403)),
+    Rule("hotline:intake", GET, "/hotline/desk/intake/", expect({"hotline_operator"}, denied=403)),
+    Rule("hotline:supervision", GET, "/hotline/supervision/", expect({"supervisor"}, denied=403)),
+    Rule("hotline:hot_issues", GET, "/hotline/hot/", expect({"hotline_operator", "supervisor"}, denied=403)),
+    # The caller is sent to their own page.
+    Rule("hotline:desk_order", GET, "/hotline/desk/{order}/", expect(HOTLINE_VIEWERS, owner=302)),
+    # The world's order has no files: 404 for everyone. Who gets a real file is tested in test_attachments.py.
+    Rule("hotline:attachment", GET, "/hotline/orders/{order}/attachments/1/", expect(set())),
+    # Only housing's handler may acknowledge; the operator and supervisor see the order but are refused (403).
+    Rule("hotline:act", POST, "/hotline/desk/{order}/actions/acknowledge/",
+         expect({"housing_handler"}, ok=302, hotline_operator=403, supervisor=403),
+         {"acknowledge-expected_version": "{version}"}),
+    # --- 12345 hotline API ------------------------------------------------------------------------------
+    Rule("api-v1:hotline_file_order", POST, "/api/v1/hotline/orders", api(SIGNED_IN, ok=201),
+         {"kind": "complaint", "title": "夜间施工噪音", "content": "工地每天晚上十一点以后还在施工。"}),
+    # The multipart twins take forms (their files are tested in tests/hotline/test_attachments.py).
+    Rule("api-v1:hotline_file_order_multipart", POST, "/api/v1/hotline/orders/multipart", api(SIGNED_IN, ok=201),
+         {"kind": "help", "title": "路灯不亮", "content": "小区门口路灯坏了一周", MULTIPART: ""}),
+    Rule("api-v1:hotline_my_orders", GET, "/api/v1/hotline/orders", api(SIGNED_IN)),
+    Rule("api-v1:hotline_get_order", GET, "/api/v1/hotline/orders/{order}", api({"owner"} | HOTLINE_VIEWERS)),
+    Rule("api-v1:hotline_act", POST, "/api/v1/hotline/orders/{order}/actions/acknowledge",
+         api({"housing_handler"}, owner=403, hotline_operator=403, supervisor=403),
+         {"expected_version": "{version}"}),
+    Rule("api-v1:hotline_track", GET, "/api/v1/hotline/track?number={order}&code={code}", anyone()),
+    Rule("api-v1:hotline_report_grid_problem", POST, "/api/v1/hotline/grid/reports", api(SIGNED_IN, ok=201),
+         GRID_REPORT),
+    Rule("api-v1:hotline_report_grid_problem_multipart", POST, "/api/v1/hotline/grid/reports/multipart",
+         api(SIGNED_IN, ok=201), {**GRID_REPORT, MULTIPART: ""}),
+    Rule("api-v1:hotline_grid_cells", GET, "/api/v1/hotline/grid/cells", anyone()),
+    Rule("api-v1:hotline_suggest", GET, "/api/v1/hotline/suggest?title=噪音", api({"hotline_operator"}, denied=403)),
+    # --- 好差评: rating, public results, staff desks -------------------------------------------------------
+    Rule("feedback:rate_case", GET, "/ratings/case/{closed_case}/", expect({"owner"})),
+    # An empty form is bad input for the applicant; nobody else learns the case exists.
+    Rule("feedback:rate_case", POST, "/ratings/case/{closed_case}/", expect({"owner"}, ok=400), {}),
+    Rule("feedback:confirm_resolution", POST, "/ratings/case/{rated_case}/resolution/", expect({"owner"}, ok=302),
+         {"resolution-resolved": "yes"}),
+    Rule("feedback:visit", GET, "/ratings/v/{visit}/", anyone()),
+    # Anyone may rate a visit from its QR code, except the clerk who served it.
+    Rule("feedback:visit", POST, "/ratings/v/{visit}/", anyone(302) | {"counter_clerk": 403}, {"level": "4"}),
+    # Anonymous holders of the link are asked to sign in (200); other accounts see a wrong link (404).
+    Rule("feedback:invitation", GET, "/ratings/i/{invitation}/", expect({"owner"}, anonymous=200)),
+    Rule("feedback:results", GET, "/ratings/results/", anyone()),
+    Rule("feedback:department_results", GET, "/ratings/results/market/", anyone()),
+    Rule("feedback:comments", GET, "/ratings/comments/", anyone()),
+    Rule("feedback:counter", GET, "/ratings/counter/", expect(CLERKS, denied=403)),
+    Rule("feedback:counter", POST, "/ratings/counter/", expect(CLERKS, ok=400, denied=403), {}),
+    Rule("feedback:counter_visit", GET, "/ratings/counter/{visit}/", expect({"counter_clerk"}, denied=403,
+                                                                            police_clerk=404)),
+    Rule("feedback:phone", GET, "/ratings/phone/", expect({"hotline_operator"}, denied=403)),
+    Rule("feedback:phone", POST, "/ratings/phone/", expect({"hotline_operator"}, ok=400, denied=403), {}),
+    Rule("feedback:supervision", GET, "/ratings/supervision/", expect({"supervisor"}, denied=403)),
+    Rule("feedback:review", POST, "/ratings/supervision/ratings/{suspect}/", expect({"supervisor"}, ok=400,
+                                                                                     denied=403), {}),
+    Rule("feedback:decide_appeal", POST, "/ratings/supervision/appeals/{appeal}/", expect({"supervisor"}, ok=400,
+                                                                                           denied=403), {}),
+    # The department desk: its administrators and approvers; another department's rating is missing (404).
+    Rule("feedback:department", GET, "/ratings/department/", expect(DEPT_ADMINS | {"approver"}, denied=403)),
+    Rule("feedback:file_appeal", POST, "/ratings/department/ratings/{bad_rating}/appeal/",
+         expect({"market_admin", "approver"}, ok=400, denied=403, police_admin=404), {}),
+    # The API: 401 without a session where one is needed, 404 for someone else's case or rating.
+    Rule("api-v1:rate_case", POST, "/api/v1/ratings/cases/{closed_case}", api({"owner"}, ok=201), {"level": 5}),
+    Rule("api-v1:rate_visit", POST, "/api/v1/ratings/visits/{visit}", anyone(201) | {"counter_clerk": 403},
+         {"level": 4}),
+    Rule("api-v1:rating_results", GET, "/api/v1/ratings/results", anyone()),
+    Rule("api-v1:published_comments", GET, "/api/v1/ratings/comments", anyone()),
+    Rule("api-v1:confirm_resolution", POST, "/api/v1/ratings/{rating}/resolution", api({"owner"}),
+         {"resolved": True}),
+    # --- the Django admin: only staff accounts (is_staff; the platform administrators in the demo) ---------
+    # Every admin view is wrapped by AdminSite.admin_view; the rows are expanded to every admin route below.
+    # The superuser's answer may be a 403 or a redirect where a model is read-only or an object is missing.
+    Rule("admin:*", GET, "", expect({"platform_admin"}, ok=SERVED, denied=LOGIN)),
+    # The admin's own login form is replaced by the platform's login; logging out takes a POST.
+    Rule("admin/login/", GET, "/admin/login/", anyone(LOGIN)),
+    Rule("admin:login", GET, "/admin/login/", anyone(LOGIN)),
+    Rule("admin:logout", POST, "/admin/logout/", expect({"platform_admin"}, anonymous=302, denied=302)),
+    # Old-style object links redirect to the change page.
+    Rule("admin/*/<path:object_id>/", GET, "", expect({"platform_admin"}, ok=302, denied=LOGIN)),
+    Rule("admin/(?P<url>.*)$", GET, "/admin/no-such-page/", expect({"platform_admin"}, ok=404, denied=LOGIN)),
+]
+# fmt: on
+
+
+# --- the routes and operations that exist ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str  # the URL name with its namespaces, or the route of an unnamed pattern
+    route: str  # the full route, as Django writes it
+    model: Any = None  # for admin routes: the model they show
+
+
+def url_routes() -> list[Route]:
+    """Every URL pattern of the project, walking included resolvers recursively."""
+    models = {(m._meta.app_label, m._meta.model_name): m for m in admin.site._registry}
+
+    def walk(patterns: list[Any], prefix: str, namespace: str) -> Iterator[Route]:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+                yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner)
+            elif isinstance(entry, URLPattern):
+                route = prefix + str(entry.pattern)
+                parts = route.split("/")
+                model = models.get((parts[1], parts[2])) if route.startswith("admin/") and len(parts) > 3 else None
+                yield Route(f"{namespace}{entry.name}" if entry.name else route, route, model)
+
+    return list(walk(get_resolver().url_patterns, "", ""))
+
+
+def api_operations() -> set[tuple[str, str]]:
+    """Every (URL name, method) of the NinjaAPI, walking its routers, their path operations and methods."""
+    from yiwang.api import api as ninja_api
+
+    found = set()
+    namespace = ninja_api.urls_namespace
+    # Bound routers: every router mounted on the API, nested ones included, as Ninja builds its URLs.
+    for router in ninja_api._get_bound_routers():
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                name = getattr(operation, "url_name", "") or ninja_api.get_operation_url_name(
+                    operation, router=router.template
+                )
+                if router.url_name_prefix:
+                    name = f"{router.url_name_prefix}_{name}"
+                found |= {(f"{namespace}:{name}", method.upper()) for method in operation.methods}
+    return found
+
+
+ROUTES = url_routes()
+ROUTE_KEYS = {route.key for route in ROUTES}
+
+
+def covers(key: str, route: Route) -> bool:
+    return route.key == key or fnmatch.fnmatchcase(route.key, key)
+
+
+def matching(rule: Rule) -> list[Route]:
+    return [route for route in ROUTES if covers(rule.route, route)]
+
+
+def admin_path(route: Route, ids: dict[str, Any]) -> str:
+    """A real path for an admin route: its object is the first one of its model in the world."""
+    kwargs: dict[str, Any] = {}
+    if "content_type_id" in route.route:
+        kwargs.update(ids["view_on_site"])
+    elif "<path:object_id>" in route.route:
+        kwargs["object_id"] = ids["admin_objects"][route.model._meta.label_lower]
+    elif "<id>" in route.route:  # the user admin's password form
+        kwargs["id"] = ids["admin_objects"][route.model._meta.label_lower]
+    if "<app_label>" in route.route:
+        kwargs["app_label"] = "accounts"
+    if route.key.startswith("admin:"):
+        return reverse(route.key, kwargs=kwargs)
+    return "/" + route.route.replace("<path:object_id>", str(kwargs["object_id"]))
+
+
+def expanded_rules() -> list[tuple[Rule, Route | None]]:
+    """The rows to request: wildcard rows once per route they match."""
+    rows: list[tuple[Rule, Route | None]] = []
+    exact = {rule.route for rule in RULES}
+    for rule in RULES:
+        if not rule.path:
+            rows += [(rule, route) for route in matching(rule) if route.key not in exact]
+        else:
+            rows.append((rule, None))
+    return rows
+
+
+ROWS = expanded_rules()
+
+
+# --- the world every request acts on ------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    users: dict[str, Any]
+    ids: dict[str, Any] = field(default_factory=dict)
+    sessions: dict[str, str] = field(default_factory=dict)  # actor → session key
+
+
+def build_world() -> World:
+    """The actors and one object of every kind the routes take: the owner's, unless said otherwise."""
+    from tests.cases import builders
+    from tests.cases.conftest import FOOD_LICENCE, ID_CARD_REISSUE, item_code, staff_of
+    from tests.feedback.test_services import closed_case
+    from tests.feedback.test_views import handle_rectification, market_window
+    from yiwang.accounts import services as account_services
+    from yiwang.accounts.models import User
+    from yiwang.cases import services as case_services
+    from yiwang.cases.models import PaymentOrder
+    from yiwang.catalog.models import Theme
+    from yiwang.core import notifications
+    from yiwang.core.identifiers import make_credit_code
+    from yiwang.core.models import InAppMessage
+    from yiwang.feedback import services as feedback_services
+    from yiwang.feedback.constants import RatingChannel, RatingStatus
+    from yiwang.feedback.models import Rating
+    from yiwang.hotline import services as hotline_services
+    from yiwang.hotline.constants import Source, WorkOrderKind
+    from yiwang.hotline.seeding import load_dispatch_rules
+
+    load_dispatch_rules()
+    owner = make_citizen("甲业主")
+    users: dict[str, Any] = {
+        "anonymous": None,
+        "owner": owner,
+        "other_citizen": make_citizen("乙路人"),
+        "counter_clerk": make_staff(Role.COUNTER_CLERK, "market"),
+        "reviewer": make_staff(Role.REVIEWER, "market"),
+        "approver": make_staff(Role.APPROVER, "market"),
+        "police_clerk": make_staff(Role.COUNTER_CLERK, "police"),
+        "market_admin": make_staff(Role.DEPARTMENT_ADMIN, "market"),
+        "police_admin": make_staff(Role.DEPARTMENT_ADMIN, "police"),
+        "hotline_operator": make_staff(Role.HOTLINE_OPERATOR),
+        "housing_handler": make_staff(Role.REVIEWER, "housing"),
+        "grid_worker": make_staff(Role.GRID_WORKER, "xingfu_street"),
+        "supervisor": make_staff(Role.SUPERVISOR),
+        "platform_admin": make_staff(Role.PLATFORM_ADMIN),
+    }
+    assert set(users) == set(ACTORS)
+    # Platform administrators also run the Django admin, as in the demo data.
+    User.objects.filter(pk=users["platform_admin"].pk).update(is_staff=True, is_superuser=True)
+    users["platform_admin"].refresh_from_db()
+    ids: dict[str, Any] = {}
+
+    # Identity: a delegation to a helper, an organisation with an agent.
+    helper = make_citizen("丙帮手")
+    until = timezone.now() + dt.timedelta(days=10)
+    ids["delegation"] = account_services.grant_delegation(
+        actor=owner,
+        agent_document_type="resident_id",
+        agent_document_number=full_number(helper.person),
+        relationship="child",
+        valid_until=until,
+    ).pk
+    organisation = account_services.register_organisation(
+        actor=owner, name="甲业主商贸有限公司", credit_code=make_credit_code("91", "990100", "MA0X1Y2W")
+    )
+    ids["organisation"] = organisation.pk
+    ids["agent"] = account_services.add_organisation_agent(
+        actor=owner,
+        organisation=organisation,
+        agent_document_type="resident_id",
+        agent_document_number=full_number(helper.person),
+        valid_until=until,
+    ).pk
+    clerk = users["counter_clerk"]
+    ids.update(person=owner.person_id, market_clerk=clerk.pk, market_clerk_role=clerk.role_assignments.get().pk)
+
+    # Cases: a draft with a file, a submitted 食品经营许可 case (market), an ID card case awaiting its fee.
+    food = item_code(FOOD_LICENCE, "market")
+    (case,) = builders.apply(owner, item_code=food)
+    draft = case_services.start_application(actor=owner, applicant=case_services.applicant_for(owner), item_code=food)
+    builders.fill(draft, owner)
+    police = staff_of("police")
+    (fee_case,) = builders.apply_at_counter(police.clerk, owner, item_code=item_code(ID_CARD_REISSUE, "police"))
+    case_services.perform(fee_case, "accept", actor=police.clerk)
+    case_services.perform(fee_case, "complete_task", actor=police.reviewer, reason="挂失信息与人口信息一致")
+    case_services.perform(fee_case, "approve", actor=police.approver, reason="准予补领")
+    ids.update(
+        food=food,
+        theme=Theme.objects.order_by("pk").values_list("code", flat=True).first(),
+        application=draft.pk,
+        draft_file=draft.files.first().pk,
+        material_key=draft.files.first().material_key,
+        submitted_application=case.application_id,
+        case=case.number,
+        case_file=case.application.files.first().pk,
+        payment=PaymentOrder.objects.get(case=fee_case).order_number,
+    )
+
+    # The message centre: one message for the owner.
+    notification = notifications.queue(
+        dedupe_key="access-test",
+        channel="in_app",
+        template="access",
+        subject="办件进度",
+        body="您的办件已受理。",
+        recipient_user_id=owner.pk,
+    )
+    ids["message"] = InAppMessage.objects.create(
+        notification=notification, user=owner, subject=notification.subject, body=notification.body
+    ).pk
+
+    # 12345: the owner's web complaint, dispatched by the operator to housing (待签收); the demo grid loaded.
+    order = hotline_services.register(
+        actor=owner,
+        kind=WorkOrderKind.COMPLAINT,
+        source=Source.WEB,
+        title="小区旁工地夜间施工噪音扰民",
+        content="和平路幸福小区旁的工地每天晚上十一点以后还在施工，噪音很大，影响居民休息。",
+        caller=hotline_services.CallerDetails(user=owner),
+    )
+    order = hotline_services.perform(
+        order, "dispatch", actor=users["hotline_operator"], department="housing", category="城乡建设"
+    )
+    from tests.hotline.test_views import load_grid
+
+    load_grid()
+    ids.update(order=order.number, code=order.verification_code, version=order.version)
+
+    # 好差评: closed cases (one unrated, one rated badly and rectified, one appealed), a counter visit, a
+    # suspect rating, an SMS invitation.
+    unrated = closed_case(owner)
+    rated_case = closed_case(owner)
+    web = feedback_services.Origin(RatingChannel.WEB, device="world-device", address="10.0.0.9")
+    bad = feedback_services.rate_case(
+        user=owner, number=rated_case.number, level=1, scores={}, comment="窗口让我跑了三次", origin=web
+    )
+    handle_rectification(bad)
+    appealed = feedback_services.rate_case(
+        user=owner, number=closed_case(owner).number, level=2, scores={}, comment="不满意", origin=web
+    )
+    appeal = feedback_services.file_appeal(staff=users["market_admin"], rating_id=appealed.pk, reason="与本部门无关")
+    visit = feedback_services.open_visit(clerk=clerk, window_id=market_window().pk)
+    suspect = feedback_services.rate_visit(
+        token=feedback_services.open_visit(clerk=clerk, window_id=market_window().pk).token,
+        user=None,
+        level=5,
+        scores={},
+        comment="好",
+        origin=feedback_services.Origin(RatingChannel.QR, device="suspect-phone"),
+    )
+    # Flagging takes a burst of ratings; a flagged rating is all the desk needs here.
+    Rating.objects.filter(pk=suspect.pk).update(status=RatingStatus.SUSPECT, flags=["praise_burst"])
+    ids.update(
+        closed_case=unrated.number,
+        rated_case=rated_case.number,
+        rating=bad.pk,
+        bad_rating=appealed.pk,
+        appeal=appeal.pk,
+        visit=visit.token,
+        suspect=suspect.pk,
+        invitation=feedback_services.invite_for_case(unrated.pk).token,
+    )
+
+    # The admin: the first object of every registered model (a model without any shows a missing id).
+    ids["admin_objects"] = {
+        model._meta.label_lower: model._default_manager.order_by("pk").values_list("pk", flat=True).first() or 0
+        for model in admin.site._registry
+    }
+    from django.contrib.contenttypes.models import ContentType
+
+    ids["view_on_site"] = {"content_type_id": ContentType.objects.get_for_model(User).pk, "object_id": owner.pk}
+    return World(users, ids)
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Built once for the module in a transaction rolled back at its end; each test nests in it."""
+    from django.conf import settings
+
+    tmp = tmp_path_factory.mktemp("access")
+    storages = {
+        **settings.STORAGES,
+        "materials": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp / "materials")},
+        },
+    }
+    overrides = override_settings(
+        STORAGES=storages,
+        VAR_DIR=tmp,  # no classifier model: hotline suggestions stay empty
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    )
+    with overrides, django_db_blocker.unblock(), transaction.atomic():
+        world = build_world()
+        for actor, user in world.users.items():
+            if user is not None:
+                client = Client()
+                client.force_login(user)
+                world.sessions[actor] = client.cookies[settings.SESSION_COOKIE_NAME].value
+        yield world
+        transaction.set_rollback(True)
+
+
+# --- the checks -----------------------------------------------------------------------------------------------
+
+
+def request(world: World, actor: str, rule: Rule, path: str) -> Any:
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = Client()
+    if actor in world.sessions:
+        # Signed in once for the module; a fresh client each time, so a logout cannot sign the actor out.
+        client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[actor]
+    body = {k: v.format(**world.ids) if isinstance(v, str) else v for k, v in (rule.body or {}).items()}
+    multipart = body.pop(MULTIPART, None) is not None or UPLOAD in body.values()
+    body = {
+        k: SimpleUploadedFile("说明.txt", b"not a material", "text/plain") if v == UPLOAD else v
+        for k, v in body.items()
+    }
+    # Each actor acts on a fresh copy of the world: one actor's change must not alter the next one's answer,
+    # and throttles (kept in the cache) must not count the other actors' requests.
+    with transaction.atomic():
+        if rule.method == GET:
+            response = client.get(path)
+        elif multipart:
+            response = client.post(path, body)
+        elif path.startswith("/api/"):
+            response = client.generic(rule.method, path, json.dumps(body, ensure_ascii=False), content_type=JSON)
+        else:
+            response = client.generic(rule.method, path, urlencode(body, doseq=True), content_type=FORM)
+        transaction.set_rollback(True)
+    cache.clear()
+    return response
+
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+def outcome(response: Any) -> int:
+    if response.status_code == 302 and "/login/" in response.get("Location", ""):
+        return LOGIN
+    return response.status_code
+
+
+def agrees(got: int, expected: int) -> bool:
+    if expected == SERVED:
+        return got != LOGIN and got < 500
+    return got == expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "route"), ROWS, ids=[f"{route.key if route else rule.route}-{rule.method}" for rule, route in ROWS]
+)
+def test_access(world: World, rule: Rule, route: Route | None) -> None:
+    path = admin_path(route, world.ids) if route else rule.path.format(**world.ids)
+    if route is None:
+        # The row's path reaches the route it is listed under (or one sharing its pattern, for API methods).
+        reached = resolve(path.split("?")[0]).route
+        assert reached in {r.route for r in matching(rule)}, (path, reached)
+    outcomes = {actor: outcome(request(world, actor, rule, path)) for actor in ACTORS}
+    expected = rule.expected
+    wrong = {actor: (got, expected[actor]) for actor, got in outcomes.items() if not agrees(got, expected[actor])}
+    assert not wrong, f"{rule.method} {path}: (got, expected) {wrong}; all: {outcomes}"
+
+
+def test_every_route_and_operation_has_a_rule() -> None:
+    keys = {rule.route for rule in RULES}
+    rows = {(rule.route, rule.method) for rule in RULES}
+    operations = api_operations()  # every API operation, method by method
+    assert len(operations) >= 40
+    # The API's own pages (root, schema, docs) are URL patterns but not operations.
+    own_pages = {"api-v1:api-root", "api-v1:openapi-json", "api-v1:openapi-view"}
+    problems = {
+        f"routes without an access rule (add a row to RULES in {__name__})": sorted(
+            route.key for route in ROUTES if not any(covers(key, route) for key in keys)
+        ),
+        "rows in RULES for routes that no longer exist": sorted(
+            key for key in keys if not any(covers(key, route) for route in ROUTES)
+        ),
+        "API operations without a row for their method": sorted(operations - rows),
+        "API rows for an operation or method that does not exist": sorted(
+            (route, method)
+            for route, method in rows
+            if route.startswith("api-v1:") and (route, method) not in operations and route not in own_pages
+        ),
+    }
+    assert not any(problems.values()), {problem: names for problem, names in problems.items() if names}
+
+
+def test_the_walk_finds_every_app() -> None:
+    namespaces = {key.split(":")[0] for key in ROUTE_KEYS if ":" in key}
+    assert {
+        "admin",
+        "api-v1",
+        "accounts",
+        "oauth2_provider",
+        "catalog",
+        "core",
+        "payments",
+        "cases",
+        "workbench",
+        "hotline",
+        "feedback",
+    } <= namespaces
+    counts = {ns: sum(key.startswith(f"{ns}:") for key in ROUTE_KEYS) for ns in ("hotline", "feedback")}
+    assert counts["hotline"] >= 15 and counts["feedback"] >= 15, counts
+    feedback_api = {
+        name
+        for name, _m in api_operations()
+        if name.split(":")[1]
+        in {"rate_case", "rate_visit", "rating_results", "published_comments", "confirm_resolution"}
+    }
+    assert len(feedback_api) == 5
