@@ -193,6 +193,9 @@ RULES: list[Rule] = [
     Rule("oauth2_provider:token", POST, "/o/token/", anyone(400)),
     Rule("oauth2_provider:revoke-token", POST, "/o/revoke_token/", anyone(400)),
     Rule("oauth2_provider:user-info", GET, "/o/userinfo/", anyone(401)),
+    # --- probes for load balancers: anyone, no session, no database for /healthz ----------------------------------
+    Rule("core:healthz", GET, "/healthz", anyone()),
+    Rule("core:readyz", GET, "/readyz", anyone()),
     # --- the message centre: one's own messages ----------------------------------------------------------------
     Rule("core:messages", GET, "/messages/", expect(SIGNED_IN)),
     Rule("core:messages_read_all", POST, "/messages/read-all/", expect(SIGNED_IN, ok=302)),
@@ -456,7 +459,7 @@ def build_world() -> World:
     from yiwang.feedback.models import Rating
     from yiwang.hotline import services as hotline_services
     from yiwang.hotline.constants import Source, WorkOrderKind
-    from yiwang.hotline.seeding import load_dispatch_rules
+    from yiwang.hotline.demo import load_dispatch_rules
 
     load_dispatch_rules()
     owner = make_citizen("甲业主")
