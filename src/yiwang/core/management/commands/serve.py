@@ -35,6 +35,9 @@ class Command(BaseCommand):
         argv = [
             "gunicorn",
             "yiwang.wsgi:application",
+            # Its post_worker_init hook builds the search index before a worker takes requests.
+            "--config",
+            "python:yiwang.core.gunicorn_config",
             "--bind",
             f"{options['host']}:{options['port']}",
             "--workers",
