@@ -58,7 +58,10 @@ def _development_secret_key() -> str:
     return key
 
 
-DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+# Off unless a developer asks (DEBUG=1): the demo city of `make run` answers a mistyped address with
+# the friendly 404 page, never with Django's list of every route and its settings. DEBUG is only about
+# error pages and diagnostics; what the demo adds (accounts, SMS outbox, demo scanner) follows PRODUCTION.
+DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = os.environ.get("SECRET_KEY") or ("" if PRODUCTION else _development_secret_key())
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -429,14 +432,14 @@ YIWANG_UPLOAD_MAX_UNPACKED_BYTES = int(os.environ.get("YIWANG_UPLOAD_MAX_UNPACKE
 YIWANG_UPLOAD_MAX_ARCHIVE_ENTRIES = int(os.environ.get("YIWANG_UPLOAD_MAX_ARCHIVE_ENTRIES", "1000"))
 YIWANG_UPLOAD_MAX_COMPRESSION_RATIO = int(os.environ.get("YIWANG_UPLOAD_MAX_COMPRESSION_RATIO", "100"))
 # Virus scanning: a ClamAV daemon when CLAMD_ADDRESS (host:port or socket path)
-# is set; otherwise, under DEBUG only, the EICAR demo scanner so that the hook
-# can be seen working. "none" switches scanning off (files are marked not
+# is set; otherwise, outside production only, the EICAR demo scanner so that
+# the hook can be seen working. "none" switches scanning off (files are marked not
 # scanned, never clean).
 CLAMD_ADDRESS = os.environ.get("CLAMD_ADDRESS", "").strip()
 CLAMD_TIMEOUT = float(os.environ.get("CLAMD_TIMEOUT", "30"))
 EICAR_SCANNER = "yiwang.core.uploads.eicar_scan"
 YIWANG_VIRUS_SCANNER = os.environ.get("YIWANG_VIRUS_SCANNER", "").strip() or (
-    "yiwang.core.uploads.clamd_scan" if CLAMD_ADDRESS else EICAR_SCANNER if DEBUG else ""
+    "yiwang.core.uploads.clamd_scan" if CLAMD_ADDRESS else EICAR_SCANNER if not PRODUCTION else ""
 )
 
 

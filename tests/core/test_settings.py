@@ -170,3 +170,46 @@ def test_production_serve_refuses_to_start_without_collected_static_files(tmp_pa
     assert result.returncode != 0
     assert "yiwang.E001" in result.stderr and "collectstatic" in result.stderr
     assert "serving on" not in result.stdout
+
+
+# --- issue 12 item 11: the demo answers like a real deployment ------------------------------------
+
+UNKNOWN_PAGE = """
+import django
+django.setup()
+from django.conf import settings
+from django.test import Client
+client = Client(raise_request_exception=False)
+page = client.get("/no-such-page/")
+css = client.get("/static/yiwang/portal.css")
+print(settings.DEBUG, page.status_code, css.status_code)
+print(page.content.decode())
+"""
+
+
+def _unknown_page(tmp_path: Path, **env: str) -> tuple[str, str]:
+    result = subprocess.run(
+        [sys.executable, "-c", UNKNOWN_PAGE],
+        env={**_clean_environ(), "YIWANG_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "yiwang.settings", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    first, _, page = result.stdout.partition("\n")
+    return first, page
+
+
+def test_by_default_a_mistyped_address_gets_the_friendly_404_page_and_static_files_are_served(tmp_path) -> None:
+    """`make run` used to show every route and the settings to anyone who mistyped a URL."""
+    status, page = _unknown_page(tmp_path)
+    assert status == "False 404 200"  # DEBUG off; whitenoise still serves the static files without collecting
+    assert "抱歉，您要找的页面不存在" in page
+    assert "URLconf" not in page and "Traceback" not in page and "DEBUG" not in page and "SECRET_KEY" not in page
+    assert "catalog:" not in page and "api/v1/" not in page
+
+
+def test_a_developer_asks_for_the_debug_pages(tmp_path) -> None:
+    status, page = _unknown_page(tmp_path, DEBUG="1")
+    assert status == "True 404 200"
+    assert "URLconf" in page
