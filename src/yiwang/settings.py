@@ -71,7 +71,10 @@ def _development_secret_key() -> str:
     return key
 
 
-DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+# Off unless a developer asks (DEBUG=1): the demo city of `make run` answers a mistyped address with
+# the friendly 404 page, never with Django's list of every route and its settings. DEBUG is only about
+# error pages and diagnostics; what the demo adds (accounts, SMS outbox, demo scanner) follows PRODUCTION.
+DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = os.environ.get("SECRET_KEY") or ("" if PRODUCTION else _development_secret_key())
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -256,17 +259,67 @@ YIWANG_READYZ_TIMEOUT = float(os.environ.get("YIWANG_READYZ_TIMEOUT", "2"))
 SEARCH_MAX_QUERY_LENGTH = int(os.environ.get("SEARCH_MAX_QUERY_LENGTH", "100"))
 
 
+# The front proxy (load balancer) ends TLS and itself redirects plain HTTP to HTTPS: only then may
+# SECURE_SSL_REDIRECT be off in production (with it on, such a proxy often meets a redirect loop).
+TLS_TERMINATED_BY_PROXY = env_bool("YIWANG_TLS_TERMINATED_BY_PROXY", False)
+
+# What a production SECRET_KEY must at least have. A random key of 50 characters from any usual
+# alphabet (hex, base64, Django's own) clears these by far; typed or patterned keys do not.
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_DISTINCT = 12
+SECRET_KEY_MIN_BITS = 128
+# A run this long found twice in a key is a pattern (abcdeabcde…), not chance.
+SECRET_KEY_REPEAT_RUN = 8
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Say why ``key`` cannot sign a production site's sessions and tokens, or None when it can.
+
+    The estimate is the key's length times the Shannon entropy of its
+    character frequencies; it can only overrate a key, so the other rules
+    catch what it misses: few distinct characters and repeated runs.
+    """
+    import math
+    from collections import Counter
+
+    advice = "; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    if len(key) < SECRET_KEY_MIN_LENGTH or key.startswith("django-insecure"):
+        return f"SECRET_KEY must be set to a random value of at least {SECRET_KEY_MIN_LENGTH} characters" + advice
+    counts = Counter(key)
+    bits = -sum(n * math.log2(n / len(key)) for n in counts.values())
+    run = SECRET_KEY_REPEAT_RUN
+    repeated = len({key[i : i + run] for i in range(len(key) - run + 1)}) < len(key) - run + 1
+    if len(counts) < SECRET_KEY_MIN_DISTINCT or bits < SECRET_KEY_MIN_BITS or repeated:
+        return (
+            f"SECRET_KEY is not random enough (about {bits:.0f} bits, {len(counts)} distinct characters"
+            f"{', repeated runs' if repeated else ''}; at least {SECRET_KEY_MIN_BITS} bits and"
+            f" {SECRET_KEY_MIN_DISTINCT} distinct characters without repeated runs are needed)" + advice
+        )
+    return None
+
+
 def insecure_settings() -> list[str]:
     """Name every setting that makes a production deployment unsafe."""
     problems = []
     if DEBUG:
         problems.append("DEBUG must be false")
-    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure"):
-        problems.append("SECRET_KEY must be set to a random value of at least 50 characters")
+    if problem := secret_key_problem(SECRET_KEY):
+        problems.append(problem)
     if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
         problems.append("ALLOWED_HOSTS must list the site's host names (no '*')")
     if not SESSION_COOKIE_SECURE or not CSRF_COOKIE_SECURE:
         problems.append("SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE must be true")
+    if SECURE_HSTS_SECONDS <= 0:
+        problems.append("SECURE_HSTS_SECONDS must be positive (browsers must keep to HTTPS)")
+    if not SECURE_SSL_REDIRECT and not TLS_TERMINATED_BY_PROXY:
+        problems.append(
+            "SECURE_SSL_REDIRECT must be true, unless the proxy in front ends TLS and redirects HTTP itself:"
+            " then say so with YIWANG_TLS_TERMINATED_BY_PROXY=true"
+        )
+    if not OIDC_ISSUER:
+        problems.append("OIDC_ISSUER must be set to the site's https:// origin (never taken from the Host header)")
+    if YIWANG_PAYMENT_PROVIDER == "sandbox":
+        problems.append("YIWANG_PAYMENT_PROVIDER must name a real payment provider, not the sandbox")
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         problems.append("DATABASE_URL must point to PostgreSQL")
     if SMS_CODE_RESEND_SECONDS < 60:
@@ -274,6 +327,7 @@ def insecure_settings() -> list[str]:
     problems.extend(personal_data_key_problems())  # defined in the core security kernel block below
     problems.extend(oidc_problems())  # defined in the OpenID Connect provider block below
     problems.extend(materials_problems())  # defined in the application materials block below
+    # OIDC_ISSUER and YIWANG_PAYMENT_PROVIDER are set in their blocks below, before this runs.
     return problems
 
 
@@ -396,14 +450,14 @@ YIWANG_UPLOAD_MAX_UNPACKED_BYTES = int(os.environ.get("YIWANG_UPLOAD_MAX_UNPACKE
 YIWANG_UPLOAD_MAX_ARCHIVE_ENTRIES = int(os.environ.get("YIWANG_UPLOAD_MAX_ARCHIVE_ENTRIES", "1000"))
 YIWANG_UPLOAD_MAX_COMPRESSION_RATIO = int(os.environ.get("YIWANG_UPLOAD_MAX_COMPRESSION_RATIO", "100"))
 # Virus scanning: a ClamAV daemon when CLAMD_ADDRESS (host:port or socket path)
-# is set; otherwise, under DEBUG only, the EICAR demo scanner so that the hook
-# can be seen working. "none" switches scanning off (files are marked not
+# is set; otherwise, outside production only, the EICAR demo scanner so that
+# the hook can be seen working. "none" switches scanning off (files are marked not
 # scanned, never clean).
 CLAMD_ADDRESS = os.environ.get("CLAMD_ADDRESS", "").strip()
 CLAMD_TIMEOUT = float(os.environ.get("CLAMD_TIMEOUT", "30"))
 EICAR_SCANNER = "yiwang.core.uploads.eicar_scan"
 YIWANG_VIRUS_SCANNER = os.environ.get("YIWANG_VIRUS_SCANNER", "").strip() or (
-    "yiwang.core.uploads.clamd_scan" if CLAMD_ADDRESS else EICAR_SCANNER if DEBUG else ""
+    "yiwang.core.uploads.clamd_scan" if CLAMD_ADDRESS else EICAR_SCANNER if not PRODUCTION else ""
 )
 
 

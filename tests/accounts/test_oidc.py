@@ -483,13 +483,15 @@ def test_development_key_is_generated_once_and_private(tmp_path: Any) -> None:
 def _production_settings(env: dict[str, str], tmp_path: Any) -> subprocess.CompletedProcess[str]:
     """Import the settings as a production process would, with otherwise secure settings."""
     import base64
+    import secrets
 
     removed = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", oidc_keys.KEY_ENV, oidc_keys.KEY_FILE_ENV}
     base = {k: v for k, v in os.environ.items() if k not in removed}
     secure = {
         "YIWANG_MODE": "production",
         "YIWANG_VAR_DIR": str(tmp_path),
-        "SECRET_KEY": "k" * 20 + "Zq9#x" * 8,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "YIWANG_PAYMENT_PROVIDER": "unionpay",  # anything but the sandbox (production refuses it)
         "ALLOWED_HOSTS": "gov.example",
         "DATABASE_URL": "postgresql://yiwang@db.example/yiwang",
         "YIWANG_PII_KEYS": "k1:" + base64.b64encode(os.urandom(16)).decode(),

@@ -50,3 +50,33 @@ def test_filters_narrow_results() -> None:
 def test_nonsense_finds_nothing_much() -> None:
     hits, total = selectors.search("qqqqqqqqq")
     assert total == 0 and hits == []
+
+
+def test_a_server_worker_builds_the_index_when_it_starts_not_on_the_first_search(fresh_search_index: None) -> None:
+    """Issue 12 item 24: the first search after a start took 4-8 s building the index."""
+    from yiwang.catalog.search.engine import catalog_search
+    from yiwang.core import gunicorn_config
+
+    assert not catalog_search.loaded
+    builds = catalog_search.builds
+    gunicorn_config.post_worker_init(worker=None)
+    assert catalog_search.loaded and catalog_search.builds == builds + 1
+    assert "食品经营许可" in top_names("开饭店要办什么证", 2)
+    assert catalog_search.builds == builds + 1
+
+
+def test_a_failing_warm_up_leaves_the_index_to_the_first_search(
+    fresh_search_index: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from yiwang.catalog.search.engine import catalog_search
+    from yiwang.core.warmup import warm_up_worker
+
+    def unreachable() -> None:
+        raise ConnectionError("database not reachable")
+
+    monkeypatch.setattr(catalog_search, "warm_up", unreachable)
+    warm_up_worker()  # the worker still boots
+    assert not catalog_search.loaded
+    assert "database not reachable" in caplog.text
+    assert "食品经营许可" in top_names("开饭店要办什么证", 2)
+    assert catalog_search.loaded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -353,3 +354,75 @@ def test_concurrent_appends_never_fork_the_chain() -> None:
     assert sequences == list(range(1, threads_count * per_thread + 1))
     result = verify_chain()
     assert result.ok and result.checked == threads_count * per_thread
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("clean_audit_log")
+def test_a_head_created_by_an_uncommitted_append_is_waited_for_not_reported_missing() -> None:
+    """Issue 12 item 23: the interleaving behind the rare ``AuditChainBroken`` under ``-n 2``.
+
+    The log is empty and has no head (as after a flush). Writer A creates the
+    head and appends in a transaction still open when writer B looks for the
+    head; A commits before B looks at the records. B must wait for A's head,
+    not conclude from its first read that the head is missing over a
+    non-empty log.
+    """
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        pytest.skip("threads cannot write one in-memory SQLite test database; SQLite serialises writers anyway")
+    purge_audit_log()
+    a_appended, b_looked_for_head, a_committed = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    b_thread: list[threading.Thread] = []
+    real_exists = AuditEvent.objects.exists
+
+    def exists_after_a_commits() -> bool:
+        # Writer B has read the head by the time it asks whether records
+        # exist: hold it there until A's append is committed.
+        if threading.current_thread() in b_thread:
+            b_looked_for_head.set()
+            a_committed.wait(timeout=10)
+        return real_exists()
+
+    def writer_a() -> None:
+        try:
+            with transaction.atomic():
+                record_event(Events.LOGIN, actor_label="writer-a")
+                a_appended.set()
+                # Without the fix B reads the head now; with it B waits for this transaction.
+                b_looked_for_head.wait(timeout=0.5)
+            a_committed.set()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            a_appended.set()
+            a_committed.set()
+            connections.close_all()
+
+    def writer_b() -> None:
+        try:
+            a_appended.wait(timeout=10)
+            record_event(Events.LOGIN, actor_label="writer-b")
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer_a), threading.Thread(target=writer_b)]
+    b_thread.append(threads[1])
+    with mock.patch.object(AuditEvent.objects, "exists", exists_after_a_commits):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    labels = list(AuditEvent.objects.order_by("sequence").values_list("actor_label", flat=True))
+    assert labels == ["writer-a", "writer-b"]
+    assert verify_chain().ok
+
+
+def test_a_head_reset_to_zero_over_records_stops_appends() -> None:
+    _append(2)
+    AuditChainHead.objects.filter(pk=1).update(sequence=0, hash=GENESIS_HASH)
+    with pytest.raises(AuditChainBroken):
+        record_event(Events.LOGIN)
+    assert AuditEvent.objects.count() == 2

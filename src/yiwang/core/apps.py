@@ -22,7 +22,8 @@ class CoreConfig(AppConfig):
         # --- end of working-day calendar ---
 
         # --- event outbox and notifications ---
-        # Importing the module registers the built-in channels (in_app, email)
-        # before other apps' ready() add theirs and their outbox handlers.
-        from . import notifications  # noqa: F401
+        # Importing notifications registers the built-in channels (in_app, email)
+        # before other apps' ready() add theirs and their outbox handlers;
+        # importing checks registers what `yiwang serve` checks before it starts.
+        from . import checks, notifications  # noqa: F401
         # --- end of event outbox and notifications ---

@@ -47,7 +47,7 @@ class Events:
 
 
 class AuditChainBroken(Exception):
-    """The chain head is missing while records exist: appending would hide the damage."""
+    """The chain head is missing (or reset) while records exist: appending would hide the damage."""
 
 
 @dataclass(frozen=True)
@@ -145,16 +145,23 @@ def _actor_and_label(actor: Any, actor_label: str | None) -> tuple[Any, str]:
 
 
 def _locked_head() -> AuditChainHead:
-    head = AuditChainHead.objects.select_for_update().filter(pk=AuditChainHead.SINGLETON_PK).first()
-    if head is not None:
-        return head
     # The migration creates the head; it is missing only after a flush (test
-    # databases) or tampering. An empty log can start afresh; a non-empty one
-    # must not, or a truncated tail would be laundered into a "valid" chain.
-    if AuditEvent.objects.exists():
+    # databases) or tampering. Create it with INSERT … ON CONFLICT DO NOTHING
+    # rather than deciding from a read that it is missing: another writer may
+    # have created it, and appended, in an uncommitted transaction that our
+    # read cannot see. The insert waits for that transaction, then does
+    # nothing; the locking read after it sees the committed head.
+    head = AuditChainHead.objects.select_for_update().filter(pk=AuditChainHead.SINGLETON_PK).first()
+    if head is None:
+        AuditChainHead.objects.bulk_create([AuditChainHead(pk=AuditChainHead.SINGLETON_PK)], ignore_conflicts=True)
+        head = AuditChainHead.objects.select_for_update().get(pk=AuditChainHead.SINGLETON_PK)
+    # Only now, holding the lock, is the head current: every committed record
+    # moved it past 0 in the record's own transaction. A head at 0 over a
+    # non-empty log was deleted or reset; starting afresh would launder a
+    # truncated tail into a "valid" chain.
+    if head.sequence == 0 and AuditEvent.objects.exists():
         raise AuditChainBroken("审计链头记录缺失而审计日志不为空，已拒绝追加；请运行 yiwang audit verify 并调查")
-    AuditChainHead.objects.get_or_create(pk=AuditChainHead.SINGLETON_PK)
-    return AuditChainHead.objects.select_for_update().get(pk=AuditChainHead.SINGLETON_PK)
+    return head
 
 
 def record_event(

@@ -141,6 +141,16 @@ class CatalogSearch:
         self._lock = threading.Lock()
         self._index: SearchIndex | None = None
         self._last_change = 0
+        # Full builds since start: the first search after a warm-up must not add one.
+        self.builds = 0
+
+    @property
+    def loaded(self) -> bool:
+        return self._index is not None
+
+    def warm_up(self) -> None:
+        """Build the index now (when a server worker starts) rather than on the first search."""
+        self.current()
 
     def rebuild(self) -> SearchIndex:
         with self._lock:
@@ -154,6 +164,7 @@ class CatalogSearch:
         for doc in bundle_documents():
             index.add(doc)
         self._index, self._last_change = index, last
+        self.builds += 1
         return index
 
     def current(self) -> SearchIndex:

@@ -22,7 +22,7 @@ EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$
 def eicar_scan(stream: IO[bytes]) -> ScanResult:
     """Demo and test scanner: finds the EICAR test string anywhere in the file, and nothing else.
 
-    It proves the scanner hook works (``make run`` uses it under DEBUG); it is
+    It proves the scanner hook works (``make run`` uses it outside production); it is
     no protection, and production refuses to start with it.
     """
     overlap = b""

@@ -30,11 +30,20 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from gunicorn.app.wsgiapp import WSGIApplication
 
+        from yiwang.core.checks import SERVING
+
+        # Beside the usual checks (run before handle): what would make every page fail, such as
+        # static files never collected in production. Raises SystemCheckError, naming them.
+        self.check(tags=[SERVING], include_deployment_checks=True, display_num_errors=True)
+
         # No gunicorn access log: its lines hold the raw path and query string (ids, phone numbers);
         # yiwang.access writes one line per request instead (yiwang.core.observability).
         argv = [
             "gunicorn",
             "yiwang.wsgi:application",
+            # Its post_worker_init hook builds the search index before a worker takes requests.
+            "--config",
+            "python:yiwang.core.gunicorn_config",
             "--bind",
             f"{options['host']}:{options['port']}",
             "--workers",

@@ -1,0 +1,16 @@
+"""gunicorn settings of ``yiwang serve`` (passed as ``--config python:yiwang.core.gunicorn_config``).
+
+Command-line options of the serve command and ``GUNICORN_CMD_ARGS`` still
+apply on top; this module holds only the server hooks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def post_worker_init(worker: Any) -> None:
+    """In each worker, once the application is loaded: build what the first request would otherwise build."""
+    from yiwang.core.warmup import warm_up_worker
+
+    warm_up_worker()

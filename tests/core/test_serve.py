@@ -1,0 +1,75 @@
+"""``yiwang serve``: the gunicorn configuration it starts with and what it checks first."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from gunicorn.app.wsgiapp import WSGIApplication
+
+from yiwang.core import gunicorn_config
+from yiwang.core.checks import collected_static_files
+
+
+def test_serve_gives_gunicorn_the_worker_warm_up_hook(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    settings.EMBEDDED_WORKER = False
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # serve hands its own argv to gunicorn
+    seen: dict[str, Any] = {}
+
+    def run(app: WSGIApplication) -> None:
+        seen["post_worker_init"] = app.cfg.post_worker_init
+        seen["bind"] = app.cfg.bind
+
+    monkeypatch.setattr(WSGIApplication, "run", run)
+    call_command("serve", "--port", "8765")
+    assert seen["post_worker_init"] is gunicorn_config.post_worker_init
+    assert seen["bind"] == ["127.0.0.1:8765"]
+
+
+# --- collected static files (issue 12 item 5) ---------------------------------------------------
+
+
+@pytest.fixture
+def manifest_static_storage(settings: Any, tmp_path: Path) -> Path:
+    """Production's kind of static storage (hashed names from a manifest), without compressing every file."""
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    return settings.STATIC_ROOT
+
+
+def test_serving_needs_the_collected_static_files_and_an_up_to_date_manifest(manifest_static_storage: Path) -> None:
+    assert [e.id for e in collected_static_files()] == ["yiwang.E001"]
+    call_command("collectstatic", "--no-input", verbosity=0)
+    assert collected_static_files() == []
+    manifest_path = manifest_static_storage / "staticfiles.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["paths"]["yiwang/portal.css"]
+    manifest_path.write_text(json.dumps(manifest))
+    errors = collected_static_files()
+    assert [e.id for e in errors] == ["yiwang.E002"] and "yiwang/portal.css" in errors[0].msg
+    manifest_path.write_text("{not json")
+    assert [e.id for e in collected_static_files()] == ["yiwang.E001"]
+
+
+def test_development_serves_static_files_from_their_folders_without_collecting() -> None:
+    assert collected_static_files() == []
+
+
+def test_serve_refuses_to_start_without_collected_static_files(
+    manifest_static_storage: Path, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.EMBEDDED_WORKER = False
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    started: list[bool] = []
+    monkeypatch.setattr(WSGIApplication, "run", lambda app: started.append(True))
+    with pytest.raises(SystemCheckError, match=r"yiwang\.E001"):
+        call_command("serve", "--port", "8765")
+    assert started == []
