@@ -606,6 +606,48 @@ def test_a_plain_eicar_file_never_gets_past_the_type_check(settings: Any) -> Non
     assert refused("eicar.pdf", uploads.EICAR).code == "file_type_not_allowed"
 
 
+def test_eicar_in_a_compressed_ofd_entry_is_found(settings: Any) -> None:
+    """Issue 12 item 6: the container's bytes hide a deflated signature; each entry is scanned decompressed."""
+    settings.YIWANG_VIRUS_SCANNER = "yiwang.core.uploads.eicar_scan"
+    data = ofd_bytes(("Doc_0/Res/note.txt", uploads.EICAR + b" padding" * 50))
+    assert uploads.EICAR not in data
+    rejection = refused("公文.ofd", data)
+    assert rejection.code == "virus_found" and rejection.params["signature"] == "Eicar-Test-Signature"
+    assert accepted("公文.ofd", ofd_bytes(("Doc_0/Res/note.txt", b"clean" * 50))).scan_status == ScanStatus.CLEAN
+
+
+def test_eicar_in_a_member_of_an_allowed_zip_is_found(settings: Any) -> None:
+    settings.YIWANG_VIRUS_SCANNER = "yiwang.core.uploads.eicar_scan"
+    data = zip_bytes([("a.png", png_bytes(text={"Comment": EICAR}))])
+    assert uploads.EICAR not in data
+    allowed = frozenset({uploads.ZIP, uploads.PNG})
+    assert refused("材料.zip", data, allowed=allowed).code == "virus_found"
+
+
+recorded_scans: list[bytes] = []
+
+
+def recording_scanner(stream: IO[bytes]) -> uploads.ScanResult:
+    recorded_scans.append(stream.read())
+    return uploads.ScanResult(clean=True)
+
+
+def test_the_scanner_gets_every_entry_decompressed_and_the_container_whole(settings: Any) -> None:
+    settings.YIWANG_VIRUS_SCANNER = "tests.core.test_uploads.recording_scanner"
+    recorded_scans.clear()
+    data = ofd_bytes(("Doc_0/Pages/Page_0/Content.xml", b"<ofd:Page/>" * 100))
+    accepted("a.ofd", data)
+    assert recorded_scans == [OFD_XML, b"<ofd:Document/>", b"<ofd:Page/>" * 100, data]
+
+
+def test_scanning_entries_keeps_the_zip_bomb_limits(settings: Any) -> None:
+    settings.YIWANG_VIRUS_SCANNER = "tests.core.test_uploads.recording_scanner"
+    recorded_scans.clear()
+    bomb = understate_size(ofd_bytes(("Doc_0/big.xml", b"\0" * (2 * MIB))), "Doc_0/big.xml", 1000)
+    assert refused("a.ofd", bomb).code == "zip_bomb"
+    assert all(len(scanned) <= 1000 for scanned in recorded_scans)
+
+
 @pytest.mark.parametrize(
     "scanner", ["tests.core.test_uploads.broken_scanner", "tests.core.test_uploads.confused_scanner"]
 )
