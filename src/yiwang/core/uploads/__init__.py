@@ -9,7 +9,7 @@ re-encodes an accepted photo without its EXIF. The rules, limits and
 configuration are described in docs/uploads.md.
 
 The modules, by concern: ``base`` (types, limits, the refusal), ``names``,
-``detection`` (reading and sniffing), ``pdf``, ``images``, ``containers``
+``detection`` (reading and sniffing), ``pdf`` and ``pdf_actions``, ``images``, ``containers``
 (ZIP and OFD), ``content``, ``scanning``, ``check`` and ``storage``.
 """
 
