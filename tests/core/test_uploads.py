@@ -306,6 +306,18 @@ def test_names_are_cleaned_for_display(name: str, shown: str) -> None:
     assert accepted(name, pdf_bytes()).safe_name == shown
 
 
+def test_the_name_the_browser_sent_is_checked_and_shown() -> None:
+    # What ClientNameParser leaves on an uploaded file: Django's cleaned name, and the name as sent.
+    stream = io.BytesIO(pdf_bytes())
+    stream.client_name = "../../etc/passwd.pdf"  # type: ignore[attr-defined]
+    assert refused("passwd.pdf", stream).code == "unsafe_name"
+    stream = io.BytesIO(pdf_bytes())
+    stream.client_name = "身份证　正面.pdf"  # type: ignore[attr-defined]
+    assert uploads.check_upload("身份证正面.pdf", stream).safe_name == "身份证　正面.pdf"
+    assert uploads.name_as_sent(stream) == "身份证　正面.pdf"
+    assert uploads.name_as_sent(InMemoryUploadedFile(io.BytesIO(), "f", "a.pdf", "", 0, None)) == "a.pdf"
+
+
 def test_long_names_are_shortened_keeping_the_extension() -> None:
     checked = accepted("营" * 300 + ".pdf", pdf_bytes())
     assert checked.safe_name.endswith("营.pdf")
