@@ -101,6 +101,8 @@ MIDDLEWARE = [
     "yiwang.core.observability.RequestIdMiddleware",
     # /healthz and /readyz are answered here, before the host check and the HTTPS redirect (core/health.py).
     "yiwang.core.health.ProbeMiddleware",
+    # Before anything reads request.POST: uploaded files keep the name the browser sent, to be checked (uploads.md).
+    "yiwang.core.uploads.multipart.ClientFileNameMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -10,8 +10,9 @@ from django.test import Client
 
 from tests.cases import builders
 from tests.cases.conftest import FOOD_LICENCE, Staff, item_code
+from tests.multipart import post_multipart
 from yiwang.cases import definitions, services
-from yiwang.cases.models import Case
+from yiwang.cases.models import ApplicationFile, Case
 from yiwang.catalog.models import ServiceItem
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +61,44 @@ def test_apply_through_the_api_with_an_idempotency_key(citizen: Any) -> None:
     assert first.status_code == second.status_code == 200
     assert first.json()["cases"][0]["number"] == second.json()["cases"][0]["number"]
     assert Case.objects.count() == 1
+
+
+UNSAFE_NAMES = [
+    "../../etc/passwd.pdf",
+    "..\\..\\windows\\win.ini.pdf",
+    "&#47;etc&#47;passwd.pdf",  # Django unescapes entities: a slash all the same
+    "invoice\u202efdp.pdf",  # right-to-left override: shows as "invoicepdf.pdf" reversed
+    "报告\u2067.pdf",  # another bidi control (first strong isolate)
+    "a\x00b.pdf",
+    "a\x07b.pdf",
+    "..",
+    "材料/",
+]
+
+
+@pytest.mark.parametrize("name", UNSAFE_NAMES)
+def test_a_dangerous_file_name_is_refused_not_cleaned(citizen: Any, name: str) -> None:
+    """Issue 12 item 6: Django's parser would quietly keep "passwd.pdf"; the name as sent is what is checked."""
+    client = _client(citizen)
+    draft = _draft(client)
+    key = definitions.for_item(ServiceItem.objects.published().get(code=draft["item_code"])).materials[0].key
+    url = f"{BASE}/applications/{draft['id']}/files"
+    response = post_multipart(client, url, {"material_key": key}, [("file", name, builders.pdf_bytes())])
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "unsafe_name" and "文件名不符合要求" in body["detail"]
+    assert not ApplicationFile.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["营业执照 副本（2024）.pdf", "身份证　正面.pdf"])
+def test_a_chinese_name_with_spaces_is_kept_as_sent(citizen: Any, name: str) -> None:
+    client = _client(citizen)
+    draft = _draft(client)
+    key = definitions.for_item(ServiceItem.objects.published().get(code=draft["item_code"])).materials[0].key
+    url = f"{BASE}/applications/{draft['id']}/files"
+    response = post_multipart(client, url, {"material_key": key}, [("file", name, builders.pdf_bytes())])
+    assert response.status_code == 201, response.content
+    assert response.json()["name"] == name
 
 
 def test_a_file_that_is_not_what_its_name_says_is_refused_with_a_problem(citizen: Any) -> None:

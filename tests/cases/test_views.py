@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from tests.accounts.factories import full_number, make_person, make_staff
 from tests.cases import builders
 from tests.cases.conftest import FOOD_LICENCE, ID_CARD_REISSUE, RESTAURANT_BUNDLE, Staff, item_code
+from tests.multipart import post_multipart
 from yiwang.accounts.constants import AssuranceLevel, Role
 from yiwang.accounts.models import User
 from yiwang.cases import definitions, services
@@ -233,6 +234,24 @@ def test_a_bad_upload_shows_the_reason_beside_the_material_and_stores_nothing(ci
 
     missing = client.post(f"/applications/{application.pk}/files/", {"material_key": material.key})
     assert missing.status_code == 400 and "请选择要上传的文件" in page_text(missing)
+
+
+def test_a_path_in_the_file_name_is_refused_on_the_page_not_cleaned(citizen: Any) -> None:
+    """Issue 12 item 6: "../../etc/passwd.pdf" is refused with the reason, not stored as "passwd.pdf"."""
+    client = client_for(citizen)
+    application = start_draft(client)
+    answer_everything(application, citizen)
+    material = first_material(application)
+    url = f"/applications/{application.pk}/files/"
+    fields = {"material_key": material.key}
+    response = post_multipart(client, url, fields, [("file", "../../etc/passwd.pdf", builders.pdf_bytes())])
+    assert response.status_code == 400
+    block = page_text(response).split(f'id="material-{material.key}"')[1].split('class="upload-form"')[0]
+    assert "上传未成功" in block and "文件名不符合要求" in block
+    assert not ApplicationFile.objects.exists()
+    kept = post_multipart(client, url, fields, [("file", "房屋 平面图（一层）.pdf", builders.pdf_bytes())])
+    assert kept.status_code == 302
+    assert ApplicationFile.objects.get().original_name == "房屋 平面图（一层）.pdf"
 
 
 def test_submitting_twice_with_the_same_key_makes_one_case(citizen: Any) -> None:

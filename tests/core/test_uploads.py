@@ -306,6 +306,18 @@ def test_names_are_cleaned_for_display(name: str, shown: str) -> None:
     assert accepted(name, pdf_bytes()).safe_name == shown
 
 
+def test_the_name_the_browser_sent_is_checked_and_shown() -> None:
+    # What ClientNameParser leaves on an uploaded file: Django's cleaned name, and the name as sent.
+    stream = io.BytesIO(pdf_bytes())
+    stream.client_name = "../../etc/passwd.pdf"  # type: ignore[attr-defined]
+    assert refused("passwd.pdf", stream).code == "unsafe_name"
+    stream = io.BytesIO(pdf_bytes())
+    stream.client_name = "身份证　正面.pdf"  # type: ignore[attr-defined]
+    assert uploads.check_upload("身份证正面.pdf", stream).safe_name == "身份证　正面.pdf"
+    assert uploads.name_as_sent(stream) == "身份证　正面.pdf"
+    assert uploads.name_as_sent(InMemoryUploadedFile(io.BytesIO(), "f", "a.pdf", "", 0, None)) == "a.pdf"
+
+
 def test_long_names_are_shortened_keeping_the_extension() -> None:
     checked = accepted("营" * 300 + ".pdf", pdf_bytes())
     assert checked.safe_name.endswith("营.pdf")
@@ -411,6 +423,64 @@ def test_javascript_hidden_in_a_compressed_object_stream_is_found() -> None:
 )
 def test_active_content_is_refused(catalog_extra: bytes, page_extra: bytes, more: list[bytes]) -> None:
     assert refused("a.pdf", hand_made_pdf(catalog_extra, page_extra, *more)).code == "pdf_active_content"
+
+
+def link_annotation(action: bytes) -> tuple[bytes, bytes, bytes]:
+    """catalog_extra, page_extra and object 4 for hand_made_pdf: a link annotation running ``action``."""
+    return b"", b"/Annots [4 0 R]", b"<< /Type /Annot /Subtype /Link /Rect [0 0 50 50] /A " + action + b" >>"
+
+
+@pytest.mark.parametrize(
+    ("catalog_extra", "page_extra", "more"),
+    [
+        link_annotation(b"<< /S /URI /URI (javascript:app.alert\\(1\\)) >>"),
+        link_annotation(b"<< /S /URI /URI ( JavaScript:this.print\\(\\)) >>"),
+        link_annotation(b"<< /S /URI /URI <6a6176617363726970743a616c6572742831293b> >>"),  # hex string
+        link_annotation(b"<< /S /URI /URI (\\152ava\\tscript:x) >>"),  # octal escape and a tab
+        link_annotation(b"<< /S /URI /URI (vbscript:msgbox) >>"),
+        link_annotation(b"<< /S /U#52I /URI (data:text/html,<script>x</script>) >>"),
+        link_annotation(b"<< /S /SubmitForm /F << /FS /URL /F (https://collect.example/form) >> >>"),
+        (b"/URI << /Base (javascript:x) >>", b"", b""),
+        (b"/OpenAction 4 0 R", b"", b"<< /S /URI /URI (https://tracker.example/opened) >>"),
+        (b"/OpenAction 4 0 R", b"", b"<< /S /SubmitForm /F (https://collect.example/) /Flags 4 >>"),
+        (b"", b"/AA << /O 4 0 R >>", b"<< /S /GoTo /D [3 0 R /Fit] /Next [5 0 R] >>"),
+    ],
+)
+def test_script_links_and_outside_actions_are_refused(catalog_extra: bytes, page_extra: bytes, more: bytes) -> None:
+    """Issue 12 item 6: javascript: links (however written) and form submission or addresses opened by themselves."""
+    objects = [more] if more else []
+    if b"5 0 R" in page_extra + more:
+        objects.append(b"<< /S /URI /URI (https://tracker.example/page) >>")
+    data = hand_made_pdf(catalog_extra, page_extra, *objects)
+    rejection = refused("a.pdf", data)
+    assert rejection.code == "pdf_outside_action"
+    assert "脚本" in rejection.message and "外部网址" in rejection.message
+
+
+def test_a_javascript_link_written_by_pypdf_is_refused() -> None:
+    from pypdf.annotations import Link
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_annotation(0, Link(rect=(0, 0, 50, 50), url="javascript:app.alert(1)"))
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    assert refused("a.pdf", buffer.getvalue()).code == "pdf_outside_action"
+
+
+@pytest.mark.parametrize(
+    ("catalog_extra", "page_extra", "more"),
+    [
+        link_annotation(b"<< /S /URI /URI (https://www.gov.cn/zhengce/) >>"),
+        link_annotation(b"<< /S /URI /URI (mailto:office@example.gov.cn) >>"),
+        link_annotation(b"<< /S /URI /URI (zhengce/index.html) >>"),  # relative: no scheme of its own
+        (b"/OpenAction [3 0 R /Fit]", b"", b""),  # opens at page one: stays in the document
+        (b"/URI << /Base (https://www.gov.cn/) >>", b"", b""),
+    ],
+)
+def test_ordinary_links_and_opening_views_are_accepted(catalog_extra: bytes, page_extra: bytes, more: bytes) -> None:
+    data = hand_made_pdf(catalog_extra, page_extra, *([more] if more else []))
+    assert accepted("a.pdf", data).content_type == uploads.PDF
 
 
 def test_document_level_javascript_and_attachments_are_refused() -> None:
@@ -604,6 +674,48 @@ def test_eicar_is_found_across_chunk_boundaries() -> None:
 def test_a_plain_eicar_file_never_gets_past_the_type_check(settings: Any) -> None:
     settings.YIWANG_VIRUS_SCANNER = "yiwang.core.uploads.eicar_scan"
     assert refused("eicar.pdf", uploads.EICAR).code == "file_type_not_allowed"
+
+
+def test_eicar_in_a_compressed_ofd_entry_is_found(settings: Any) -> None:
+    """Issue 12 item 6: the container's bytes hide a deflated signature; each entry is scanned decompressed."""
+    settings.YIWANG_VIRUS_SCANNER = "yiwang.core.uploads.eicar_scan"
+    data = ofd_bytes(("Doc_0/Res/note.txt", uploads.EICAR + b" padding" * 50))
+    assert uploads.EICAR not in data
+    rejection = refused("公文.ofd", data)
+    assert rejection.code == "virus_found" and rejection.params["signature"] == "Eicar-Test-Signature"
+    assert accepted("公文.ofd", ofd_bytes(("Doc_0/Res/note.txt", b"clean" * 50))).scan_status == ScanStatus.CLEAN
+
+
+def test_eicar_in_a_member_of_an_allowed_zip_is_found(settings: Any) -> None:
+    settings.YIWANG_VIRUS_SCANNER = "yiwang.core.uploads.eicar_scan"
+    data = zip_bytes([("a.png", png_bytes(text={"Comment": EICAR}))])
+    assert uploads.EICAR not in data
+    allowed = frozenset({uploads.ZIP, uploads.PNG})
+    assert refused("材料.zip", data, allowed=allowed).code == "virus_found"
+
+
+recorded_scans: list[bytes] = []
+
+
+def recording_scanner(stream: IO[bytes]) -> uploads.ScanResult:
+    recorded_scans.append(stream.read())
+    return uploads.ScanResult(clean=True)
+
+
+def test_the_scanner_gets_every_entry_decompressed_and_the_container_whole(settings: Any) -> None:
+    settings.YIWANG_VIRUS_SCANNER = "tests.core.test_uploads.recording_scanner"
+    recorded_scans.clear()
+    data = ofd_bytes(("Doc_0/Pages/Page_0/Content.xml", b"<ofd:Page/>" * 100))
+    accepted("a.ofd", data)
+    assert recorded_scans == [OFD_XML, b"<ofd:Document/>", b"<ofd:Page/>" * 100, data]
+
+
+def test_scanning_entries_keeps_the_zip_bomb_limits(settings: Any) -> None:
+    settings.YIWANG_VIRUS_SCANNER = "tests.core.test_uploads.recording_scanner"
+    recorded_scans.clear()
+    bomb = understate_size(ofd_bytes(("Doc_0/big.xml", b"\0" * (2 * MIB))), "Doc_0/big.xml", 1000)
+    assert refused("a.ofd", bomb).code == "zip_bomb"
+    assert all(len(scanned) <= 1000 for scanned in recorded_scans)
 
 
 @pytest.mark.parametrize(

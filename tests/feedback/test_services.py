@@ -20,7 +20,7 @@ from yiwang.cases.models import Case
 from yiwang.catalog.models import Window
 from yiwang.core import crypto, outbox
 from yiwang.core.models import OutboxEvent
-from yiwang.feedback import services, suspicion
+from yiwang.feedback import selectors, services, suspicion
 from yiwang.feedback.constants import AppealStatus, RatingChannel, RatingStatus
 from yiwang.feedback.models import DepartmentDayTally, Rating, Tally
 from yiwang.hotline import services as hotline_services
@@ -330,9 +330,65 @@ def test_floods_from_one_device_are_refused() -> None:
             services.rate_visit(token=visit.token, user=None, level=1, scores={}, comment="", origin=origin)
             made += 1
     assert made == suspicion.FLOOD_COUNT
-    # From the BURST_COUNT-th rating on, each one was flagged for a supervisor before the flood was cut off.
+    # The BURST_COUNT-th rating found the burst; every rating of it, the earlier ones too, went to a supervisor.
     flagged = [r for r in Rating.objects.order_by("id") if "rater_burst" in r.flags]
-    assert len(flagged) == suspicion.FLOOD_COUNT - (suspicion.BURST_COUNT - 1)
+    assert len(flagged) == suspicion.FLOOD_COUNT
+    assert {r.status for r in flagged} == {RatingStatus.SUSPECT}
+
+
+def rate_visits(count: int, *, devices: list[str], level: int = 5, comment: str = "") -> list[Rating]:
+    clerk = make_staff(Role.COUNTER_CLERK, "market")
+    window = Window.objects.filter(department__code="market").first()
+    assert window is not None
+    made = []
+    for n in range(count):
+        visit = services.open_visit(clerk=clerk, window_id=window.pk)
+        origin = services.Origin(RatingChannel.QR, device=devices[n % len(devices)])
+        made.append(
+            services.rate_visit(token=visit.token, user=None, level=level, scores={}, comment=comment, origin=origin)
+        )
+    return [Rating.objects.get(pk=rating.pk) for rating in made]
+
+
+def public_total() -> int:
+    return selectors.overall(selectors.period_of()).total
+
+
+def test_identical_ratings_from_one_device_are_all_flagged_and_stay_counted_until_excluded() -> None:
+    """Issue 12 item 10: four identical 5-star ratings from one browser within a minute."""
+    ratings = rate_visits(4, devices=["one-browser"], comment="很好")
+    assert [r.status for r in ratings] == [RatingStatus.SUSPECT] * 4
+    assert all("rater_repeat" in r.flags for r in ratings)
+    # A flag does not exclude by itself (ADR 0008): the burst is counted until a supervisor judges it.
+    assert tally_total("level_5") == public_total() == 4
+    supervisor = make_staff(Role.SUPERVISOR, None)
+    for rating in ratings:
+        services.review_suspect(supervisor=supervisor, rating_id=rating.pk, exclude=True, note="同一设备重复好评")
+    assert tally_total("level_5") == public_total() == 0
+    assert Rating.objects.filter(status=RatingStatus.EXCLUDED).count() == 4
+
+
+def test_a_burst_leaves_ratings_a_supervisor_already_cleared_as_they_were() -> None:
+    first, second = rate_visits(2, devices=["one-browser"], level=4)
+    supervisor = make_staff(Role.SUPERVISOR, None)
+    Rating.objects.filter(pk=first.pk).update(status=RatingStatus.SUSPECT, flags=["not_party"])
+    services.review_suspect(supervisor=supervisor, rating_id=first.pk, exclude=False, note="本人确认")
+    (third,) = rate_visits(1, devices=["one-browser"], level=4)
+    assert third.status == RatingStatus.SUSPECT and third.flags == ["rater_repeat"]
+    assert Rating.objects.get(pk=second.pk).status == RatingStatus.SUSPECT
+    cleared = Rating.objects.get(pk=first.pk)
+    assert cleared.status == RatingStatus.COUNTED and cleared.flags == ["not_party"]
+    assert tally_total("level_4") == public_total() == 3
+
+
+def test_ordinary_ratings_are_not_flagged() -> None:
+    # Three people, the same verdict; one person rating three services differently.
+    different_people = rate_visits(3, devices=["phone-a", "phone-b", "phone-c"])
+    one_person = [*rate_visits(1, devices=["phone-d"], level=5), *rate_visits(1, devices=["phone-d"], level=4)]
+    one_person += rate_visits(1, devices=["phone-d"], level=5, comment="窗口很耐心")
+    for rating in [*different_people, *one_person]:
+        assert rating.status == RatingStatus.COUNTED and rating.flags == []
+    assert public_total() == 6
 
 
 def test_appeal_decided_on_the_record() -> None:

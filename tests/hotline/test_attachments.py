@@ -18,6 +18,7 @@ from django.test import Client
 from PIL import Image, ImageOps
 
 from tests.accounts.factories import make_citizen
+from tests.multipart import post_multipart
 from yiwang.core import uploads
 from yiwang.core.audit import AuditEvent
 from yiwang.hotline import services
@@ -546,6 +547,23 @@ def test_the_api_files_with_attachments_as_multipart(caller: Any, operator: Any,
     assert "附件“告知书.pdf”未被接收" in problem["detail"]
     assert WorkOrder.objects.count() == 2 and len(stored_files(_materials_in_tmp)) == 2
     assert Client().post(f"{API}/orders/multipart", {"kind": "help"}).status_code == 401
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd.jpg", "photo\u202egpj.jpg", "a\x00.jpg"])
+def test_a_dangerous_attachment_name_is_refused_and_the_file_named_by_its_position(
+    caller: Any, _materials_in_tmp: Path, name: str
+) -> None:
+    """Issue 12 item 6: the name as sent is checked, not the one Django's parser cleaned."""
+    fields = {"kind": "complaint", "title": NOISE, "content": NOISE_TEXT}
+    files = [("attachments", "现场 照片.jpg", jpeg_bytes()), ("attachments", name, jpeg_bytes())]
+    refused = post_multipart(client_for(caller), f"{API}/orders/multipart", fields, files)
+    problem = refused.json()
+    assert refused.status_code == 400, problem
+    assert (problem["code"], problem["file"]) == ("unsafe_name", "第2个附件")
+    assert "文件名不符合要求" in problem["detail"]
+    assert not WorkOrder.objects.exists() and stored_files(_materials_in_tmp) == []
+    accepted = post_multipart(client_for(caller), f"{API}/orders/multipart", fields, files[:1])
+    assert accepted.status_code == 201 and accepted.json()["attachments"][0]["name"] == "现场 照片.jpg"
 
 
 def test_the_api_grid_report_with_a_photo(caller: Any) -> None:

@@ -192,13 +192,15 @@ def settle_rectification(order_id: Any, *, on_time: bool) -> Rating | None:
 def _save_rating(rating: Rating) -> Rating:
     if suspicion.is_flood(rating):
         raise RatingThrottled("too_many_ratings", _("评价过于频繁，请稍后再试"))
-    rating.flags = suspicion.flags_for(rating)
+    assessment = suspicion.assess(rating)
+    rating.flags = assessment.flags
     if rating.flags:
         rating.status = RatingStatus.SUSPECT
     rating.public_comment = scrub(rating.comment)
     rating.day = calendar.today_local()
     rating.save()
     _count(rating, 1)
+    _flag_earlier(assessment.earlier, burst_end=rating)
     if rating.mode == ServiceMode.ONLINE and rating.case_id is not None:
         # 一事一评: once the case is rated, by any channel, its SMS links are spent.
         Invitation.objects.filter(case_id=rating.case_id, used_at__isnull=True).update(used_at=timezone.now())
@@ -211,6 +213,28 @@ def _save_rating(rating: Rating) -> Rating:
     if rating.level in BAD_LEVELS and rating.real_name:
         _open_rectification(rating)
     return rating
+
+
+def _flag_earlier(earlier: Mapping[str, list[int]], *, burst_end: Rating) -> None:
+    """Flag the earlier ratings of a burst the new rating completed, so the supervisor sees all of it.
+
+    Flagged ratings stay counted until a supervisor excludes them (ADR 0008), so
+    the tallies do not change here. Ratings a supervisor already excluded or
+    cleared keep that decision.
+    """
+    for flag, ids in earlier.items():
+        rows = Rating.objects.select_for_update().filter(pk__in=ids, reviewed_at__isnull=True)
+        for rating in rows.exclude(status=RatingStatus.EXCLUDED).order_by("pk"):
+            if flag not in rating.flags:
+                rating.flags = [*rating.flags, flag]
+            rating.status = RatingStatus.SUSPECT
+            rating.save(update_fields=["flags", "status"])
+            record_event(
+                "feedback.flag",
+                actor=None,
+                target=f"feedback.Rating:{rating.pk}",
+                detail={"flag": flag, "burst_end": burst_end.pk},
+            )
 
 
 def _open_rectification(rating: Rating) -> None:

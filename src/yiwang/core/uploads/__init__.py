@@ -9,7 +9,7 @@ re-encodes an accepted photo without its EXIF. The rules, limits and
 configuration are described in docs/uploads.md.
 
 The modules, by concern: ``base`` (types, limits, the refusal), ``names``,
-``detection`` (reading and sniffing), ``pdf``, ``images``, ``containers``
+``detection`` (reading and sniffing), ``pdf`` and ``pdf_actions``, ``images``, ``containers``
 (ZIP and OFD), ``content``, ``scanning``, ``check`` and ``storage``.
 """
 
@@ -38,6 +38,7 @@ from .base import (
 )
 from .check import check_upload
 from .images import without_metadata
+from .multipart import name_as_sent
 from .names import safe_display_name
 from .scanning import EICAR, clamd_scan, configured_scanner, eicar_scan
 from .storage import delete_stored, materials_storage, open_stored, store, store_in_transaction
@@ -71,6 +72,7 @@ __all__ = [
     "delete_stored",
     "eicar_scan",
     "materials_storage",
+    "name_as_sent",
     "open_stored",
     "safe_display_name",
     "store",

@@ -22,6 +22,7 @@ from .base import (
 from .containers import archive_kind, inspect_archive
 from .content import inspect_content
 from .detection import measure, sniff
+from .multipart import CLIENT_NAME_ATTRIBUTE
 from .names import extension, safe_display_name
 from .scanning import scan
 
@@ -39,11 +40,16 @@ def check_upload(
     never whole into memory, and reading stops as soon as ``max_bytes``
     (default ``YIWANG_UPLOAD_MAX_BYTES``) is passed. ``allowed`` is a set of
     content types (default PDF, JPEG, PNG and OFD). The caller seeks the
-    stream back to 0 before storing it.
+    stream back to 0 before storing it. An upload parsed from a request also
+    has its name as sent checked (``client_name``, see ``multipart``).
     """
     limit = max_bytes if max_bytes is not None else int(getattr(settings, "YIWANG_UPLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
     allowed = DEFAULT_ALLOWED if allowed is None else allowed
     safe_name = safe_display_name(name)
+    # The name as the browser sent it, before Django cut off its path and dropped what it cannot print.
+    client_name = getattr(stream, CLIENT_NAME_ATTRIBUTE, None)
+    if isinstance(client_name, str):
+        safe_name = safe_display_name(client_name)
     declared = getattr(stream, "size", None)
     if isinstance(declared, int) and declared > limit:
         raise UploadRejected("file_too_large", limit=megabytes(limit))

@@ -26,6 +26,7 @@ from .base import (
 from .content import inspect_content
 from .detection import looks_like_archive, sniff
 from .names import REFUSED_CATEGORIES, extension
+from .scanning import configured_scanner, scan
 
 
 def _check_entry_name(name: str) -> None:
@@ -208,17 +209,21 @@ def _check_member(
     """Decompress one member within ``budget``: never an archive, and in a ZIP an allowed file; returns its size."""
     head = b""
     size = 0
+    # The scanner sees each member decompressed: a signature inside a deflated entry is invisible in the container.
+    scanning = configured_scanner() is not None
     with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as member:
         for chunk in _member_chunks(stream, info, budget, limits, label):
             size += len(chunk)
             if len(head) < 16:
                 head += chunk[: 16 - len(head)]
-            if content_type == ZIP:
+            if content_type == ZIP or scanning:
                 member.write(chunk)
         if looks_like_archive(head, info.filename):
             raise UploadRejected("archive_nested_too_deep")
         if content_type == ZIP:
             _inspect_member(info.filename, head, member, member_types)
+        if scanning:
+            scan(member)
     return size
 
 

@@ -6,6 +6,7 @@ import logging
 from typing import IO, TYPE_CHECKING, Any
 
 from .base import UploadRejected
+from .pdf_actions import check_actions
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -74,6 +75,7 @@ def _check_objects(reader: PdfReader) -> None:
 
 def _check_dictionary(item: DictionaryObject) -> None:
     """A dictionary must name no active key, and no action or type that runs or embeds something."""
+    check_actions(item)
     for name, value in item.items():
         if name in _PDF_ACTIVE_KEYS:
             raise UploadRejected("pdf_active_content")

@@ -64,7 +64,8 @@ def check_attachments(files: Sequence[UploadedFile], *, actor: Any) -> list[Chec
         )
     accepted = []
     for position, upload in enumerate(files, start=1):
-        name = str(upload.name or "")
+        # As sent: a dangerous name is refused and the message names the file by its position instead.
+        name = uploads.name_as_sent(upload)
         try:
             checked = uploads.check_upload(name, upload, max_bytes=MAX_ATTACHMENT_BYTES, allowed=ATTACHMENT_TYPES)
         except uploads.UploadRejected as refused:
