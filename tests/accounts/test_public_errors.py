@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
 
 from yiwang.accounts.sms import latest_message
@@ -61,3 +63,36 @@ def test_sms_login_page_still_logs_in_after_a_refused_second_send(django_capture
     code = body.split("验证码为")[1][:6]
     response = browser.post("/accounts/login/sms/", {"action": "login", "mobile": number, "code": code})
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/accounts/me/delegations",
+        "/api/v1/cases/applications/1/files",
+        "/api/v1/ratings/cases/ABC",
+        "/api/v1/no-such-operation",
+    ],
+)
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_api_multipart_body_without_boundary_is_a_400_problem(path: str, logged_in: bool) -> None:
+    browser = Client(raise_request_exception=False, enforce_csrf_checks=True)
+    if logged_in:
+        browser.force_login(make_citizen())
+    token = _get_new_csrf_string()
+    browser.cookies["csrftoken"] = token
+    response = browser.post(path, data=b"a=1", content_type="multipart/form-data", headers={"X-CSRFToken": token})
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert response.json()["code"] == "malformed_body"
+
+
+def test_api_multipart_upload_with_a_boundary_still_reaches_the_operation() -> None:
+    browser = Client()
+    browser.force_login(make_citizen())
+    response = browser.post(
+        "/api/v1/cases/applications/999999/files",
+        {"material_key": "x", "file": SimpleUploadedFile("a.pdf", b"%PDF-1.4\n")},
+    )
+    assert response.status_code != 400 or response.json()["code"] != "malformed_body"
+    assert response.status_code < 500
