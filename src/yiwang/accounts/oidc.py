@@ -70,6 +70,9 @@ log = logging.getLogger(__name__)
 OAuthRequest = Any
 
 GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
+# Set by ConsentView in the request's META for the validator (oauthlib sees headers, not the Django
+# user): whether a user is logged in. A key without the HTTP_ prefix cannot come from the client.
+SESSION_USER_KEY = "YIWANG_SESSION_USER"
 PHONE_CLAIMS = ("phone_number", "phone_number_verified")
 # Claims each scope releases, beyond sub (openid). Used for the discovery document too.
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -193,6 +196,16 @@ class YiwangOAuth2Validator(OAuth2Validator):
         if response_type != "code":
             return False
         return bool(super().validate_response_type(client_id, response_type, client, request, *args, **kwargs))
+
+    # --- prompt=none (OpenID Connect Core 1.0, 3.1.2.6) ----------------------------
+
+    def validate_silent_login(self, request: OAuthRequest) -> bool:
+        # False answers login_required; the consent view marks requests of a logged-in user.
+        return (request.headers or {}).get(SESSION_USER_KEY) == "1"
+
+    def validate_silent_authorization(self, request: OAuthRequest) -> bool:
+        # Citizens consent on our page each time; only a client trusted to skip it may sign in silently.
+        return bool(getattr(request.client, "skip_authorization", False))
 
     # --- only active users ------------------------------------------------------
 
@@ -326,6 +339,13 @@ class ConsentView(dot_views.AuthorizationView):
 
     template_name = "oauth2_provider/authorize.html"
 
+    def validate_authorization_request(self, request: HttpRequest) -> Any:
+        # The validator answers prompt=none from this mark: login_required without a session user,
+        # consent_required with one (see YiwangOAuth2Validator.validate_silent_login).
+        user = getattr(request, "user", None)
+        request.META[SESSION_USER_KEY] = "1" if user is not None and user.is_authenticated else "0"
+        return super().validate_authorization_request(request)
+
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response: HttpResponse = super().get(request, *args, **kwargs)
         redirect_uri = self.oauth2_data.get("redirect_uri")
@@ -395,11 +415,23 @@ class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
         return body
 
 
+def _unsupported_grant_type() -> HttpResponse:
+    """RFC 6749 section 5.2: a grant type this server does not offer (the device flow, password...)."""
+    response = JsonResponse({"error": "unsupported_grant_type"}, status=400)
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
 class TokenView(dot_views.TokenView):
     """DOT's token endpoint; refusals (a wrong PKCE verifier, a replayed code) are audited."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response: HttpResponse = super().post(request, *args, **kwargs)
+        # DOT would answer other grants itself (the device flow with a 404 "device_not_found").
+        if request.POST.get("grant_type", "") not in GRANT_TYPES:
+            response = _unsupported_grant_type()
+        else:
+            response = super().post(request, *args, **kwargs)
         if response.status_code >= 400:
             client_id = request.POST.get("client_id", "") or _basic_auth_client_id(request)
             record_event(
