@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
@@ -52,7 +54,12 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from oauth2_provider import views as dot_views
-from oauth2_provider.models import AbstractApplication, get_application_model
+from oauth2_provider.models import (
+    AbstractApplication,
+    get_access_token_model,
+    get_application_model,
+    get_refresh_token_model,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import get_scopes_backend
 
@@ -62,7 +69,7 @@ from yiwang.core.http import address_from_meta, client_address
 from yiwang.core.middleware import CONTENT_SECURITY_POLICY
 
 from . import policy
-from .models import DataAccessRecord, User
+from .models import DataAccessRecord, OidcClientScopes, RedeemedAuthorizationCode, User
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +89,23 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "phone": PHONE_CLAIMS,
 }
 
+
+# What a client may ask for unless registered with more (``yiwang oidc-client --scope``).
+DEFAULT_CLIENT_SCOPES = ("openid", "profile")
+# The validated authorization request shown on the consent page, kept in the session: the consent
+# form's hidden fields are the browser's copy, and an edited copy must not widen what was consented to.
+CONSENT_SESSION_KEY = "yiwang_oidc_consent"
+CONSENT_FIELDS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "claims",
+    "scope",
+)
 
 # Headings of the consent page; the descriptions are the SCOPES setting.
 SCOPE_TITLES = {
@@ -160,6 +184,53 @@ def _active(user: Any) -> bool:
     return user is not None and bool(getattr(user, "is_active", False))
 
 
+def allowed_scopes(application: Any) -> frozenset[str]:
+    """The scopes ``application`` may ask for: its registered list, or only ``openid`` without one."""
+    row = OidcClientScopes.objects.filter(application=application).first()
+    return frozenset(row.scopes) if row is not None else frozenset({"openid"})
+
+
+def _code_digest(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def _remember_redeemed_code(code: str, application: Any, access_token: str) -> None:
+    """Note which tokens a code gave, so that a replay of the code can revoke them."""
+    checksum = hashlib.sha256(access_token.encode("utf-8")).hexdigest()
+    issued = get_access_token_model().objects.filter(token_checksum=checksum).first()
+    refresh = get_refresh_token_model().objects.filter(access_token=issued).first() if issued else None
+    RedeemedAuthorizationCode.objects.update_or_create(
+        code_digest=_code_digest(code),
+        defaults={
+            "application": application,
+            "access_token_id": issued.pk if issued else None,
+            "token_family": refresh.token_family if refresh else None,
+        },
+    )
+
+
+def revoke_tokens_of_replayed_code(code: str, application: Any, *, ip: str | None) -> bool:
+    """RFC 6749 4.1.2: a code used twice revokes what it gave the first time; False if it was never used."""
+    redeemed = RedeemedAuthorizationCode.objects.filter(code_digest=_code_digest(code), application=application).first()
+    if redeemed is None:
+        return False
+    with transaction.atomic():
+        if redeemed.token_family:
+            get_refresh_token_model().revoke_family(redeemed.token_family)
+        if redeemed.access_token_id:
+            token = get_access_token_model().objects.filter(pk=redeemed.access_token_id).first()
+            if token is not None:
+                token.revoke()
+        record_event(
+            "oidc.code_replayed",
+            actor_label=f"oidc-client:{application.client_id}"[:200],
+            target=_audit_target(application),
+            ip=ip,
+            detail={"client_id": application.client_id, "redeemed_at": redeemed.redeemed_at.isoformat()},
+        )
+    return True
+
+
 class YiwangOAuth2Validator(OAuth2Validator):
     """DOT's validator with Yiwang's claims, flow restrictions and audit records."""
 
@@ -207,12 +278,24 @@ class YiwangOAuth2Validator(OAuth2Validator):
         # Citizens consent on our page each time; only a client trusted to skip it may sign in silently.
         return bool(getattr(request.client, "skip_authorization", False))
 
-    # --- only active users ------------------------------------------------------
+    def validate_scopes(
+        self, client_id: str, scopes: list[str], client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
+    ) -> bool:
+        # Each client asks only for what it was registered for; more is invalid_scope.
+        if not set(scopes or []) <= allowed_scopes(client):
+            log.warning("OIDC client %s refused: scopes %s beyond its allowed list", client_id, scopes)
+            return False
+        return bool(super().validate_scopes(client_id, scopes, client, request, *args, **kwargs))
+
+    # --- only active users, codes once ---------------------------------------------
 
     def validate_code(
         self, client_id: str, code: str, client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
     ) -> bool:
-        return bool(super().validate_code(client_id, code, client, request, *args, **kwargs)) and _active(request.user)
+        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            revoke_tokens_of_replayed_code(code, client, ip=address_from_meta(request.headers))
+            return False
+        return _active(request.user)
 
     def validate_refresh_token(
         self, refresh_token: str, client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
@@ -242,6 +325,8 @@ class YiwangOAuth2Validator(OAuth2Validator):
 
     def save_bearer_token(self, token: dict[str, Any], request: OAuthRequest, *args: Any, **kwargs: Any) -> None:
         super().save_bearer_token(token, request, *args, **kwargs)
+        if request.grant_type == "authorization_code" and request.code:
+            _remember_redeemed_code(request.code, request.client, str(token.get("access_token", "")))
         record_event(
             "oidc.token_issued",
             actor=request.user,
@@ -258,12 +343,19 @@ class YiwangOAuth2Validator(OAuth2Validator):
 # --- clients ------------------------------------------------------------------------
 
 
-def register_client(*, name: str, redirect_uris: list[str], public: bool = False) -> tuple[Any, str]:
+def register_client(
+    *, name: str, redirect_uris: list[str], public: bool = False, scopes: Iterable[str] = DEFAULT_CLIENT_SCOPES
+) -> tuple[Any, str]:
     """Register a department's system; returns the application and its secret (shown once, "" if public).
 
     Only what a department needs is possible: authorization code with PKCE,
-    RS256 ID tokens, exact redirect URIs (https only in production).
+    RS256 ID tokens, exact redirect URIs (https only in production), and the
+    ``scopes`` it may ask for (``openid`` always included).
     """
+    wanted = sorted({"openid", *(scope.strip() for scope in scopes if scope.strip())})
+    unknown = [scope for scope in wanted if scope not in get_scopes_backend().get_all_scopes()]
+    if unknown:
+        raise OidcClientError("未知的授权范围：" + "、".join(unknown))
     name = " ".join((name or "").split())
     if not 2 <= len(name) <= 255:
         raise OidcClientError("系统名称应为2至255个字符")
@@ -289,6 +381,7 @@ def register_client(*, name: str, redirect_uris: list[str], public: bool = False
         raise OidcClientError("登记信息无效：" + "；".join(str(m) for m in exc.messages)) from exc
     with transaction.atomic():
         application.save()
+        OidcClientScopes.objects.create(application=application, scopes=wanted)
         record_event(
             "oidc.client_registered",
             actor_label="system:oidc-client",
@@ -298,6 +391,7 @@ def register_client(*, name: str, redirect_uris: list[str], public: bool = False
                 "name": name,
                 "client_type": application.client_type,
                 "redirect_uris": redirect_uris,
+                "scopes": wanted,
             },
         )
     return application, secret
@@ -348,7 +442,10 @@ class ConsentView(dot_views.AuthorizationView):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response: HttpResponse = super().get(request, *args, **kwargs)
-        redirect_uri = self.oauth2_data.get("redirect_uri")
+        oauth2_data = getattr(self, "oauth2_data", {})
+        redirect_uri = oauth2_data.get("redirect_uri")
+        if response.status_code == 200 and oauth2_data:
+            self._remember_request(oauth2_data)
         if response.status_code == 200 and redirect_uri:
             # The site's CSP allows forms to post to our own origin only, and browsers apply
             # form-action to the redirect that follows: the consent form may also lead to the
@@ -383,7 +480,23 @@ class ConsentView(dot_views.AuthorizationView):
         ]
         return context
 
+    def _remember_request(self, oauth2_data: dict[str, Any]) -> None:
+        remembered = {name: oauth2_data.get(name) for name in CONSENT_FIELDS if name != "scope"}
+        remembered["scope"] = " ".join(oauth2_data.get("scopes", []))
+        pending = dict(self.request.session.get(CONSENT_SESSION_KEY, {}))
+        pending[str(oauth2_data.get("client_id", ""))] = remembered
+        self.request.session[CONSENT_SESSION_KEY] = pending
+
     def form_valid(self, form: Any) -> HttpResponse:
+        # The request this user saw on the consent page, not the form's hidden copy of it.
+        pending = dict(self.request.session.get(CONSENT_SESSION_KEY, {}))
+        remembered = pending.pop(str(form.cleaned_data.get("client_id", "")), None)
+        if remembered is None:
+            return render(
+                self.request, "oauth2_provider/authorize.html", {"error": {"error": "invalid_request"}}, status=400
+            )
+        self.request.session[CONSENT_SESSION_KEY] = pending
+        form.cleaned_data.update({name: remembered.get(name) or "" for name in CONSENT_FIELDS})
         response: HttpResponse = super().form_valid(form)
         application = get_application_model().objects.filter(client_id=form.cleaned_data.get("client_id")).first()
         if application is not None:
