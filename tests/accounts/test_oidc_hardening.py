@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,9 +11,10 @@ import pytest
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.test import Client
+from django.utils import timezone
 
 from yiwang.accounts import oidc
-from yiwang.accounts.models import OidcClientScopes, User
+from yiwang.accounts.models import OidcClientScopes, RedeemedAuthorizationCode, User
 from yiwang.core.models import AuditEvent
 
 from .test_oidc import REDIRECT_URI, form_fields, make_citizen, query_of
@@ -248,3 +250,18 @@ def test_platform_administrators_set_a_clients_scopes_in_the_admin() -> None:
     )
     assert unknown.status_code == 200
     assert oidc.allowed_scopes(app) == {"openid", "profile", "phone"}
+
+
+def test_exchanged_codes_are_remembered_for_a_month_only() -> None:
+    app, secret = oidc.register_client(name="示范市公积金系统", redirect_uris=[REDIRECT_URI])
+    stale = RedeemedAuthorizationCode.objects.create(
+        code_digest="0" * 64, application=app, redeemed_at=timezone.now() - oidc.REDEEMED_CODE_MEMORY - dt.timedelta(1)
+    )
+    browser = Client()
+    browser.force_login(make_citizen(name="钱多", mobile="13912345677", sequence="744"))
+    verifier = generate_token(48)
+    assert (
+        _exchange(app, secret, _consented_code(browser, app.client_id, "openid", verifier), verifier).status_code == 200
+    )
+    assert not RedeemedAuthorizationCode.objects.filter(pk=stale.pk).exists()
+    assert RedeemedAuthorizationCode.objects.filter(application=app).count() == 1

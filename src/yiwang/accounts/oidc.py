@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -50,6 +51,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -90,6 +92,8 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 }
 
 
+# How long an exchanged code is remembered, so that its replay still revokes what it gave.
+REDEEMED_CODE_MEMORY = dt.timedelta(days=30)
 # What a client may ask for unless registered with more (``yiwang oidc-client --scope``).
 DEFAULT_CLIENT_SCOPES = ("openid", "profile")
 # The validated authorization request shown on the consent page, kept in the session: the consent
@@ -199,6 +203,8 @@ def _remember_redeemed_code(code: str, application: Any, access_token: str) -> N
     checksum = hashlib.sha256(access_token.encode("utf-8")).hexdigest()
     issued = get_access_token_model().objects.filter(token_checksum=checksum).first()
     refresh = get_refresh_token_model().objects.filter(access_token=issued).first() if issued else None
+    # Keeps the table small; a code leaked and first replayed a month later is left to token expiry.
+    RedeemedAuthorizationCode.objects.filter(redeemed_at__lt=timezone.now() - REDEEMED_CODE_MEMORY).delete()
     RedeemedAuthorizationCode.objects.update_or_create(
         code_digest=_code_digest(code),
         defaults={
