@@ -359,6 +359,8 @@ def personal_data_key_problems() -> list[str]:
 from yiwang.accounts import oidc_keys  # noqa: E402  (settings reads the signing key before Django starts)
 
 INSTALLED_APPS += ["oauth2_provider"]
+# DOT's own default, named so that migrations of models pointing at client applications can be made.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 
 # The issuer is the site's origin without a path, the prefix of the discovery
 # document at /.well-known/openid-configuration. Derived from each request

@@ -97,7 +97,8 @@ class Registered:
 
 def register(name: str = APP_NAME, *extra: str) -> Registered:
     out = io.StringIO()
-    call_command("oidc_client", name, "--redirect-uri", REDIRECT_URI, *extra, stdout=out)
+    scopes = [arg for scope in SCOPE.split() for arg in ("--scope", scope)]
+    call_command("oidc_client", name, "--redirect-uri", REDIRECT_URI, *scopes, *extra, stdout=out)
     lines = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
     return Registered(lines["client_id"], lines.get("client_secret", ""))
 
@@ -337,6 +338,8 @@ def test_authorization_code_flow_with_pkce_end_to_end(server: Any, http_sessions
     replay = exchange(discovery, app, params["code"], verifier)
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_grant"
+    # ...and revokes what the code gave the first time (RFC 6749 section 4.1.2).
+    assert client.get(discovery["userinfo_endpoint"], timeout=30).status_code == 401
 
     # A wrong code_verifier is refused (the code is then spent too).
     code = code_for(browser, discovery, app.client_id, generate_token(48))
@@ -399,6 +402,10 @@ def test_authorization_code_flow_with_pkce_end_to_end(server: Any, http_sessions
         headers = {"Authorization": f"Bearer {access_token}"}
         return requests.get(discovery["userinfo_endpoint"], headers=headers, timeout=30).status_code
 
+    fresh_verifier = generate_token(48)
+    fresh = exchange(discovery, app, code_for(browser, discovery, app.client_id, fresh_verifier), fresh_verifier)
+    assert fresh.status_code == 200
+    token = fresh.json()
     refreshed = refresh(token["refresh_token"])
     assert refreshed.status_code == 200
     rotated = refreshed.json()
@@ -527,7 +534,7 @@ def test_a_staff_member_who_has_not_passed_the_second_factor_gets_no_consent_pag
     """Single sign-on trusts the session; for staff the login view creates one only after TOTP."""
     staff = User.objects.create_user(username="sso-approver", password=PASSWORD)
     RoleAssignment.objects.create(user=staff, role=Role.APPROVER, department=Department.objects.get(code="market"))
-    app, _secret = oidc.register_client(name="示范市审批系统", redirect_uris=[REDIRECT_URI])
+    app, _secret = oidc.register_client(name="示范市审批系统", redirect_uris=[REDIRECT_URI], scopes=["staff"])
     browser = Client()
     after_password = browser.post("/accounts/login/", {"identifier": "sso-approver", "password": PASSWORD})
     assert after_password.status_code == 302

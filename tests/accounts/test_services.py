@@ -1,6 +1,7 @@
 """Identity rules: registration, codes, lockout, second factor, roles, delegations, personal data."""
 
 import datetime as dt
+import itertools
 
 import pyotp
 import pytest
@@ -10,7 +11,8 @@ from django.utils import timezone
 
 from yiwang.accounts import services
 from yiwang.accounts.constants import AssuranceLevel, CodePurpose, Role
-from yiwang.accounts.models import DataAccessRecord, OneTimeCode, Person, RoleAssignment, User
+from yiwang.accounts.models import DataAccessRecord, OneTimeCode, Person, RoleAssignment, Throttle, User
+from yiwang.accounts.services import login
 from yiwang.accounts.sms import latest_message
 from yiwang.core import crypto
 from yiwang.core.audit import AuditEvent
@@ -161,6 +163,73 @@ def test_password_login_locks_after_repeated_failures() -> None:
         services.authenticate_password(user.username, PASSWORD, ip="10.0.0.1")
     assert excinfo.value.code == "locked" and "锁定" in excinfo.value.detail
     assert events("auth.account_locked") == 1 and events("auth.login_failed") >= 5
+
+
+def _fail(identifier: str, ip: str, times: int = 1) -> services.IdentityError:
+    error = None
+    for _ in range(times):
+        with pytest.raises(services.IdentityError) as excinfo:
+            services.authenticate_password(identifier, "wrong-password", ip=ip)
+        error = excinfo.value
+    assert error is not None
+    return error
+
+
+def test_an_unknown_account_locks_with_the_same_message_and_status_as_a_real_one() -> None:
+    user = make_citizen()
+    known = [_fail(user.username, "10.0.0.2") for _ in range(6)]
+    unknown = [_fail("nobody-here", "10.0.0.2") for _ in range(6)]
+    assert [(e.code, e.status, e.detail) for e in known] == [(e.code, e.status, e.detail) for e in unknown]
+    assert known[-1].code == "locked" and known[-1].status == 429
+
+
+def test_an_attacker_cannot_lock_the_owner_out_from_another_address() -> None:
+    owner = make_staff(Role.APPROVER, "market")
+    _fail(owner.username, "203.0.113.9", times=8)
+    assert _fail(owner.username, "203.0.113.9").code == "locked"
+    outcome = services.authenticate_password(owner.username, PASSWORD, ip="10.1.2.3")
+    assert outcome.user == owner
+
+
+def test_lock_delays_grow_with_each_further_failure() -> None:
+    user = make_citizen()
+    key = f"user:{user.pk}@10.0.0.3"
+    waits = []
+    for _ in range(4):
+        _fail(user.username, "10.0.0.3", times=5 if not waits else 1)
+        row = Throttle.objects.get(key=key)
+        assert row.locked_until is not None
+        waits.append((row.locked_until - timezone.now()).total_seconds())
+        # The wait is over: the next attempt is checked again (and fails again).
+        Throttle.objects.filter(key=key).update(locked_until=timezone.now() - dt.timedelta(seconds=1))
+    assert 50 < waits[0] <= 60
+    assert all(later > 1.9 * earlier for earlier, later in itertools.pairwise(waits))
+
+
+def test_many_failures_from_everywhere_only_slow_the_account_down() -> None:
+    user = make_citizen()
+    for n in range(login.ACCOUNT_FAILURES_BEFORE_SLOWDOWN + 10):
+        Throttle.objects.filter(key=f"user:{user.pk}").update(locked_until=None)
+        _fail(user.username, f"198.51.100.{n % 250}")
+    row = Throttle.objects.get(key=f"user:{user.pk}")
+    assert row.locked_until is not None
+    assert (row.locked_until - timezone.now()) <= login.ACCOUNT_SLOWDOWN_CAP
+    slowed = _fail(user.username, "10.9.9.9")
+    assert slowed.code == "throttled" and "秒" in slowed.detail
+
+
+def test_unknown_accounts_run_the_password_hasher_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = login.make_password
+    monkeypatch.setattr(login, "make_password", lambda password: calls.append(password) or real(password))
+    _fail("no-such-user", "10.0.0.4")
+    assert calls == ["wrong-password"]
+    inactive = make_citizen()
+    User.objects.filter(pk=inactive.pk).update(is_active=False)
+    checked: list[str] = []
+    monkeypatch.setattr(User, "check_password", lambda self, raw: checked.append(raw) or False)
+    _fail(inactive.username, "10.0.0.4")
+    assert checked == ["wrong-password"]
 
 
 def test_unknown_account_and_wrong_password_look_the_same() -> None:

@@ -227,19 +227,30 @@ def test_staff_login_requires_binding_an_authenticator_then_a_fresh_code(page: P
 # --- (e) lockout --------------------------------------------------------------------------------
 
 
-def test_five_wrong_passwords_lock_the_account(page: Page, portal_url: str) -> None:
+def test_five_wrong_passwords_lock_the_account_from_that_address(page: Page, portal_url: str) -> None:
     victim = register_citizen(page, portal_url)
     log_out(page)
 
     for _ in range(5):
         log_in_with_password(page, portal_url, victim.mobile, "Wrong-password-1")
         expect(page.get_by_role("alert")).to_contain_text("账号或密码不正确")
-    # Even the right password is refused now, with a message that says why and for how long.
+    # Even the right password is refused now (from this address), saying how long, and as it would be for
+    # an account that does not exist.
     log_in_with_password(page, portal_url, victim.mobile, victim.password)
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("账户已锁定")
-    expect(alert).to_contain_text(re.compile(r"请\d+分钟后再试"))
+    expect(alert).to_contain_text("已暂时锁定")
+    expect(alert).not_to_contain_text("账户")
+    expect(alert).to_contain_text(re.compile(r"请\d+(分钟|秒)后再试"))
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
+
+
+def test_the_send_button_counts_down_until_another_code_may_be_sent(page: Page, portal_url: str) -> None:
+    page.goto(portal_url + "/accounts/login/sms/")
+    page.get_by_label("手机号码").fill(fresh_mobile())
+    page.get_by_role("button", name="发送验证码").click()
+    expect(page.get_by_role("status").filter(has_text="验证码已发送")).to_be_visible()
+    expect(page.get_by_role("button", name="发送验证码")).to_be_disabled()
+    expect(page.get_by_text(re.compile(r"^\d+ 秒后可重新发送$"))).to_be_visible()
 
 
 # --- (d) accessibility ----------------------------------------------------------------------------

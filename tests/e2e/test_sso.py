@@ -39,7 +39,17 @@ def sso_portal(seeded_snapshot: Snapshot) -> Iterator[tuple[str, str]]:
         env = {**os.environ, "YIWANG_VAR_DIR": str(var_dir), **database_env}
         for base_url in _serve(var_dir, database_env):
             result = subprocess.run(
-                [str(YIWANG), "oidc-client", APP_NAME, "--redirect-uri", CALLBACK],
+                [
+                    str(YIWANG),
+                    "oidc-client",
+                    APP_NAME,
+                    "--redirect-uri",
+                    CALLBACK,
+                    "--scope",
+                    "profile",
+                    "--scope",
+                    "phone",
+                ],
                 env=env,
                 capture_output=True,
                 text=True,

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from oauth2_provider.scopes import get_scopes_backend
 
 from . import services
-from .models import DataAccessRecord, Delegation, Organisation, OrganisationAgent, Person, RoleAssignment, User
+from .models import (
+    DataAccessRecord,
+    Delegation,
+    OidcClientScopes,
+    Organisation,
+    OrganisationAgent,
+    Person,
+    RoleAssignment,
+    User,
+)
 
 
 @admin.register(User)
@@ -115,3 +127,28 @@ class DataAccessRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class OidcClientScopesForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        label=_("允许申请的授权范围"),
+        choices=lambda: [(scope, scope) for scope in get_scopes_backend().get_all_scopes()],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("接入系统只能申请这里勾选的范围，超出的请求以 invalid_scope 拒绝。openid 总是包含在内。"),
+    )
+
+    class Meta:
+        model = OidcClientScopes
+        fields = ("application", "scopes")
+
+    def clean_scopes(self) -> list[str]:
+        return sorted({"openid", *self.cleaned_data["scopes"]})
+
+
+@admin.register(OidcClientScopes)
+class OidcClientScopesAdmin(admin.ModelAdmin):
+    """Which scopes each single-sign-on client may ask for (``yiwang oidc-client --scope`` sets them first)."""
+
+    form = OidcClientScopesForm
+    list_display = ("application", "__str__")
+    raw_id_fields = ("application",)

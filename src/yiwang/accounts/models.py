@@ -310,3 +310,43 @@ class DataAccessRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.accessor_label} → {self.person_id}"
+
+
+class OidcClientScopes(models.Model):
+    """The scopes one single-sign-on client may ask for; requests beyond them are refused (invalid_scope)."""
+
+    application = models.OneToOneField(
+        "oauth2_provider.Application",
+        on_delete=models.CASCADE,
+        related_name="yiwang_scopes",
+        verbose_name=_("接入系统"),
+    )
+    scopes = models.JSONField(_("允许申请的授权范围"), default=list)
+
+    class Meta:
+        verbose_name = _("接入系统授权范围")
+        verbose_name_plural = _("接入系统授权范围")
+
+    def __str__(self) -> str:
+        return " ".join(self.scopes)
+
+
+class RedeemedAuthorizationCode(models.Model):
+    """An authorization code already exchanged, and what it gave: a replay revokes those tokens.
+
+    DOT deletes the grant when its code is used, so nothing else remembers the
+    code. Only a digest is kept; the row is useless once the tokens expired.
+    """
+
+    code_digest = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey("oauth2_provider.Application", on_delete=models.CASCADE, related_name="+")
+    access_token_id = models.BigIntegerField(null=True)
+    token_family = models.UUIDField(null=True)
+    redeemed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("已兑换的授权码")
+        verbose_name_plural = _("已兑换的授权码")
+
+    def __str__(self) -> str:
+        return self.code_digest[:12]

@@ -39,8 +39,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
+import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
@@ -48,11 +51,17 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from oauth2_provider import views as dot_views
-from oauth2_provider.models import AbstractApplication, get_application_model
+from oauth2_provider.models import (
+    AbstractApplication,
+    get_access_token_model,
+    get_application_model,
+    get_refresh_token_model,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import get_scopes_backend
 
@@ -62,7 +71,7 @@ from yiwang.core.http import address_from_meta, client_address
 from yiwang.core.middleware import CONTENT_SECURITY_POLICY
 
 from . import policy
-from .models import DataAccessRecord, User
+from .models import DataAccessRecord, OidcClientScopes, RedeemedAuthorizationCode, User
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,9 @@ log = logging.getLogger(__name__)
 OAuthRequest = Any
 
 GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
+# Set by ConsentView in the request's META for the validator (oauthlib sees headers, not the Django
+# user): whether a user is logged in. A key without the HTTP_ prefix cannot come from the client.
+SESSION_USER_KEY = "YIWANG_SESSION_USER"
 PHONE_CLAIMS = ("phone_number", "phone_number_verified")
 # Claims each scope releases, beyond sub (openid). Used for the discovery document too.
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -79,6 +91,25 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "phone": PHONE_CLAIMS,
 }
 
+
+# How long an exchanged code is remembered, so that its replay still revokes what it gave.
+REDEEMED_CODE_MEMORY = dt.timedelta(days=30)
+# What a client may ask for unless registered with more (``yiwang oidc-client --scope``).
+DEFAULT_CLIENT_SCOPES = ("openid", "profile")
+# The validated authorization request shown on the consent page, kept in the session: the consent
+# form's hidden fields are the browser's copy, and an edited copy must not widen what was consented to.
+CONSENT_SESSION_KEY = "yiwang_oidc_consent"
+CONSENT_FIELDS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "claims",
+    "scope",
+)
 
 # Headings of the consent page; the descriptions are the SCOPES setting.
 SCOPE_TITLES = {
@@ -157,6 +188,55 @@ def _active(user: Any) -> bool:
     return user is not None and bool(getattr(user, "is_active", False))
 
 
+def allowed_scopes(application: Any) -> frozenset[str]:
+    """The scopes ``application`` may ask for: its registered list, or only ``openid`` without one."""
+    row = OidcClientScopes.objects.filter(application=application).first()
+    return frozenset(row.scopes) if row is not None else frozenset({"openid"})
+
+
+def _code_digest(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def _remember_redeemed_code(code: str, application: Any, access_token: str) -> None:
+    """Note which tokens a code gave, so that a replay of the code can revoke them."""
+    checksum = hashlib.sha256(access_token.encode("utf-8")).hexdigest()
+    issued = get_access_token_model().objects.filter(token_checksum=checksum).first()
+    refresh = get_refresh_token_model().objects.filter(access_token=issued).first() if issued else None
+    # Keeps the table small; a code leaked and first replayed a month later is left to token expiry.
+    RedeemedAuthorizationCode.objects.filter(redeemed_at__lt=timezone.now() - REDEEMED_CODE_MEMORY).delete()
+    RedeemedAuthorizationCode.objects.update_or_create(
+        code_digest=_code_digest(code),
+        defaults={
+            "application": application,
+            "access_token_id": issued.pk if issued else None,
+            "token_family": refresh.token_family if refresh else None,
+        },
+    )
+
+
+def revoke_tokens_of_replayed_code(code: str, application: Any, *, ip: str | None) -> bool:
+    """RFC 6749 4.1.2: a code used twice revokes what it gave the first time; False if it was never used."""
+    redeemed = RedeemedAuthorizationCode.objects.filter(code_digest=_code_digest(code), application=application).first()
+    if redeemed is None:
+        return False
+    with transaction.atomic():
+        if redeemed.token_family:
+            get_refresh_token_model().revoke_family(redeemed.token_family)
+        if redeemed.access_token_id:
+            token = get_access_token_model().objects.filter(pk=redeemed.access_token_id).first()
+            if token is not None:
+                token.revoke()
+        record_event(
+            "oidc.code_replayed",
+            actor_label=f"oidc-client:{application.client_id}"[:200],
+            target=_audit_target(application),
+            ip=ip,
+            detail={"client_id": application.client_id, "redeemed_at": redeemed.redeemed_at.isoformat()},
+        )
+    return True
+
+
 class YiwangOAuth2Validator(OAuth2Validator):
     """DOT's validator with Yiwang's claims, flow restrictions and audit records."""
 
@@ -194,12 +274,34 @@ class YiwangOAuth2Validator(OAuth2Validator):
             return False
         return bool(super().validate_response_type(client_id, response_type, client, request, *args, **kwargs))
 
-    # --- only active users ------------------------------------------------------
+    # --- prompt=none (OpenID Connect Core 1.0, 3.1.2.6) ----------------------------
+
+    def validate_silent_login(self, request: OAuthRequest) -> bool:
+        # False answers login_required; the consent view marks requests of a logged-in user.
+        return (request.headers or {}).get(SESSION_USER_KEY) == "1"
+
+    def validate_silent_authorization(self, request: OAuthRequest) -> bool:
+        # Citizens consent on our page each time; only a client trusted to skip it may sign in silently.
+        return bool(getattr(request.client, "skip_authorization", False))
+
+    def validate_scopes(
+        self, client_id: str, scopes: list[str], client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
+    ) -> bool:
+        # Each client asks only for what it was registered for; more is invalid_scope.
+        if not set(scopes or []) <= allowed_scopes(client):
+            log.warning("OIDC client %s refused: scopes %s beyond its allowed list", client_id, scopes)
+            return False
+        return bool(super().validate_scopes(client_id, scopes, client, request, *args, **kwargs))
+
+    # --- only active users, codes once ---------------------------------------------
 
     def validate_code(
         self, client_id: str, code: str, client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
     ) -> bool:
-        return bool(super().validate_code(client_id, code, client, request, *args, **kwargs)) and _active(request.user)
+        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            revoke_tokens_of_replayed_code(code, client, ip=address_from_meta(request.headers))
+            return False
+        return _active(request.user)
 
     def validate_refresh_token(
         self, refresh_token: str, client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
@@ -229,6 +331,8 @@ class YiwangOAuth2Validator(OAuth2Validator):
 
     def save_bearer_token(self, token: dict[str, Any], request: OAuthRequest, *args: Any, **kwargs: Any) -> None:
         super().save_bearer_token(token, request, *args, **kwargs)
+        if request.grant_type == "authorization_code" and request.code:
+            _remember_redeemed_code(request.code, request.client, str(token.get("access_token", "")))
         record_event(
             "oidc.token_issued",
             actor=request.user,
@@ -245,12 +349,19 @@ class YiwangOAuth2Validator(OAuth2Validator):
 # --- clients ------------------------------------------------------------------------
 
 
-def register_client(*, name: str, redirect_uris: list[str], public: bool = False) -> tuple[Any, str]:
+def register_client(
+    *, name: str, redirect_uris: list[str], public: bool = False, scopes: Iterable[str] = DEFAULT_CLIENT_SCOPES
+) -> tuple[Any, str]:
     """Register a department's system; returns the application and its secret (shown once, "" if public).
 
     Only what a department needs is possible: authorization code with PKCE,
-    RS256 ID tokens, exact redirect URIs (https only in production).
+    RS256 ID tokens, exact redirect URIs (https only in production), and the
+    ``scopes`` it may ask for (``openid`` always included).
     """
+    wanted = sorted({"openid", *(scope.strip() for scope in scopes if scope.strip())})
+    unknown = [scope for scope in wanted if scope not in get_scopes_backend().get_all_scopes()]
+    if unknown:
+        raise OidcClientError("未知的授权范围：" + "、".join(unknown))
     name = " ".join((name or "").split())
     if not 2 <= len(name) <= 255:
         raise OidcClientError("系统名称应为2至255个字符")
@@ -276,6 +387,7 @@ def register_client(*, name: str, redirect_uris: list[str], public: bool = False
         raise OidcClientError("登记信息无效：" + "；".join(str(m) for m in exc.messages)) from exc
     with transaction.atomic():
         application.save()
+        OidcClientScopes.objects.create(application=application, scopes=wanted)
         record_event(
             "oidc.client_registered",
             actor_label="system:oidc-client",
@@ -285,6 +397,7 @@ def register_client(*, name: str, redirect_uris: list[str], public: bool = False
                 "name": name,
                 "client_type": application.client_type,
                 "redirect_uris": redirect_uris,
+                "scopes": wanted,
             },
         )
     return application, secret
@@ -326,9 +439,19 @@ class ConsentView(dot_views.AuthorizationView):
 
     template_name = "oauth2_provider/authorize.html"
 
+    def validate_authorization_request(self, request: HttpRequest) -> Any:
+        # The validator answers prompt=none from this mark: login_required without a session user,
+        # consent_required with one (see YiwangOAuth2Validator.validate_silent_login).
+        user = getattr(request, "user", None)
+        request.META[SESSION_USER_KEY] = "1" if user is not None and user.is_authenticated else "0"
+        return super().validate_authorization_request(request)
+
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response: HttpResponse = super().get(request, *args, **kwargs)
-        redirect_uri = self.oauth2_data.get("redirect_uri")
+        oauth2_data = getattr(self, "oauth2_data", {})
+        redirect_uri = oauth2_data.get("redirect_uri")
+        if response.status_code == 200 and oauth2_data:
+            self._remember_request(oauth2_data)
         if response.status_code == 200 and redirect_uri:
             # The site's CSP allows forms to post to our own origin only, and browsers apply
             # form-action to the redirect that follows: the consent form may also lead to the
@@ -363,7 +486,23 @@ class ConsentView(dot_views.AuthorizationView):
         ]
         return context
 
+    def _remember_request(self, oauth2_data: dict[str, Any]) -> None:
+        remembered = {name: oauth2_data.get(name) for name in CONSENT_FIELDS if name != "scope"}
+        remembered["scope"] = " ".join(oauth2_data.get("scopes", []))
+        pending = dict(self.request.session.get(CONSENT_SESSION_KEY, {}))
+        pending[str(oauth2_data.get("client_id", ""))] = remembered
+        self.request.session[CONSENT_SESSION_KEY] = pending
+
     def form_valid(self, form: Any) -> HttpResponse:
+        # The request this user saw on the consent page, not the form's hidden copy of it.
+        pending = dict(self.request.session.get(CONSENT_SESSION_KEY, {}))
+        remembered = pending.pop(str(form.cleaned_data.get("client_id", "")), None)
+        if remembered is None:
+            return render(
+                self.request, "oauth2_provider/authorize.html", {"error": {"error": "invalid_request"}}, status=400
+            )
+        self.request.session[CONSENT_SESSION_KEY] = pending
+        form.cleaned_data.update({name: remembered.get(name) or "" for name in CONSENT_FIELDS})
         response: HttpResponse = super().form_valid(form)
         application = get_application_model().objects.filter(client_id=form.cleaned_data.get("client_id")).first()
         if application is not None:
@@ -395,11 +534,23 @@ class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
         return body
 
 
+def _unsupported_grant_type() -> HttpResponse:
+    """RFC 6749 section 5.2: a grant type this server does not offer (the device flow, password...)."""
+    response = JsonResponse({"error": "unsupported_grant_type"}, status=400)
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
 class TokenView(dot_views.TokenView):
     """DOT's token endpoint; refusals (a wrong PKCE verifier, a replayed code) are audited."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response: HttpResponse = super().post(request, *args, **kwargs)
+        # DOT would answer other grants itself (the device flow with a 404 "device_not_found").
+        if request.POST.get("grant_type", "") not in GRANT_TYPES:
+            response = _unsupported_grant_type()
+        else:
+            response = super().post(request, *args, **kwargs)
         if response.status_code >= 400:
             client_id = request.POST.get("client_id", "") or _basic_auth_client_id(request)
             record_event(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import segno
@@ -130,18 +131,43 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/totp_setup.html", {"form": form, "secret": secret, "qr_svg": qr_svg})
 
 
+@dataclass
+class SendStep:
+    """The outcome of pressing 发送验证码: the bound mobile form (with any refusal) and the countdown."""
+
+    form: forms.MobileForm
+    wait_seconds: int
+
+
+def _send_code_step(request: HttpRequest, purpose: str) -> SendStep:
+    """Send a code for the posted mobile number; refusals land on the bound mobile form, never a 500."""
+    mobile_form = forms.MobileForm(request.POST)
+    if not mobile_form.is_valid():
+        return SendStep(mobile_form, 0)
+    mobile = mobile_form.cleaned_data["mobile"]
+    try:
+        services.send_code(mobile, purpose, ip=client_address(request))
+    except services.IdentityError as error:
+        _show_error(mobile_form, error)
+    else:
+        messages.success(request, "验证码已发送，5分钟内有效")
+    return SendStep(mobile_form, services.seconds_until_resend(mobile))
+
+
+def _send_context(step: SendStep | None, form: Any) -> dict[str, Any]:
+    """The first step's mobile field and countdown: from the send form after a send, else the page's form."""
+    if step is None:
+        return {"send_form": None, "mobile_field": form["mobile"], "resend_wait": 0}
+    return {"send_form": step.form, "mobile_field": step.form["mobile"], "resend_wait": step.wait_seconds}
+
+
 @require_http_methods(["GET", "POST"])
 def sms_login(request: HttpRequest) -> HttpResponse:
     form = forms.SmsLoginForm(request.POST or None)
+    step: SendStep | None = None
     if request.method == "POST" and request.POST.get("action") == "send":
-        mobile_form = forms.MobileForm(request.POST)
+        step = _send_code_step(request, CodePurpose.LOGIN)
         form = forms.SmsLoginForm(initial={"mobile": request.POST.get("mobile", "")})
-        if mobile_form.is_valid():
-            try:
-                services.send_code(mobile_form.cleaned_data["mobile"], CodePurpose.LOGIN, ip=client_address(request))
-                messages.success(request, "验证码已发送，5分钟内有效")
-            except services.IdentityError as error:
-                _show_error(form, error)
     elif request.method == "POST" and form.is_valid():
         try:
             user = services.authenticate_sms(
@@ -151,7 +177,8 @@ def sms_login(request: HttpRequest) -> HttpResponse:
             _show_error(form, error)
         else:
             return _finish_login(request, user, "sms")
-    return render(request, "accounts/login_sms.html", {"form": form, "next": safe_next(request, "")})
+    context = {"form": form, "next": safe_next(request, ""), **_send_context(step, form)}
+    return render(request, "accounts/login_sms.html", context)
 
 
 @require_POST
@@ -178,15 +205,11 @@ def register(request: HttpRequest) -> HttpResponse:
         request.POST if request.POST.get("action") == "register" else None,
         initial={"mobile": request.session.get(REGISTER_MOBILE, "")},
     )
+    step: SendStep | None = None
     if request.method == "POST" and request.POST.get("action") == "send":
-        mobile_form = forms.MobileForm(request.POST)
-        if mobile_form.is_valid():
-            try:
-                services.send_code(mobile_form.cleaned_data["mobile"], CodePurpose.REGISTER, ip=client_address(request))
-                request.session[REGISTER_MOBILE] = mobile_form.cleaned_data["mobile"]
-                messages.success(request, "验证码已发送，5分钟内有效")
-            except services.IdentityError as error:
-                _show_error(form, error)
+        step = _send_code_step(request, CodePurpose.REGISTER)
+        if not step.form.errors:
+            request.session[REGISTER_MOBILE] = step.form.cleaned_data["mobile"]
         form = forms.RegisterForm(initial={"mobile": request.POST.get("mobile", "")})
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -206,7 +229,7 @@ def register(request: HttpRequest) -> HttpResponse:
             request.session.pop(REGISTER_MOBILE, None)
             messages.success(request, "注册成功，已完成二级实名认证")
             return _finish_login(request, user, "registration")
-    return render(request, "accounts/register.html", {"form": form})
+    return render(request, "accounts/register.html", {"form": form, **_send_context(step, form)})
 
 
 @require_http_methods(["GET"])

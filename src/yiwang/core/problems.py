@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja import Schema
@@ -168,6 +169,13 @@ class ApiProblemMiddleware:
                 "uri_too_long",
                 _("请求地址过长，路径和查询参数合计不能超过%(limit)d字节") % {"limit": MAX_API_URI_BYTES},
             )
+        if request.content_type == "multipart/form-data":
+            # Parsed here, once, rather than first by the CSRF check or Ninja: there a body without a
+            # boundary (MultiPartParserError) would end as a 500 instead of the client's mistake.
+            try:
+                request.POST  # noqa: B018 -- reading it parses the body, and Django keeps the result
+            except MultiPartParserError:
+                return problem_response(request, 400, "malformed_body", _("请求体无法解析：multipart 格式不正确"))
         response = self.get_response(request)
         if response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE):
             return response

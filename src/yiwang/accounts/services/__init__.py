@@ -7,7 +7,7 @@ other apps and the app's own doors import the public names from here
 (``from yiwang.accounts import services``), which is the app's public face.
 """
 
-from yiwang.accounts.services.codes import send_code, verify_code
+from yiwang.accounts.services.codes import seconds_until_resend, send_code, verify_code
 from yiwang.accounts.services.delegation import (
     ActingFor,
     act_for_at_counter,
@@ -72,6 +72,7 @@ __all__ = [
     "revoke_delegation",
     "revoke_organisation_agent",
     "revoke_role",
+    "seconds_until_resend",
     "send_code",
     "start_totp_enrolment",
     "throttle_failure",

@@ -65,6 +65,20 @@ def send_code(mobile: str, purpose: str, *, ip: str | None = None) -> None:
         )
 
 
+def seconds_until_resend(mobile: str) -> int:
+    """How long before another code may be sent to ``mobile`` (0: now); drives the send button's countdown."""
+    try:
+        index = mobile_index(clean_mobile(mobile))
+    except IdentityError:
+        return 0
+    last = OneTimeCode.objects.filter(mobile_index=index).order_by("-created_at").values_list("created_at", flat=True)
+    sent_at = last.first()
+    if sent_at is None:
+        return 0
+    remaining = (sent_at + CODE_RESEND_INTERVAL - timezone.now()).total_seconds()
+    return max(0, int(remaining + 0.999))
+
+
 def verify_code(mobile: str, purpose: str, code: str, *, ip: str | None = None) -> None:
     """Accept a code once: wrong, expired, used or over-tried codes are refused and audited."""
     mobile = clean_mobile(mobile)

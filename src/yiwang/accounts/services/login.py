@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -36,6 +41,7 @@ from yiwang.accounts.services.people import (
 from yiwang.accounts.services.throttling import (
     IP_FAILURES_PER_WINDOW,
     PASSWORD_FAILURES_BEFORE_LOCK,
+    throttle_backoff,
     throttle_clear,
     throttle_failure,
     throttle_locked_until,
@@ -122,6 +128,15 @@ def _user_by_identifier(identifier: str) -> User | None:
     return getattr(person, "user", None) if person else None
 
 
+# Per account and address: 5 free failures, then 1 minute, doubling with each further failure, up to a day.
+PAIR_LOCK_BASE = dt.timedelta(minutes=1)
+PAIR_LOCK_CAP = dt.timedelta(hours=24)
+# Per account, from every address together: only ever a short wait, never a lock its owner cannot wait out.
+ACCOUNT_FAILURES_BEFORE_SLOWDOWN = 50
+ACCOUNT_SLOWDOWN_BASE = dt.timedelta(seconds=1)
+ACCOUNT_SLOWDOWN_CAP = dt.timedelta(seconds=30)
+
+
 @dataclass
 class LoginOutcome:
     user: User
@@ -129,30 +144,76 @@ class LoginOutcome:
     needs_enrolment: bool
 
 
-def authenticate_password(identifier: str, password: str, *, ip: str | None = None) -> LoginOutcome:
-    """Check a password with lockout per account and throttling per address.
+def _account_key(user: User | None, identifier: str) -> str:
+    """The throttling name of the account tried: its id, or a digest of an identifier nobody holds.
 
-    The same refusal is given for an unknown account and a wrong password, so
-    that nobody can probe which accounts exist.
+    Unknown identifiers are counted like accounts, so that their refusals,
+    locks included, read exactly like those of an existing account.
     """
-    ip_key = f"ip:{ip}" if ip else ""
+    if user is not None:
+        return f"user:{user.pk}"
+    normalised = (identifier or "").strip()[:64].upper()
+    digest = hmac.new(settings.SECRET_KEY.encode(), normalised.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"unknown:{digest}"
+
+
+def _wait_text(until: dt.datetime) -> str:
+    seconds = max(1, int((until - timezone.now()).total_seconds() + 0.999))
+    if seconds < 60:
+        return _("%(seconds)s秒") % {"seconds": seconds}
+    return _("%(minutes)s分钟") % {"minutes": (seconds + 59) // 60}
+
+
+def _password_matches(user: User | None, password: str) -> bool:
+    """Check the password; for an unknown account hash it anyway, so both cost the same time."""
+    if user is None:
+        make_password(password)
+        return False
+    return user.check_password(password)
+
+
+def _refuse_if_blocked(
+    ip_key: str, pair_key: str, account_key: str, user: User | None, identifier: str, ip: str | None
+) -> None:
     if ip_key and throttle_locked_until(ip_key):
         record_event("auth.login_throttled", ip=ip, detail={"identifier": _mask_identifier(identifier)})
         raise IdentityError("throttled", _("登录尝试过于频繁，请稍后再试"))
+    if until := throttle_locked_until(pair_key):
+        record_event("auth.login_locked", actor=user, ip=ip, detail={"identifier": _mask_identifier(identifier)})
+        raise IdentityError("locked", _("登录失败次数过多，已暂时锁定，请%(wait)s后再试") % {"wait": _wait_text(until)})
+    if until := throttle_locked_until(account_key):
+        record_event("auth.login_slowed", actor=user, ip=ip, detail={"identifier": _mask_identifier(identifier)})
+        raise IdentityError("throttled", _("登录尝试过于频繁，请%(wait)s后再试") % {"wait": _wait_text(until)})
+
+
+def authenticate_password(identifier: str, password: str, *, ip: str | None = None) -> LoginOutcome:
+    """Check a password, with growing delays per account and address, and throttling per address.
+
+    An unknown account and a wrong password get the same refusal, cost the
+    same time (the password is hashed either way) and lock alike, so that
+    nobody can probe which accounts exist. Failures lock the account only for
+    the address they came from, for a time that doubles with each further
+    failure; failures from everywhere together only slow the account down
+    (at most ``ACCOUNT_SLOWDOWN_CAP`` per attempt), so a stranger cannot lock
+    its owner out.
+    """
     user = _user_by_identifier(identifier)
-    account_key = f"user:{user.pk}" if user else ""
-    if account_key and (until := throttle_locked_until(account_key)):
-        record_event("auth.login_locked", actor=user, ip=ip)
-        minutes = max(1, int((until - timezone.now()).total_seconds() // 60) + 1)
-        raise IdentityError("locked", _("密码错误次数过多，账户已锁定，请%(minutes)s分钟后再试") % {"minutes": minutes})
-    if user is None or not user.is_active or not user.check_password(password or ""):
-        if account_key and throttle_failure(account_key, limit=PASSWORD_FAILURES_BEFORE_LOCK):
-            record_event("auth.account_locked", actor=user, ip=ip)
+    account_key = _account_key(user, identifier)
+    ip_key = f"ip:{ip}" if ip else ""
+    pair_key = f"{account_key}@{ip or '-'}"
+    _refuse_if_blocked(ip_key, pair_key, account_key, user, identifier, ip)
+    matches = _password_matches(user, password or "")
+    if user is None or not user.is_active or not matches:
+        if throttle_backoff(pair_key, free=PASSWORD_FAILURES_BEFORE_LOCK, base=PAIR_LOCK_BASE, cap=PAIR_LOCK_CAP):
+            record_event("auth.account_locked", actor=user, ip=ip, detail={"identifier": _mask_identifier(identifier)})
+        throttle_backoff(
+            account_key, free=ACCOUNT_FAILURES_BEFORE_SLOWDOWN, base=ACCOUNT_SLOWDOWN_BASE, cap=ACCOUNT_SLOWDOWN_CAP
+        )
         if ip_key:
             throttle_failure(ip_key, limit=IP_FAILURES_PER_WINDOW)
         record_event("auth.login_failed", actor=user, ip=ip, detail={"identifier": _mask_identifier(identifier)})
         raise IdentityError("invalid_credentials", _("账号或密码不正确"))
-    throttle_clear(account_key)
+    throttle_clear(pair_key)
     needs_second = policy.requires_second_factor(user)
     enrolled = needs_second and TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
     return LoginOutcome(user=user, needs_second_factor=needs_second, needs_enrolment=needs_second and not enrolled)

@@ -48,3 +48,31 @@ def throttle_failure(
 def throttle_clear(key: str) -> None:
     """Forget the failures of ``key`` (after a success)."""
     Throttle.objects.filter(key=key).delete()
+
+
+def throttle_backoff(
+    key: str,
+    *,
+    free: int,
+    base: dt.timedelta,
+    cap: dt.timedelta,
+    memory: dt.timedelta = dt.timedelta(hours=24),
+) -> dt.datetime | None:
+    """Count a failure for ``key``; from the ``free``-th on, block it for ``base`` doubled per further failure.
+
+    Unlike :func:`throttle_failure` the count is not reset by a block, so each
+    failure after a block waits twice as long (up to ``cap``). The count is
+    forgotten ``memory`` after its first failure. Returns when the block ends.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row, _created = Throttle.objects.select_for_update().get_or_create(key=key)
+        if now - row.window_started_at > memory:
+            row.failures = 0
+            row.window_started_at = now
+        row.failures += 1
+        if row.failures >= free:
+            delay = min(cap, base * 2 ** min(row.failures - free, 30))
+            row.locked_until = now + delay
+        row.save()
+    return row.locked_until if row.failures >= free else None
