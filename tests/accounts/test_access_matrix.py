@@ -124,13 +124,14 @@ MATRIX: list[tuple[str, str, str, dict | None, dict[str, int]]] = [
         None,
         expect({"owner"}),
     ),
-    ("api-v1:get_person", "get", "/api/v1/accounts/persons/{person}", None, expect({"owner"} | CASE_STAFF)),
+    # Issue 12 item 1: a person id leads staff nowhere, whatever case they name; they read through a held case.
+    ("api-v1:get_person", "get", "/api/v1/accounts/persons/{person}", None, expect({"owner"})),
     (
         "api-v1:reveal_person",
         "post",
         "/api/v1/accounts/persons/{person}/reveal",
         {"fields": ["mobile"], "purpose": "核对申请人", "case_reference": "SQ-1"},
-        expect({"owner"} | CASE_STAFF),
+        expect({"owner"}),
     ),
     ("api-v1:list_staff", "get", "/api/v1/accounts/staff", None, expect(ADMINS | {"police_admin"})),
     (
@@ -332,6 +333,14 @@ CASE_MATRIX: list[tuple[str, str, str, dict | None, dict[str, int]]] = [
         "/workbench/cases/{case}/files/{case_file}/",
         None,
         expect({"owner"} | OPENERS, anonymous=302),
+    ),
+    # 查看完整信息: only the holder of the case's open task (the market clerk, at acceptance) reads; others 404.
+    (
+        "workbench:reveal",
+        "post",
+        "/workbench/cases/{case}/reveal/",
+        {"which": ["mobile"], "purpose": "contact_applicant"},
+        expect({"counter_clerk"}, anonymous=302),
     ),
     ("workbench:counter", "get", "/counter/", None, expect({"counter_clerk"}, anonymous=302, denied=403)),
     (
