@@ -104,6 +104,15 @@ API_MATRIX: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int]]] = 
         expect(set(), denied=422),
     ),
     ("api-v1:hotline_suggest", "get", f"{BASE}/suggest?title=噪音", None, expect({"operator"}, denied=403)),
+    # Issue 12 item 1: the caller's number only for those holding the open order (the 12345 desk, housing's
+    # live assignment); the supervisor who sees it, and everyone else, get the same 404 as for a missing order.
+    (
+        "api-v1:hotline_reveal_caller",
+        "post",
+        f"{BASE}/orders/{{order}}/caller/reveal",
+        {"purpose": "contact_caller"},
+        expect({"operator", "handler"}),
+    ),
 ]
 
 

@@ -191,6 +191,14 @@ PAGE_MATRIX: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int]]] =
         {"acknowledge-expected_version": "{version}"},
         expect({"handler"}, ok=302, operator=403, supervisor=403),
     ),
+    # 查看完整号码: those holding the open order; the caller is sent on to their own page's rule (404 here).
+    (
+        "hotline:reveal_caller",
+        "post",
+        "/hotline/desk/{order}/caller/",
+        {"purpose": "callback"},
+        expect({"operator", "handler"}),
+    ),
 ]
 PUBLIC_ROUTES: set[str] = set()
 
