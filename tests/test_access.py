@@ -174,9 +174,10 @@ RULES: list[Rule] = [
          {"agent_document_type": "resident_id", "agent_document_number": "1", "relationship": "child",
           "valid_until": "2030-01-01"}),
     Rule("api-v1:revoke_delegation", POST, "/api/v1/accounts/me/delegations/{delegation}/revoke", api({"owner"})),
-    Rule("api-v1:get_person", GET, "/api/v1/accounts/persons/{person}", api({"owner"} | CASE_ROLE_HOLDERS)),
-    Rule("api-v1:reveal_person", POST, "/api/v1/accounts/persons/{person}/reveal", api({"owner"} | CASE_ROLE_HOLDERS),
-         {"fields": ["mobile"], "purpose": "核对申请人", "case_reference": "SQ-1"}),
+    # A person id leads staff nowhere (issue 12 item 1): they read a person's data through a case or order they hold.
+    Rule("api-v1:get_person", GET, "/api/v1/accounts/persons/{person}", api({"owner"})),
+    Rule("api-v1:reveal_person", POST, "/api/v1/accounts/persons/{person}/reveal", api({"owner"}),
+         {"fields": ["mobile"]}),
     # --- staff management ----------------------------------------------------------------------------------
     Rule("accounts:staff", GET, "/staff/", expect(ADMINS | {"police_admin"})),
     Rule("accounts:staff_detail", GET, "/staff/{market_clerk}/", expect(ADMINS)),
@@ -241,6 +242,11 @@ RULES: list[Rule] = [
     # --- the workbench and the counter ----------------------------------------------------------------------
     Rule("workbench:home", GET, "/workbench/", expect(OPENERS | DESK_HOLDERS, denied=403)),
     Rule("workbench:case", GET, "/workbench/cases/{case}/", expect(OPENERS)),
+    # 查看完整信息: only the holder of the case's open task (the market clerk, at acceptance); others see no case.
+    Rule("workbench:reveal", POST, "/workbench/cases/{case}/reveal/", expect({"counter_clerk"}),
+         {"which": ["mobile"], "purpose": "contact_applicant"}),
+    Rule("api-v1:reveal_applicant", POST, "/api/v1/cases/{case}/applicant/reveal", api({"counter_clerk"}),
+         {"fields": ["mobile"], "purpose": "contact_applicant"}),
     # An empty form is bad input for those who may open the case; the others never learn it exists.
     Rule("workbench:act", POST, "/workbench/cases/{case}/actions/accept/", expect(OPENERS, ok=400)),
     Rule("workbench:file", GET, "/workbench/cases/{case}/files/{case_file}/", expect({"owner"} | OPENERS)),
@@ -264,6 +270,11 @@ RULES: list[Rule] = [
     Rule("hotline:hot_issues", GET, "/hotline/hot/", expect({"hotline_operator", "supervisor"}, denied=403)),
     # The caller is sent to their own page.
     Rule("hotline:desk_order", GET, "/hotline/desk/{order}/", expect(HOTLINE_VIEWERS, owner=302)),
+    # 查看完整号码: those holding the open order (the 12345 desk, housing's live assignment); others see no order.
+    Rule("hotline:reveal_caller", POST, "/hotline/desk/{order}/caller/",
+         expect({"hotline_operator", "housing_handler"}), {"purpose": "callback"}),
+    Rule("api-v1:hotline_reveal_caller", POST, "/api/v1/hotline/orders/{order}/caller/reveal",
+         api({"hotline_operator", "housing_handler"}), {"purpose": "contact_caller"}),
     # The world's order has no files: 404 for everyone. Who gets a real file is tested in test_attachments.py.
     Rule("hotline:attachment", GET, "/hotline/orders/{order}/attachments/1/", expect(set())),
     # Only housing's handler may acknowledge; the operator and supervisor see the order but are refused (403).

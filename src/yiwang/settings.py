@@ -443,6 +443,12 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@yiwang.invali
 SITE_URL = os.environ.get("YIWANG_SITE_URL", OIDC_ISSUER).strip().rstrip("/")
 # --- end of background worker and notifications ---
 
+# --- personal data ---
+# Full personal-data reads one staff member may make per hour; beyond it they are refused (429) and the
+# supervisors alerted (accounts.services.personal_data, docs/adr/0011).
+YIWANG_PII_REVEALS_PER_HOUR = int(os.environ.get("YIWANG_PII_REVEALS_PER_HOUR", "30"))
+# --- end of personal data ---
+
 # --- application materials (uploads) ---
 # Checked by yiwang.core.uploads before they are kept; rules, limits and
 # configuration: docs/uploads.md.

@@ -416,28 +416,39 @@ def test_organisation_and_its_agents() -> None:
 def test_reading_full_personal_data_is_recorded_with_purpose() -> None:
     citizen = make_citizen("周八")
     reviewer = make_staff(Role.REVIEWER, "market")
+    justification = services.RevealJustification(
+        person_id=citizen.person_id, reference="SQ-2026-0001", department_name="", purpose="verify_identity"
+    )
     with pytest.raises(services.IdentityError, match="用途"):
-        services.reveal_person_data(actor=reviewer, person=citizen.person, fields=["mobile"], purpose="")
+        services.reveal_person_data(
+            actor=reviewer,
+            justification=services.RevealJustification(
+                person_id=citizen.person_id, reference="SQ-2026-0001", department_name="", purpose="好奇"
+            ),
+            fields=["mobile"],
+        )
     values = services.reveal_person_data(
-        actor=reviewer,
-        person=citizen.person,
-        fields=["document_number", "mobile"],
-        purpose="核对申请人身份",
-        case_reference="SQ-2026-0001",
+        actor=reviewer, justification=justification, fields=["document_number", "mobile"]
     )
     assert values["document_number"] == full_number(citizen.person)
     record = DataAccessRecord.objects.get(person=citizen.person)
     assert record.accessor == reviewer and record.department_name == "示范市市场监督管理局"
     assert record.fields == ["document_number", "mobile"] and record.case_reference == "SQ-2026-0001"
-    grid = make_staff(Role.GRID_WORKER, "xingfu_street")
+    assert record.purpose == "核对申请人身份"
+    # A citizen never reads another person's data, whatever justification is put in front of the service.
     other = make_citizen("吴九")
-    for actor in (grid, other):
-        with pytest.raises(services.IdentityError):
-            services.reveal_person_data(
-                actor=actor, person=citizen.person, fields=["mobile"], purpose="好奇", case_reference="X"
-            )
+    with pytest.raises(services.IdentityError):
+        services.reveal_person_data(actor=other, justification=justification, fields=["mobile"])
     assert DataAccessRecord.objects.filter(person=citizen.person).count() == 1
     assert events("pii.read") >= 1
+
+
+def test_reading_ones_own_data_is_recorded_as_self() -> None:
+    citizen = make_citizen("郑十")
+    values = services.reveal_own_data(actor=citizen, fields=["mobile"])
+    assert values == {"mobile": crypto.decrypt(citizen.person.mobile_encrypted)}
+    record = DataAccessRecord.objects.get(person=citizen.person)
+    assert record.accessor_label == "本人" and record.purpose == "本人查看"
 
 
 def test_passwords_are_hashed_with_argon2(settings) -> None:

@@ -83,9 +83,7 @@ class DelegationIn(Schema):
 
 
 class RevealIn(Schema):
-    fields: Annotated[list[str], Field(min_length=1, max_length=2)]
-    purpose: Annotated[str, Field(max_length=200)] = ""
-    case_reference: Annotated[str, Field(max_length=80)] = ""
+    fields: Annotated[list[Annotated[str, Field(max_length=32)]], Field(min_length=1, max_length=3)]
 
 
 class StaffOut(Schema):
@@ -209,7 +207,7 @@ def revoke_delegation(request: HttpRequest, delegation_id: int) -> DelegationOut
 @router.get(
     "/persons/{person_id}",
     response={200: PersonOut, **problems(401, 404, 422)},
-    summary="自然人（脱敏），限本人和办件人员",
+    summary="自然人（脱敏），限本人；工作人员经办件或工单查看",
 )
 def get_person(request: HttpRequest, person_id: int) -> PersonOut:
     person = selectors.get_person_for(request.user, person_id)  # type: ignore[arg-type]
@@ -219,17 +217,11 @@ def get_person(request: HttpRequest, person_id: int) -> PersonOut:
 @router.post(
     "/persons/{person_id}/reveal",
     response={200: dict[str, str], **problems(400, 401, 404, 422)},
-    summary="查看完整证件号码或手机号（留痕）",
+    summary="本人查看完整证件号码或手机号（留痕）；工作人员经办件或工单查看",
 )
 def reveal_person(request: HttpRequest, person_id: int, data: RevealIn) -> dict[str, str]:
-    person = selectors.get_person_for(request.user, person_id)  # type: ignore[arg-type]
-    return services.reveal_person_data(
-        actor=request.user,  # type: ignore[arg-type]
-        person=person,
-        fields=data.fields,
-        purpose=data.purpose,
-        case_reference=data.case_reference,
-    )
+    selectors.get_person_for(request.user, person_id)  # type: ignore[arg-type]
+    return services.reveal_own_data(actor=request.user, fields=data.fields)  # type: ignore[arg-type]
 
 
 @router.get("/staff", response={200: list[StaffOut], **problems(401, 404)}, summary="本部门及下级部门的工作人员")

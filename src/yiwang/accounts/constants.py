@@ -56,6 +56,16 @@ class Relationship(models.TextChoices):
     GUARDIAN = "guardian", _("监护人")
 
 
+class RevealPurpose(models.TextChoices):
+    """Why a staff member reads a person's full data: chosen from this list, shown to the person."""
+
+    CONTACT_APPLICANT = "contact_applicant", _("电话联系申请人")
+    VERIFY_IDENTITY = "verify_identity", _("核对申请人身份")
+    CALLBACK = "callback", _("工单回访")
+    CONTACT_CALLER = "contact_caller", _("联系来电人核实诉求")
+    DOCUMENT = "document", _("制作办件文书")
+
+
 class CodePurpose(models.TextChoices):
     REGISTER = "register", _("注册")
     LOGIN = "login", _("登录")

@@ -94,8 +94,6 @@ class RevealForm(forms.Form):
         choices=[("document_number", _("证件号码")), ("mobile", _("手机号码"))],
         widget=forms.CheckboxSelectMultiple,
     )
-    purpose = forms.CharField(label=_("查看用途"), max_length=200, required=False)
-    case_reference = forms.CharField(label=_("关联办件编号"), max_length=80, required=False)
 
 
 def split_scope(text: str) -> list[str]:

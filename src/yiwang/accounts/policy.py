@@ -15,7 +15,6 @@ from django.db.models import Q, QuerySet
 from yiwang.directory.selectors import department_and_descendants
 
 from .constants import (
-    CASE_ROLES,
     DEPARTMENT_GRANTABLE_ROLES,
     PLATFORM_WIDE_ROLES,
     STAFF_ROLES,
@@ -127,10 +126,13 @@ def manageable_staff(actor: Any) -> QuerySet[User]:
 
 
 def can_read_person_data(actor: Any, person: Person) -> bool:
-    """The person themself, or case staff (the purpose and case are checked and logged by the caller)."""
-    if getattr(actor, "person_id", None) == person.pk:
-        return True
-    return has_any_role(actor, CASE_ROLES)
+    """Only the person themself reaches a person record by its id.
+
+    Staff reach a person only through a case or work order they hold, whose
+    app states the justification (``services.reveal_person_data``): an id
+    alone must not lead anywhere, or ids could be walked one by one.
+    """
+    return getattr(actor, "person_id", None) is not None and actor.person_id == person.pk
 
 
 def can_manage_organisation(actor: Any, organisation: Organisation) -> bool:

@@ -251,9 +251,7 @@ def account_home(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and user.person is not None:
         reveal_form = forms.RevealForm(request.POST)
         if reveal_form.is_valid():
-            revealed = services.reveal_person_data(
-                actor=user, person=user.person, fields=reveal_form.cleaned_data["which"], purpose="本人查看"
-            )
+            revealed = services.reveal_own_data(actor=user, fields=reveal_form.cleaned_data["which"])
     return render(
         request,
         "accounts/home.html",

@@ -117,6 +117,11 @@ class SubmitOut(Schema):
     cases: list[CaseSummaryOut]
 
 
+class RevealIn(Schema):
+    fields: Annotated[list[Annotated[str, Field(max_length=32)]], Field(min_length=1, max_length=3)]
+    purpose: Annotated[str, Field(max_length=32)]
+
+
 class ActionIn(Schema):
     version: int | None = None
     reason: Annotated[str, Field(max_length=2000)] = ""
@@ -387,6 +392,17 @@ def my_cases(request: HttpRequest, page: Query[PageParams]) -> CasePage:
 )
 def get_case(request: HttpRequest, number: str) -> CaseOut:
     return _case_out(request, selectors.get_case(request.user, number))
+
+
+@router.post(
+    "/{number}/applicant/reveal",
+    response={200: dict[str, str], **problems(400, 401, 404, 422, 429)},
+    summary="查看申请人完整证件号码、手机号或姓名（限办理该办件环节的工作人员，留痕、限次）",
+)
+def reveal_applicant(
+    request: HttpRequest, number: Annotated[str, Field(max_length=64)], data: RevealIn
+) -> dict[str, str]:
+    return services.reveal_applicant(actor=request.user, number=number, fields=data.fields, purpose=data.purpose)
 
 
 @router.post(

@@ -12,8 +12,14 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from yiwang.accounts.constants import RevealPurpose
 from yiwang.cases import definitions
-from yiwang.cases.services import DEFAULT_CORRECTION_DAYS, MAX_CORRECTION_DAYS, MAX_EXTENSION_DAYS
+from yiwang.cases.services import (
+    CASE_REVEAL_PURPOSES,
+    DEFAULT_CORRECTION_DAYS,
+    MAX_CORRECTION_DAYS,
+    MAX_EXTENSION_DAYS,
+)
 from yiwang.core.identifiers import DocumentType
 
 if TYPE_CHECKING:
@@ -156,6 +162,20 @@ ACTION_FORMS: dict[str, type[ActionForm]] = {
 class WithdrawForm(forms.Form):
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     reason = _reason(_("撤回理由"), required=True)
+
+
+class RevealApplicantForm(forms.Form):
+    """查看完整信息 on the staff case page: what to see and why, the why chosen from a list."""
+
+    which = forms.MultipleChoiceField(
+        label=_("要查看的信息"),
+        choices=[("mobile", _("手机号码")), ("document_number", _("证件号码")), ("name", _("姓名"))],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    purpose = forms.ChoiceField(
+        label=_("查看用途"),
+        choices=[(p.value, p.label) for p in RevealPurpose if p.value in CASE_REVEAL_PURPOSES],
+    )
 
 
 class LookupForm(forms.Form):

@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from yiwang.accounts import policy as accounts_policy
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.accounts.constants import CASE_ROLES, PLATFORM_WIDE_ROLES, Role
+from yiwang.cases.constants import OPEN_CASE_STATES, TaskStatus
 from yiwang.cases.models import Application, Case, CaseTask
 from yiwang.cases.workflow import Actor, Transition
 
@@ -110,6 +111,31 @@ def can_work_task(user: Any, task: CaseTask) -> bool:
     if task.role == Role.COUNTER_CLERK and accounts_policy.has_any_role(user, {Role.COUNTER_CLERK}):
         return True
     return accounts_policy.in_scope(user, task.department.code, {task.role})
+
+
+def holds_task(user: Any, case: Case) -> bool:
+    """An open task of the case waits for a role the user holds in that task's own department.
+
+    Stricter than :func:`can_work_task`: a counter clerk of another department
+    may accept at any window, but does not thereby hold the case's data.
+    """
+    if not _authenticated(user):
+        return False
+    tasks = CaseTask.objects.filter(case=case, status=TaskStatus.OPEN).select_related("department")
+    return any(accounts_policy.in_scope(user, task.department.code, {task.role}) for task in tasks)
+
+
+def may_reveal_applicant(user: Any, case: Case) -> bool:
+    """Staff read the applicant's full data only while the case is open and they hold a task on it."""
+    return case.state in OPEN_CASE_STATES and holds_task(user, case)
+
+
+def handles_case(user: Any, case: Case) -> bool:
+    """Who prints the case's documents with the applicant's full name: a holder of an open task, or whoever
+    completed one (a decision document is printed after the decision, when no task of theirs is open)."""
+    if not _authenticated(user):
+        return False
+    return holds_task(user, case) or CaseTask.objects.filter(case=case, completed_by_id=user.pk).exists()
 
 
 def visible_cases(user: Any) -> QuerySet[Case]:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("workbench/", staff_views.workbench, name="home"),
     path("workbench/cases/<str:number>/", staff_views.case_page, name="case"),
     path("workbench/cases/<str:number>/actions/<slug:action>/", staff_views.act, name="act"),
+    path("workbench/cases/<str:number>/reveal/", staff_views.reveal_applicant, name="reveal"),
     path("workbench/cases/<str:number>/files/<int:file_id>/", staff_views.case_file, name="file"),
     path("counter/", staff_views.counter, name="counter"),
     path("counter/start/", staff_views.counter_start, name="counter_start"),

@@ -19,6 +19,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yiwang.accounts import services as accounts_services
@@ -104,6 +105,9 @@ def _render_case(
     action: str = "",
     error: str = "",
     status: int = 200,
+    reveal_form: forms.RevealApplicantForm | None = None,
+    revealed: dict[str, str] | None = None,
+    reveal_error: str = "",
 ) -> HttpResponse:
     view = staff.staff_case_view(request.user, case)
     action_forms = []
@@ -115,7 +119,15 @@ def _render_case(
     return render(
         request,
         "cases/staff/case.html",
-        {"view": view, "case": case, "action_forms": action_forms, "page_error": page_error},
+        {
+            "view": view,
+            "case": case,
+            "action_forms": action_forms,
+            "page_error": page_error,
+            "reveal_form": reveal_form or forms.RevealApplicantForm(),
+            "revealed": revealed or {},
+            "reveal_error": reveal_error,
+        },
         status=status,
     )
 
@@ -159,6 +171,31 @@ def act(request: HttpRequest, number: str, action: str) -> HttpResponse:
         return _render_case(request, case, bound=form, action=action, error=refused.message, status=refused.status)
     messages.success(request, _("已完成：%(label)s") % {"label": TRANSITIONS[action].label})
     return HttpResponseRedirect(safe_next(request, reverse("workbench:case", args=[case.number])))
+
+
+@login_required
+@require_POST
+@never_cache
+def reveal_applicant(request: HttpRequest, number: str) -> HttpResponse:
+    """查看完整信息: the applicant's full data on the case page, for a holder of a task on the open case.
+
+    The values are shown in this one answer (never stored in the session or
+    a URL); the read is recorded in the applicant's list and the audit log.
+    """
+    user = _user(request)
+    case = staff.get_staff_case(user, number)
+    form = forms.RevealApplicantForm(request.POST)
+    if not form.is_valid():
+        return _render_case(request, case, reveal_form=form, status=400)
+    try:
+        revealed = services.reveal_applicant(
+            actor=user, number=case.number, fields=form.cleaned_data["which"], purpose=form.cleaned_data["purpose"]
+        )
+    except services.CaseNotFound as refused:
+        raise Http404(refused.message) from refused
+    except accounts_services.IdentityError as refused:
+        return _render_case(request, case, reveal_form=form, reveal_error=refused.message, status=refused.status)
+    return _render_case(request, case, reveal_form=form, revealed=revealed)
 
 
 @login_required

@@ -382,7 +382,7 @@ def case_print(request: HttpRequest, number: str, kind: str) -> HttpResponse:
     case = selectors.get_case(request.user, number)
     if kind not in documents.DOCUMENT_KINDS:
         raise Http404(_("没有这种文书"))
-    document = documents.document_view(case, kind)
+    document = documents.document_view(case, kind, viewer=request.user)
     return render(request, f"cases/print/{kind}.html", {"document": document, "case": case})
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from .models import InAppMessage
+from .models import AuditEvent, InAppMessage
 
 # --- message centre (站内消息) ---
 
@@ -34,3 +35,21 @@ def get_own_message(user: Any, message_id: int) -> InAppMessage:
 
 
 # --- end of message centre ---
+
+
+# --- audit log ---
+
+
+def count_audit_events(event: str, *, actor_id: int, since: dt.datetime, exclude_person_id: int | None = None) -> int:
+    """How many ``event`` records ``actor_id`` left since ``since`` (optionally not those about one person).
+
+    Rate limits that must survive restarts and span processes count what the
+    audit log already holds instead of keeping counters of their own.
+    """
+    records = AuditEvent.objects.filter(event=event, actor_id=actor_id, occurred_at__gte=since)
+    if exclude_person_id is not None:
+        records = records.exclude(on_behalf_of_person_id=exclude_person_id)
+    return records.count()
+
+
+# --- end of audit log ---

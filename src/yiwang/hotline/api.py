@@ -74,6 +74,14 @@ class ActionIn(Schema):
     params: Annotated[dict[Code, ParamValue], Field(max_length=10)] = {}
 
 
+class RevealCallerIn(Schema):
+    purpose: Annotated[str, Field(max_length=32)]
+
+
+class RevealCallerOut(Schema):
+    phone: str
+
+
 class PageParams(Schema):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
@@ -372,6 +380,17 @@ def hotline_my_orders(request: HttpRequest, page: Query[PageParams]) -> OrderPag
 )
 def hotline_get_order(request: HttpRequest, number: Annotated[str, Field(max_length=32)]) -> OrderOut:
     return _order_out(request, selectors.get_visible(request.user, number))
+
+
+@router.post(
+    "/orders/{number}/caller/reveal",
+    response={200: RevealCallerOut, **problems(400, 401, 404, 409, 422, 429)},
+    summary="查看来电人完整电话（限持有该工单的话务员或承办部门，回访用，留痕、限次）",
+)
+def hotline_reveal_caller(
+    request: HttpRequest, number: Annotated[str, Field(max_length=32)], data: RevealCallerIn
+) -> RevealCallerOut:
+    return RevealCallerOut(phone=services.reveal_caller_phone(actor=request.user, number=number, purpose=data.purpose))
 
 
 @router.post(

@@ -18,10 +18,12 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yiwang.core.audit import record_event
 from yiwang.core.http import client_address
+from yiwang.core.problems import ServiceError
 from yiwang.hotline import forms, page_data, policy, selectors, services
 from yiwang.hotline.constants import Source
 from yiwang.hotline.models import WorkOrder
@@ -169,6 +171,9 @@ def _render_order(
     action: str = "",
     error: str = "",
     status: int = 200,
+    reveal_form: forms.RevealCallerForm | None = None,
+    revealed_phone: str = "",
+    reveal_error: str = "",
 ) -> HttpResponse:
     user = user_of(request)
     view = page_data.staff_order_view(user, order)
@@ -215,6 +220,10 @@ def _render_order(
             "knowledge": knowledge,
             "duplicates": duplicates,
             "looked_for_duplicates": look_for_duplicates,
+            "may_reveal_caller": policy.reveal_desk(user, order) is not None,
+            "reveal_form": reveal_form or forms.RevealCallerForm(),
+            "revealed_phone": revealed_phone,
+            "reveal_error": reveal_error,
         },
         status=status,
     )
@@ -280,6 +289,27 @@ def act(request: HttpRequest, number: str, action: str) -> HttpResponse:
         # Sent back by a grid worker, say: the order is no longer theirs to see.
         return redirect("hotline:desk")
     return redirect("hotline:desk_order", number=order.number)
+
+
+@login_required
+@require_POST
+@never_cache
+def reveal_caller(request: HttpRequest, number: str) -> HttpResponse:
+    """查看完整号码: the caller's number in this one answer, for whoever holds the open order (recorded)."""
+    user = user_of(request)
+    order = _visible(request, number)
+    if not page_data.sees_as_staff(user, order):
+        raise Http404(_("工单不存在"))
+    form = forms.RevealCallerForm(request.POST)
+    if not form.is_valid():
+        return _render_order(request, order, reveal_form=form, status=400)
+    try:
+        phone = services.reveal_caller_phone(actor=user, number=order.number, purpose=form.cleaned_data["purpose"])
+    except services.WorkOrderNotFound as refused:
+        raise Http404(refused.message) from refused
+    except ServiceError as refused:
+        return _render_order(request, order, reveal_form=form, reveal_error=refused.message, status=refused.status)
+    return _render_order(request, order, reveal_form=form, revealed_phone=phone)
 
 
 # --- supervision ------------------------------------------------------------------------------------------

@@ -17,12 +17,14 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from yiwang.accounts.constants import RevealPurpose
 from yiwang.hotline.constants import Satisfaction, WorkOrderKind
 from yiwang.hotline.services import (
     CONTENT_MAX,
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
     MAX_EXTENSION_DAYS,
+    ORDER_REVEAL_PURPOSES,
     REASON_MAX,
     TITLE_MAX,
 )
@@ -194,6 +196,15 @@ class OpenOrderForm(forms.Form):
 
 
 # --- actions on one order ------------------------------------------------------------------------
+
+
+class RevealCallerForm(forms.Form):
+    """查看完整号码 beside the caller on the desk page, for a 回访 or a clarifying call; the why from a list."""
+
+    purpose = forms.ChoiceField(
+        label=_("查看用途"),
+        choices=[(p.value, p.label) for p in RevealPurpose if p.value in ORDER_REVEAL_PURPOSES],
+    )
 
 
 class ActionForm(forms.Form):

@@ -6,7 +6,7 @@ from typing import Any
 
 from yiwang.accounts import policy as accounts_policy
 from yiwang.accounts.constants import Role
-from yiwang.hotline.constants import AssignmentState
+from yiwang.hotline.constants import AssignmentState, WorkOrderState
 from yiwang.hotline.models import Assignment, WorkOrder
 from yiwang.hotline.workflow import Actor
 
@@ -96,6 +96,30 @@ def may_see_caller(user: Any, order: WorkOrder) -> bool:
     if order.anonymous:
         return is_operator(user) or (order.caller_user_id is not None and order.caller_user_id == user.pk)
     return can_view(user, order)
+
+
+# Orders still being worked on: a caller's number is needed until the callback (回访) is recorded.
+OPEN_ORDER_STATES = frozenset(
+    {WorkOrderState.REGISTERED, WorkOrderState.DISPATCHED, WorkOrderState.HANDLING, WorkOrderState.REPLIED}
+)
+
+
+def is_open_order(order: WorkOrder) -> bool:
+    return order.state in OPEN_ORDER_STATES or (order.state == WorkOrderState.CLOSED and order.called_back_at is None)
+
+
+def reveal_desk(user: Any, order: WorkOrder) -> Assignment | str | None:
+    """Where ``user`` holds an open order whose caller's full number they may read, or None.
+
+    An operator holds it at the 12345 desk (the string ``"hotline"``); a
+    department handler through a live assignment of their department. An
+    anonymous reporter's number stays with the hotline centre.
+    """
+    if not _authenticated(user) or not is_open_order(order) or not may_see_caller(user, order):
+        return None
+    if is_operator(user):
+        return "hotline"
+    return handles_for(user, order) if not order.anonymous else None
 
 
 def can_register_for_others(user: Any) -> bool:

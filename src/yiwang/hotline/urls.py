@@ -21,6 +21,7 @@ urlpatterns = [
     path("desk/intake/", desk_views.intake, name="intake"),
     path("desk/<str:number>/", desk_views.order_page, name="desk_order"),
     path("desk/<str:number>/actions/<slug:action>/", desk_views.act, name="act"),
+    path("desk/<str:number>/caller/", desk_views.reveal_caller, name="reveal_caller"),
     path("supervision/", desk_views.supervision, name="supervision"),
     path("hot/", desk_views.hot_issues, name="hot_issues"),
 ]

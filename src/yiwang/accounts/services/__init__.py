@@ -38,7 +38,13 @@ from yiwang.accounts.services.people import (
     find_person_by_mobile,
     mobile_index,
 )
-from yiwang.accounts.services.personal_data import reveal_person_data
+from yiwang.accounts.services.personal_data import (
+    RevealJustification,
+    record_reveal,
+    reveal_own_data,
+    reveal_person_data,
+    reveals_per_hour,
+)
 from yiwang.accounts.services.second_factor import confirm_totp, start_totp_enrolment, verify_second_factor
 from yiwang.accounts.services.staff import create_staff, grant_role, revoke_role
 from yiwang.accounts.services.throttling import throttle_failure, throttle_locked_until
@@ -47,6 +53,7 @@ __all__ = [
     "ActingFor",
     "IdentityError",
     "LoginOutcome",
+    "RevealJustification",
     "act_for_at_counter",
     "act_for_by_delegation",
     "add_organisation_agent",
@@ -66,9 +73,12 @@ __all__ = [
     "mobile_index",
     "record_event_denied",
     "record_login",
+    "record_reveal",
     "register_citizen",
     "register_organisation",
+    "reveal_own_data",
     "reveal_person_data",
+    "reveals_per_hour",
     "revoke_delegation",
     "revoke_organisation_agent",
     "revoke_role",

@@ -19,6 +19,7 @@ class IdentityError(ServiceError):
         "locked": 429,
         "code_too_soon": 429,
         "code_limit": 429,
+        "reveal_limit": 429,
     }
 
 

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from yiwang.cases import definitions, selectors
+from yiwang.cases import definitions, selectors, services
 from yiwang.cases.constants import CaseOutcome, CaseState
 from yiwang.cases.models import ApplicationFile, Case, CaseEvent, CorrectionNotice
 from yiwang.cases.page_data.applications import holds
 from yiwang.core import calendar, crypto
-
-if TYPE_CHECKING:
-    pass
-
 
 DOCUMENT_KINDS = {
     "receipt": _("受理回执"),
@@ -73,7 +69,15 @@ def _last_event(case: Case, *actions: str) -> CaseEvent | None:
     return case.events.filter(action__in=actions).order_by("-id").first()
 
 
-def document_view(case: Case, kind: str) -> DocumentView:
+def printed_applicant(case: Case, viewer: Any) -> str:
+    """The applicant as a document names them: in full for the applicant and for a handler of the case
+    (a recorded read, docs/adr/0011), masked for everyone else who may open the case."""
+    if case.applicant_organisation_id is None and getattr(viewer, "person_id", None) == case.applicant_person_id:
+        return case.applicant_name
+    return services.applicant_name_for_document(actor=viewer, case=case) or masked_applicant(case)
+
+
+def document_view(case: Case, kind: str, viewer: Any = None) -> DocumentView:
     """One printable document of the case; 404 when the case has no such document (yet)."""
     if kind not in {k for k, _title in available_documents(case)}:
         raise Http404(gettext("该办件没有这份文书"))
@@ -81,7 +85,7 @@ def document_view(case: Case, kind: str) -> DocumentView:
         kind=kind,
         title=str(DOCUMENT_KINDS[kind]),
         case=case,
-        applicant=masked_applicant(case),
+        applicant=printed_applicant(case, viewer) if viewer is not None else masked_applicant(case),
         issued_on=calendar.today_local(),
     )
     if kind == "receipt":

@@ -129,6 +129,7 @@ class StaffCaseView:
     departments: list[tuple[str, str]]
     documents: list[tuple[str, str]]
     open_correction: CorrectionNotice | None
+    may_reveal: bool = False
 
 
 def _shown_value(form_field: definitions.FormField, value: str) -> str:
@@ -187,6 +188,7 @@ def staff_case_view(user: Any, case: Case) -> StaffCaseView:
         departments=departments,
         documents=available_documents(case),
         open_correction=selectors.open_correction(case),
+        may_reveal=policy.may_reveal_applicant(user, case),
     )
 
 

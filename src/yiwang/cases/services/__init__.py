@@ -13,6 +13,7 @@ apps use (``from yiwang.cases import services``):
 - ``applications``: who applies, drafts, answers and files before submission;
 - ``submission``: ``submit_application``, one case per item;
 - ``lookup``: the throttle of the public lookup (办件查询);
+- ``personal_data``: the applicant's full data for the staff holding the case;
 - ``actions``: ``perform``, the one door, with its handlers in ``acceptance``,
   ``review`` and ``handling``.
 
@@ -37,9 +38,15 @@ from yiwang.cases.services.applications import (
 from yiwang.cases.services.errors import CaseActionRefused, CaseError, CaseNotFound, CaseThrottled
 from yiwang.cases.services.handling import MAX_EXTENSION_DAYS
 from yiwang.cases.services.lookup import LOOKUP_FAILURE_LIMIT, check_lookup_allowed, record_failed_lookup
+from yiwang.cases.services.personal_data import (
+    CASE_REVEAL_PURPOSES,
+    applicant_name_for_document,
+    reveal_applicant,
+)
 from yiwang.cases.services.submission import SUBMISSION_KEY_MAX, submit_application
 
 __all__ = [
+    "CASE_REVEAL_PURPOSES",
     "DEFAULT_CORRECTION_DAYS",
     "LOOKUP_FAILURE_LIMIT",
     "MAX_CORRECTION_DAYS",
@@ -53,6 +60,7 @@ __all__ = [
     "CaseThrottled",
     "abandon_application",
     "applicant_for",
+    "applicant_name_for_document",
     "application_definition",
     "application_problems",
     "attach_file",
@@ -61,6 +69,7 @@ __all__ = [
     "perform",
     "record_failed_lookup",
     "remove_file",
+    "reveal_applicant",
     "save_draft",
     "start_application",
     "submit_application",

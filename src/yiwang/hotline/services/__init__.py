@@ -14,6 +14,7 @@ apps use (``from yiwang.hotline import services``):
 - ``rules``: field lengths, time limits, ``clean_text``;
 - ``attachments``: checking and storing photos and documents;
 - ``intake``: ``register`` and the classifier's ``suggest``;
+- ``personal_data``: the caller's full number for the staff holding the order;
 - ``rectification``: ``open_rectification`` for a bad rating (差评整改);
 - ``actions``: ``perform``, the one door, with its handlers in ``dispatch``,
   ``handling`` and ``closing``;
@@ -37,6 +38,7 @@ from yiwang.hotline.services.deadlines import escalate_if_late, escalate_overdue
 from yiwang.hotline.services.errors import ActionRefused, HotlineError, NotAllowed, WorkOrderNotFound
 from yiwang.hotline.services.grid import GridLoadReport, grid_locator, load_grid, report_grid_problem
 from yiwang.hotline.services.intake import CallerDetails, Suggestion, department_for_category, register, suggest
+from yiwang.hotline.services.personal_data import ORDER_REVEAL_PURPOSES, reveal_caller_phone
 from yiwang.hotline.services.rectification import open_rectification
 from yiwang.hotline.services.rules import (
     AUTO_DISPATCH_CONFIDENCE,
@@ -62,6 +64,7 @@ __all__ = [
     "MAX_ATTACHMENT_BYTES",
     "MAX_EXTENSION_DAYS",
     "MAX_REOPENS",
+    "ORDER_REVEAL_PURPOSES",
     "PHOTO_TYPES",
     "REASON_MAX",
     "SYSTEM_ACTOR_LABEL",
@@ -88,5 +91,6 @@ __all__ = [
     "perform",
     "register",
     "report_grid_problem",
+    "reveal_caller_phone",
     "suggest",
 ]
