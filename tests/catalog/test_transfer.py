@@ -1,5 +1,7 @@
 """Batch import and export: dry run, all or nothing, upsert by code, round trip, real county list."""
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -138,7 +140,7 @@ def test_real_county_list_imports_and_is_searchable(shared_dir: Path) -> None:
     assert any(w.field == "code" for w in dry.warnings)
     report = import_catalog(data, "csv", mapping="sichuan")
     assert report.created == 1135
-    assert report.departments_created >= 30
+    assert report.departments_created == 34
     imported = ServiceItem.objects.published().filter(division_code="511602000000")
     assert imported.count() == 1135
     assert Department.objects.filter(name="区教科体局").exists()
@@ -151,3 +153,57 @@ def test_real_county_list_imports_and_is_searchable(shared_dir: Path) -> None:
     assert any(h.doc.name == "中职和本专科建档立卡特别资助项目" for h in hits[:3])
     # Importing the same list again changes nothing.
     assert import_catalog(data, "csv", mapping="sichuan").unchanged == 1135
+
+
+def test_real_county_list_puts_every_item_under_its_dept_code(shared_dir: Path) -> None:
+    """Issue 12 item 19: the department is the row's deptCode, not the credit code inside itemCode."""
+    path = shared_dir / "data/catalog/sichuan_guangan_items.csv"
+    rows = list(csv.DictReader(io.StringIO(path.read_text("utf-8-sig"))))
+    report = import_catalog(path.read_bytes(), "csv", mapping="sichuan")
+    assert report.departments_created == 34
+    imported = ServiceItem.objects.published().filter(division_code="511602000000").select_related("department")
+    department_of = {item.code: item.department for item in imported}
+    assert len(department_of) == 1135
+    # Every row lands in a department of its own name, and one deptCode never spreads over two departments.
+    codes_per_dept_code: dict[str, set[str]] = {}
+    for row in rows:
+        department = department_of[row["itemCode"]]
+        assert department.name == row["department"], row["itemCode"]
+        codes_per_dept_code.setdefault(row["deptCode"], set()).add(department.code)
+    assert all(len(codes) == 1 for codes in codes_per_dept_code.values())
+    assert len({d.code for d in department_of.values()}) == 34
+    # 区行政审批局 lists items that carry other bodies' credit codes: they stay with it.
+    assert Department.objects.get(code="imp-68236467-9").name == "区行政审批局"
+    assert imported.filter(department__code="imp-68236467-9").count() == 344
+    # The 人社局's sub-unit codes and the second 交通运输局 code are one department each, and said so.
+    assert imported.filter(department__name="区人社局").values("department").distinct().count() == 1
+    assert imported.filter(department__name="区交通运输局").count() == 107
+    merged = [w.reason for w in report.warnings if w.field == "deptCode"]
+    assert any("11736" in reason for reason in merged)
+
+
+SHARED_CREDIT_CSV = (
+    "department,main_item,name,itemCode,taskType,areaCode,deptCode,link\n"
+    "区甲局,未分类,甲局事项,AAA001-511602000000-000-11511301008778183N-1-00,1,511602000000,dept-a,\n"
+    "区乙局,未分类,乙局事项,BBB001-511602000000-000-11511301008778183N-1-00,20,511602000000,dept-b,\n"
+    "区乙局,未分类,乙局事项二,BBB002-511602000000-000-11511301008778183N-1-00,20,511602000000,dept-b_7,\n"
+)
+
+
+def test_departments_sharing_a_credit_code_stay_apart() -> None:
+    """Issue 12 item 19: two departments whose items carry one credit code are two departments."""
+    report = import_catalog(SHARED_CREDIT_CSV.encode(), "csv", mapping="sichuan")
+    assert report.departments_created == 2
+    by_code = {i.code.split("-")[0]: i.department for i in ServiceItem.objects.filter(division_code="511602000000")}
+    assert by_code["AAA001"].code == "imp-dept-a" and by_code["AAA001"].name == "区甲局"
+    assert by_code["BBB001"].code == by_code["BBB002"].code == "imp-dept-b"
+    assert by_code["BBB001"].name == "区乙局"
+
+
+def test_unusable_dept_code_is_an_error_of_its_row() -> None:
+    bad = (
+        SHARED_CREDIT_CSV + "区丙局,未分类,丙局事项,CCC001-511602000000-000-11511301008778183N-1-00,1,511602000000,,\n"
+    )
+    with pytest.raises(ImportRejected) as excinfo:
+        import_catalog(bad.encode(), "csv", mapping="sichuan", dry_run=True)
+    assert [(p.row, p.field) for p in excinfo.value.report.errors if p.field == "deptCode"] == [(5, "deptCode")]

@@ -15,8 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,28 @@ from django.db import transaction
 from openpyxl import Workbook, load_workbook
 
 from yiwang.core.audit import record_event
-from yiwang.core.identifiers import IMPLEMENTATION_CODE_RE, credit_code_problem
 from yiwang.directory import selectors as directory_selectors
 from yiwang.directory import services as directory_services
 
-from . import services
-from .constants import Level
-from .models import ServiceItem
-from .records import ALL_FIELDS, LIST_FIELDS, CleanRecord, Problem, Validator, apply_record, item_to_record
+from .. import services
+from ..constants import Level
+from ..models import ServiceItem
+from ..records import ALL_FIELDS, LIST_FIELDS, CleanRecord, Problem, Validator, apply_record, item_to_record
+from .mappings import MAPPINGS, Mapping, MappingContext
+from .report import ImportRejected, ImportReport, RowProblem
+
+__all__ = [
+    "FORMATS",
+    "MAPPINGS",
+    "ImportRejected",
+    "ImportReport",
+    "RowProblem",
+    "detect_format",
+    "export_records",
+    "import_catalog",
+    "read_rows",
+    "write_export",
+]
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -71,102 +84,6 @@ CHINESE_HEADERS = {
     "办理流程": "steps",
     "收费": "fees",
     "常见问题": "faqs",
-}
-
-
-@dataclass
-class RowProblem:
-    row: int
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"第{self.row}行 {self.field}：{self.reason}"
-
-
-@dataclass
-class ImportReport:
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    departments_created: int = 0
-    errors: list[RowProblem] = field(default_factory=list)
-    warnings: list[RowProblem] = field(default_factory=list)
-    applied: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-class ImportRejected(Exception):
-    def __init__(self, report: ImportReport) -> None:
-        super().__init__(f"{len(report.errors)} 处错误，未导入任何数据")
-        self.report = report
-
-
-# --- mappings -------------------------------------------------------------
-
-
-@dataclass
-class Mapping:
-    """How to turn one row of a foreign layout into a record."""
-
-    name: str
-    description: str
-    convert: Callable[[dict[str, str], MappingContext], dict[str, Any]]
-    creates_departments: bool = False
-
-
-@dataclass
-class MappingContext:
-    division_names: dict[str, str] = field(default_factory=dict)
-    departments: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-def _sichuan_row(row: dict[str, str], context: MappingContext) -> dict[str, Any]:
-    """The provincial platform's list layout (columns department, name, itemCode, taskType, areaCode…).
-
-    The implementing department is keyed by the credit code embedded in the
-    item code where it is well formed, else by its name; it is created under
-    the row's division if it does not exist.
-    """
-    code = (row.get("itemCode") or "").strip()
-    name = (row.get("department") or "").strip()
-    match = IMPLEMENTATION_CODE_RE.match(code)
-    credit = match["credit"] if match and credit_code_problem(match["credit"]) is None else ""
-    area = (row.get("areaCode") or "").strip()
-    department_code = f"imp-{credit.lower()}" if credit else f"imp-{area}-{abs(hash_text(name)) % 10**8:08d}"
-    context.departments.setdefault(
-        department_code, {"name": name, "credit_code": credit, "division": area or "000000000000"}
-    )
-    return {
-        "code": code,
-        "name": (row.get("name") or "").strip(),
-        "kind": (row.get("taskType") or "").strip(),
-        "department": department_code,
-        "division_code": area,
-        "level": Level.COUNTY if area.endswith("000000") and not area.endswith("00000000") else "",
-        "audience": "both",
-    }
-
-
-def hash_text(text: str) -> int:
-    """A stable (not per-process randomised) hash for building codes from names."""
-    value = 0
-    for ch in text:
-        value = (value * 131 + ord(ch)) % (2**61 - 1)
-    return value
-
-
-MAPPINGS = {
-    "sichuan": Mapping(
-        name="sichuan",
-        description="四川政务服务网事项清单（department, name, itemCode, taskType, areaCode, deptCode）",
-        convert=_sichuan_row,
-        creates_departments=True,
-    ),
 }
 
 
@@ -295,11 +212,10 @@ def import_catalog(
 
 
 def _read_records(
-    data: bytes, fmt: str, chosen: Any, context: MappingContext, report: ImportReport
+    data: bytes, fmt: str, chosen: Mapping | None, context: MappingContext, report: ImportReport
 ) -> list[tuple[int, dict[str, Any]]]:
     """Rows of the file as records (through the column mapping, if any), with duplicate codes reported."""
-    records: list[tuple[int, dict[str, Any]]] = []
-    seen_codes: dict[str, int] = {}
+    rows: list[tuple[int, dict[str, Any]]] = []
     for number, row in read_rows(data, fmt):
         report.rows += 1
         if report.rows > MAX_ROWS:
@@ -307,9 +223,18 @@ def _read_records(
         if row.get("__invalid__"):
             report.errors.append(RowProblem(number, "-", "应为对象"))
             continue
+        rows.append((number, row))
+    if chosen is not None:
+        # A mapping sees the whole file first: which department a code means can depend on other rows.
+        chosen.prepare(rows, context)
+        report.warnings.extend(context.warnings)
+    records: list[tuple[int, dict[str, Any]]] = []
+    seen_codes: dict[str, int] = {}
+    for number, row in rows:
+        record: dict[str, Any]
+        problems: list[Problem]
         if chosen is not None:
-            record: dict[str, Any] = chosen.convert(row, context)
-            problems: list[Problem] = []
+            record, problems = chosen.convert(row, context)
         elif fmt == "json":
             record, problems = row, []
         else:
