@@ -207,3 +207,94 @@ def test_unusable_dept_code_is_an_error_of_its_row() -> None:
     with pytest.raises(ImportRejected) as excinfo:
         import_catalog(bad.encode(), "csv", mapping="sichuan", dry_run=True)
     assert [(p.row, p.field) for p in excinfo.value.report.errors if p.field == "deptCode"] == [(5, "deptCode")]
+
+
+def _empty_catalogue() -> None:
+    """Leave the catalogue and directory tables as a freshly migrated database has them: empty."""
+    from yiwang.catalog.models import BaseItem, Bundle, Theme, Window
+    from yiwang.directory.models import Division
+
+    Bundle.objects.all().delete()
+    ServiceItem.objects.all().delete()
+    BaseItem.objects.all().delete()
+    Window.objects.all().delete()
+    Theme.objects.all().delete()
+    # Parents are protected: delete leaves first.
+    for model in (Department, Division):
+        while model.objects.exists():
+            model.objects.filter(children__isnull=True).delete()
+
+
+def _full_export(fmt: str) -> tuple[bytes, dict[str, bytes], object]:
+    """The export's bytes, its CSV companions and a comparable form of everything in it."""
+    from openpyxl import load_workbook
+
+    from yiwang.catalog.transfer import export_directory, write_directory_csv
+
+    directory = export_directory()
+    data = write_export(export_records(), fmt, directory)
+    companions = write_directory_csv(directory) if fmt == "csv" else {}
+    if fmt == "xlsx":  # the workbook's own metadata holds a timestamp: compare the cells
+        book = load_workbook(io.BytesIO(data), read_only=True)
+        comparable: object = {name: list(book[name].iter_rows(values_only=True)) for name in book.sheetnames}
+    else:
+        comparable = (data, companions)
+    return data, companions, comparable
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
+def test_full_export_imports_into_an_empty_database(fmt: str) -> None:
+    """Issue 12 item 21: export → empty database → import → export again gives the same file."""
+    data, companions, first = _full_export(fmt)
+    departments = Department.objects.count()
+    _empty_catalogue()
+    assert not Department.objects.exists() and not ServiceItem.objects.exists()
+    report = import_catalog(data, fmt, companions=companions)
+    assert report.departments_saved == departments and report.created == report.rows
+    _data, _companions, second = _full_export(fmt)
+    assert second == first
+
+
+def test_items_only_export_names_missing_departments() -> None:
+    data = write_export(export_records()[:3], "json")
+    _empty_catalogue()
+    with pytest.raises(ImportRejected) as excinfo:
+        import_catalog(data, "json")
+    assert "department" in {p.field for p in excinfo.value.report.errors}
+
+
+def test_directory_rows_are_validated_before_anything_is_written() -> None:
+    payload = {
+        "divisions": [{"code": "12345", "name": "", "level": "city", "parent": ""}],
+        "departments": [
+            {"code": "new-a", "name": "新部门甲", "division": "990100000000", "level": "city", "parent": "new-b"},
+            {"code": "new-b", "name": "新部门乙", "division": "990100000000", "level": "city", "parent": "new-a"},
+            {"code": "new-c", "name": "新部门丙", "division": "000000000001", "level": "city", "parent": ""},
+            {"code": "new-d", "name": "新部门丁", "division": "990100000000", "level": "nowhere", "parent": ""},
+        ],
+        "windows": [{"department": "no-such", "name": "一号窗口", "is_general": "maybe"}],
+        "items": [item_record(department="new-c")],
+    }
+    before = Department.objects.count()
+    with pytest.raises(ImportRejected) as excinfo:
+        import_catalog(json.dumps(payload, ensure_ascii=False).encode(), "json")
+    found = {(p.row, p.field) for p in excinfo.value.report.errors}
+    assert {(1, "divisions.code"), (1, "divisions.name")} <= found
+    assert {(3, "departments.division"), (4, "departments.level")} <= found
+    assert {(1, "departments.parent"), (2, "departments.parent")} <= found  # a cycle
+    assert {(1, "windows.department"), (1, "windows.is_general")} <= found
+    assert Department.objects.count() == before
+
+
+def test_directory_import_updates_departments_parents_first() -> None:
+    payload = {
+        "departments": [
+            {"code": "new-child", "name": "下级部门", "division": "990100000000", "level": "city", "parent": "new-top"},
+            {"code": "new-top", "name": "上级部门", "division": "990100000000", "level": "city", "sort_order": "7"},
+        ],
+        "items": [item_record(department="new-child")],
+    }
+    report = import_catalog(json.dumps(payload, ensure_ascii=False).encode(), "json")
+    assert report.departments_saved == 2 and report.created == 1
+    child = Department.objects.get(code="new-child")
+    assert child.parent is not None and child.parent.code == "new-top" and child.parent.sort_order == 7

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from yiwang.core.problems import ServiceError
 
 from .constants import ItemStatus
-from .models import Bundle, Faq, Fee, Material, ProcessStep, SearchIndexChange, ServiceItem
+from .models import Bundle, Faq, Fee, Material, ProcessStep, SearchIndexChange, ServiceItem, Theme, Window
 
 
 class CatalogError(ServiceError):
@@ -181,3 +181,15 @@ def touch_items(codes: Iterable[str]) -> None:
     with transaction.atomic():
         for code in codes:
             note_item_changed(code)
+
+
+def save_theme(*, code: str, **fields: Any) -> Theme:
+    """Create or update a theme by code (seed and directory import); ``fields`` are name, audience …"""
+    theme, _created = Theme.objects.update_or_create(code=code, defaults=fields)
+    return theme
+
+
+def save_window(*, department: Any, name: str, **fields: Any) -> Window:
+    """Create or update a department's window by its name (seed and directory import)."""
+    window, _created = Window.objects.update_or_create(department=department, name=name, defaults=fields)
+    return window

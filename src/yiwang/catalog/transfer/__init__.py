@@ -1,18 +1,22 @@
 """Batch import and export of the catalogue in JSON, CSV and XLSX.
 
-* Every format carries the same columns (``records.ALL_FIELDS``); in CSV and
-  XLSX the list columns (materials, steps, fees, FAQs) hold JSON text and the
-  simple lists (themes, channels, keywords, windows) are separated by ``;``.
+* Every format carries the same item columns (``records.ALL_FIELDS``); in CSV
+  and XLSX the list columns (materials, steps, fees, FAQs) hold JSON text and
+  the simple lists (themes, channels, keywords, windows) are separated by ``;``.
+* A full export also carries the divisions, departments, windows and themes
+  the items refer to (``directory``), so it imports into an empty database.
 * Headers may be the English field names or their Chinese names
   (``CHINESE_HEADERS``); a named mapping (``MAPPINGS``) adapts other layouts,
   such as the provincial list of 广安区 (see docs/catalog-import.md).
 * ``dry_run`` validates everything and reports every bad row with its row
-  number, field and reason; a real import applies all rows or none.
+  number, field and reason; a real import applies all rows or none. A bad
+  column is reported once, before any row is looked at.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 from collections.abc import Iterator
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 
 from yiwang.core.audit import record_event
 from yiwang.directory import selectors as directory_selectors
@@ -30,27 +34,45 @@ from .. import services
 from ..constants import Level
 from ..models import ServiceItem
 from ..records import ALL_FIELDS, LIST_FIELDS, CleanRecord, Problem, Validator, apply_record, item_to_record
+from .directory import (
+    COLUMNS,
+    SECTIONS,
+    DirectoryPlan,
+    apply_directory,
+    export_directory,
+    order_directory,
+    validate_directory,
+)
 from .mappings import MAPPINGS, Mapping, MappingContext
-from .report import ImportRejected, ImportReport, RowProblem
+from .reading import MAX_FILE_BYTES, Table, read_csv_table, read_json_tables, read_xlsx_tables
+from .report import FILE_ROW, ImportRejected, ImportReport, RowProblem, write_report
 
 __all__ = [
     "FORMATS",
     "MAPPINGS",
+    "MAX_FILE_BYTES",
+    "SECTIONS",
     "ImportRejected",
     "ImportReport",
     "RowProblem",
+    "companion_path",
     "detect_format",
+    "export_directory",
     "export_records",
     "import_catalog",
     "read_rows",
+    "write_directory_csv",
     "write_export",
+    "write_report",
 ]
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 50_000
 FORMATS = ("json", "csv", "xlsx")
 NESTED_FIELDS = ("materials", "steps", "fees", "faqs")
-EXPORT_COLUMNS = [*ALL_FIELDS, "version", "status", "department_name"]
+META_FIELDS = ("version", "status", "department_name")
+EXPORT_COLUMNS = [*ALL_FIELDS, *META_FIELDS]
+# Without these an item cannot be imported; a file lacking the column is refused once, not row by row.
+REQUIRED_COLUMNS = ("code", "name", "kind", "department")
 
 CHINESE_HEADERS = {
     "事项编码": "code",
@@ -97,41 +119,31 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
     return fmt
 
 
-def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (row number as a person counts it, row) from file content."""
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"文件超过{MAX_FILE_BYTES // 1024 // 1024}MB上限")
+def companion_path(path: Path, section: str) -> Path:
+    """Where a CSV export keeps one directory section: ``catalogue.csv`` → ``catalogue.departments.csv``."""
+    return path.with_name(f"{path.stem}.{section}.csv")
+
+
+def read_tables(
+    data: bytes, fmt: str, report: ImportReport, companions: dict[str, bytes] | None = None
+) -> dict[str, Table]:
+    """The item table and any directory tables of a file (for CSV, of its companion files)."""
     if fmt == "json":
-        try:
-            payload = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"JSON 无法解析：{exc}") from exc
-        rows = payload.get("items") if isinstance(payload, dict) else payload
-        if not isinstance(rows, list):
-            raise ValueError("JSON 应为事项数组，或含 items 数组的对象")
-        for number, row in enumerate(rows, start=1):
-            yield number, row if isinstance(row, dict) else {"__invalid__": True}
+        tables = read_json_tables(data, report, SECTIONS)
     elif fmt == "csv":
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("gb18030", errors="strict")
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        for number, row in enumerate(reader, start=2):
-            yield number, {(k or "").strip(): v for k, v in row.items()}
+        tables = {"items": read_csv_table(data, report)}
+        for section, content in (companions or {}).items():
+            tables[section] = read_csv_table(content, report)
     else:
-        try:
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a broken file
-            raise ValueError(f"XLSX 无法读取：{exc}") from exc
-        sheet = workbook.worksheets[0]
-        rows_iter = sheet.iter_rows(values_only=True)
-        header = [str(h).strip() if h is not None else "" for h in next(rows_iter, [])]
-        for number, values in enumerate(rows_iter, start=2):
-            if values is None or all(v is None or str(v).strip() == "" for v in values):
-                continue
-            yield number, {h: ("" if v is None else str(v)) for h, v in zip(header, values, strict=False) if h}
-        workbook.close()
+        tables = read_xlsx_tables(data, report, SECTIONS)
+    if not any(table.rows for table in tables.values()):
+        raise ValueError("文件中没有任何数据行")
+    return tables
+
+
+def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (row number as a person counts it, row) of the items of file content."""
+    yield from read_tables(data, fmt, ImportReport())["items"].rows
 
 
 # Spreadsheet programs run a cell that starts with one of these as a formula;
@@ -182,41 +194,83 @@ def import_catalog(
     actor: Any = None,
     dry_run: bool = False,
     mapping: str | None = None,
+    companions: dict[str, bytes] | None = None,
+    report: ImportReport | None = None,
 ) -> ImportReport:
     """Validate and (unless ``dry_run``) apply a catalogue file, all rows or none.
 
-    Raises ``ImportRejected`` carrying the full report when any row is bad,
-    and ``ValueError`` when the file itself cannot be read.
+    ``companions`` are a CSV export's directory files by section name. Raises
+    ``ImportRejected`` carrying the full report when any row is bad, and
+    ``ValueError`` when the file itself cannot be read. Pass ``report`` to
+    keep the warnings found before a ``ValueError``.
     """
-    report = ImportReport()
+    report = report if report is not None else ImportReport()
     chosen = MAPPINGS.get(mapping) if mapping else None
     if mapping and chosen is None:
         raise ValueError(f"未知的列映射“{mapping}”，可用：{'、'.join(MAPPINGS)}")
+    tables = read_tables(data, fmt, report, companions)
+    items = tables["items"]
+    _check_columns(items, chosen, report)
+    plan = validate_directory(tables, report) if chosen is None else DirectoryPlan()
+    order_directory(plan, report)
+    _reject_if_bad(report)
     context = MappingContext()
-    records = _read_records(data, fmt, chosen, context, report)
-    cleaned = _validate_records(records, context, report)
-    if report.errors:
-        report.errors.sort(key=lambda p: p.row)
-        raise ImportRejected(report)
+    records = _read_records(items, fmt, chosen, context, report)
+    cleaned = _validate_records(records, context, plan, report)
+    _reject_if_bad(report)
     if dry_run:
         return report
-    _apply_records(cleaned, context, report, actor=actor)
+    _apply_records(cleaned, context, plan, report, actor=actor)
     report.applied = True
     record_event(
         "catalog.imported",
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=None if getattr(actor, "pk", None) else "system:import-catalog",
-        detail={"rows": report.rows, "created": report.created, "updated": report.updated},
+        detail={
+            "rows": report.rows,
+            "created": report.created,
+            "updated": report.updated,
+            "departments_saved": report.departments_saved,
+        },
     )
     return report
 
 
+def _reject_if_bad(report: ImportReport) -> None:
+    if report.errors:
+        report.errors.sort(key=lambda p: p.row)
+        raise ImportRejected(report)
+
+
+def _check_columns(items: Table, chosen: Mapping | None, report: ImportReport) -> None:
+    """Missing and unknown item columns, each reported once; a misnamed column never imports silently."""
+    if not items.rows:
+        return
+    expected = list(chosen.columns) if chosen is not None else [*ALL_FIELDS, *META_FIELDS, *CHINESE_HEADERS]
+    present = [h for h in items.header if h]
+    names = set(present) if chosen is not None else {CHINESE_HEADERS.get(h, h) for h in present}
+    required = chosen.columns if chosen is not None else REQUIRED_COLUMNS
+    unknown = [h for h in present if h not in expected] if chosen is None else []
+    for column in required:
+        if column not in names:
+            report.errors.append(RowProblem(FILE_ROW, column, "缺少此列" + _did_you_mean(column, unknown)))
+    for column in unknown:
+        report.errors.append(
+            RowProblem(FILE_ROW, column, "未知的列" + _did_you_mean(column, expected) + "；请改正列名或删除该列")
+        )
+
+
+def _did_you_mean(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f"（是否应为“{close[0]}”？）" if close else ""
+
+
 def _read_records(
-    data: bytes, fmt: str, chosen: Mapping | None, context: MappingContext, report: ImportReport
+    items: Table, fmt: str, chosen: Mapping | None, context: MappingContext, report: ImportReport
 ) -> list[tuple[int, dict[str, Any]]]:
     """Rows of the file as records (through the column mapping, if any), with duplicate codes reported."""
     rows: list[tuple[int, dict[str, Any]]] = []
-    for number, row in read_rows(data, fmt):
+    for number, row in items.rows:
         report.rows += 1
         if report.rows > MAX_ROWS:
             raise ValueError(f"一次最多导入{MAX_ROWS}行")
@@ -250,10 +304,11 @@ def _read_records(
 
 
 def _validate_records(
-    records: list[tuple[int, dict[str, Any]]], context: MappingContext, report: ImportReport
+    records: list[tuple[int, dict[str, Any]]], context: MappingContext, plan: DirectoryPlan, report: ImportReport
 ) -> list[tuple[int, CleanRecord]]:
-    known = directory_selectors.department_codes() | set(context.departments)
+    known = directory_selectors.department_codes() | set(context.departments) | plan.department_codes
     validator = Validator(known_departments=known)
+    validator.themes |= plan.theme_codes
     cleaned = []
     for number, record in records:
         clean, problems = validator.validate(record)
@@ -265,10 +320,16 @@ def _validate_records(
 
 
 def _apply_records(
-    cleaned: list[tuple[int, CleanRecord]], context: MappingContext, report: ImportReport, *, actor: Any
+    cleaned: list[tuple[int, CleanRecord]],
+    context: MappingContext,
+    plan: DirectoryPlan,
+    report: ImportReport,
+    *,
+    actor: Any,
 ) -> None:
-    """Create the departments the file introduces and apply every record, all or none."""
+    """Write the file's directory, create the departments a mapping introduces and apply every record."""
     with transaction.atomic():
+        apply_directory(plan, report)
         report.departments_created = _create_departments(context)
         for number, clean in cleaned:
             try:
@@ -280,6 +341,7 @@ def _apply_records(
         if report.errors:
             transaction.set_rollback(True)
             report.created = report.updated = report.unchanged = report.departments_created = 0
+            report.divisions_saved = report.departments_saved = 0
             raise ImportRejected(report)
 
 
@@ -326,24 +388,53 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def write_export(records: list[dict[str, Any]], fmt: str) -> bytes:
-    """Serialise exported records in ``fmt``; importing the result reproduces the catalogue."""
+def _flat_directory(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _defuse("true" if v is True else "false" if v is False else v) for k, v in row.items()}
+
+
+def write_export(
+    records: list[dict[str, Any]], fmt: str, directory: dict[str, list[dict[str, Any]]] | None = None
+) -> bytes:
+    """Serialise exported records (and, for JSON and XLSX, the directory) in ``fmt``.
+
+    Importing the result reproduces the catalogue; a CSV export's directory
+    goes into companion files (``write_directory_csv``).
+    """
     if fmt == "json":
-        return json.dumps({"items": records}, ensure_ascii=False, indent=2).encode("utf-8")
+        payload: dict[str, Any] = dict(directory or {})
+        payload["items"] = records
+        return json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8")
     if fmt == "csv":
-        buffer = io.StringIO(newline="")
-        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
-        writer.writeheader()
-        for record in records:
-            writer.writerow(_flat(record))
-        # A byte-order mark so that spreadsheet programs open the Chinese text correctly.
-        return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        return _csv_bytes(EXPORT_COLUMNS, [_flat(record) for record in records])
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("items")
     sheet.append(EXPORT_COLUMNS)
     for record in records:
         flat = _flat(record)
         sheet.append([flat[c] for c in EXPORT_COLUMNS])
+    for section, rows in (directory or {}).items():
+        sheet = workbook.create_sheet(section)
+        sheet.append(COLUMNS[section])
+        for row in rows:
+            flat = _flat_directory(row)
+            sheet.append([flat[c] for c in COLUMNS[section]])
     buffer_bytes = io.BytesIO()
     workbook.save(buffer_bytes)
     return buffer_bytes.getvalue()
+
+
+def write_directory_csv(directory: dict[str, list[dict[str, Any]]]) -> dict[str, bytes]:
+    """A CSV export's companion files, by section name."""
+    return {
+        section: _csv_bytes(COLUMNS[section], [_flat_directory(row) for row in rows])
+        for section, rows in directory.items()
+    }
+
+
+def _csv_bytes(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    # A byte-order mark so that spreadsheet programs open the Chinese text correctly.
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
