@@ -210,7 +210,7 @@ def import_catalog(
         raise ValueError(f"未知的列映射“{mapping}”，可用：{'、'.join(MAPPINGS)}")
     tables = read_tables(data, fmt, report, companions)
     items = tables["items"]
-    _check_columns(items, chosen, report)
+    _check_columns(items, fmt, chosen, report)
     plan = validate_directory(tables, report) if chosen is None else DirectoryPlan()
     order_directory(plan, report)
     _reject_if_bad(report)
@@ -242,22 +242,34 @@ def _reject_if_bad(report: ImportReport) -> None:
         raise ImportRejected(report)
 
 
-def _check_columns(items: Table, chosen: Mapping | None, report: ImportReport) -> None:
-    """Missing and unknown item columns, each reported once; a misnamed column never imports silently."""
+def _check_columns(items: Table, fmt: str, chosen: Mapping | None, report: ImportReport) -> None:
+    """Missing and unknown item columns, each reported once; a misnamed column never imports silently.
+
+    A mapping's layout may carry columns it does not read; the platform's
+    own layout may not, since an unknown column is most often a misspelt one
+    whose values would otherwise be dropped without a word.
+    """
     if not items.rows:
         return
-    expected = list(chosen.columns) if chosen is not None else [*ALL_FIELDS, *META_FIELDS, *CHINESE_HEADERS]
     present = [h for h in items.header if h]
-    names = set(present) if chosen is not None else {CHINESE_HEADERS.get(h, h) for h in present}
-    required = chosen.columns if chosen is not None else REQUIRED_COLUMNS
-    unknown = [h for h in present if h not in expected] if chosen is None else []
+    if chosen is not None:
+        names, unknown = set(present), []
+        required: tuple[str, ...] = chosen.columns
+    else:
+        translate = CHINESE_HEADERS if fmt != "json" else {}
+        known = [*ALL_FIELDS, *META_FIELDS, *translate]
+        names = {translate.get(h, h) for h in present}
+        unknown = [h for h in present if h not in known]
+        required = REQUIRED_COLUMNS
+        for column in unknown:
+            report.errors.append(
+                RowProblem(FILE_ROW, column, "未知的列" + _did_you_mean(column, known) + "；请改正列名或删除该列")
+            )
     for column in required:
         if column not in names:
-            report.errors.append(RowProblem(FILE_ROW, column, "缺少此列" + _did_you_mean(column, unknown)))
-    for column in unknown:
-        report.errors.append(
-            RowProblem(FILE_ROW, column, "未知的列" + _did_you_mean(column, expected) + "；请改正列名或删除该列")
-        )
+            near = difflib.get_close_matches(column, present, n=1, cutoff=0.6)
+            hint = f"（文件中有“{near[0]}”，是否拼错？）" if near else ""
+            report.errors.append(RowProblem(FILE_ROW, column, "缺少此列" + hint))
 
 
 def _did_you_mean(name: str, candidates: list[str]) -> str:
