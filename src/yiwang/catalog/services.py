@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from yiwang.core.problems import ServiceError
 
-from .constants import ItemStatus
+from .constants import GuideFact, ItemStatus, guide_is_complete
 from .models import Bundle, Faq, Fee, Material, ProcessStep, SearchIndexChange, ServiceItem, Theme, Window
 
 
@@ -130,6 +130,7 @@ def publish_item(
             .exclude(pk=item.pk)
             .update(status=ItemStatus.SUPERSEDED, updated_at=timezone.now())
         )
+        _settle_unknown_facts(item)
         now = timezone.now()
         item.status = ItemStatus.PUBLISHED
         item.published_at = now
@@ -140,6 +141,19 @@ def publish_item(
         item.save()
         note_item_changed(item.code)
     return item
+
+
+def _settle_unknown_facts(item: ServiceItem) -> None:
+    """Facts a department has since filled in are no longer unknown; the guide is complete when none required is."""
+    given = {
+        GuideFact.MATERIALS: item.materials.exists(),
+        GuideFact.FEES: item.charges_fee or item.fees.exists(),
+        GuideFact.TIME_LIMITS: item.statutory_days is not None
+        or item.promised_days is not None
+        or bool(item.time_limit_note),
+    }
+    item.unknown_facts = [fact for fact in item.unknown_facts if not given.get(GuideFact(fact), False)]
+    item.guide_complete = guide_is_complete(item.unknown_facts)
 
 
 def withdraw_item(item: ServiceItem, *, actor: Any, reason: str) -> ServiceItem:

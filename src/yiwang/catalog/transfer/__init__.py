@@ -171,7 +171,8 @@ def _from_flat(row: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
         if name in NESTED_FIELDS:
             text = (value or "").strip()
             if not text:
-                record[name] = []
+                # An empty cell is unknown (待补充); an item that needs none says "[]".
+                record[name] = None
                 continue
             try:
                 record[name] = json.loads(text)
@@ -391,7 +392,7 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
     for name in EXPORT_COLUMNS:
         value = record.get(name, "")
         if name in NESTED_FIELDS:
-            row[name] = json.dumps(value, ensure_ascii=False)
+            row[name] = "" if value is None else json.dumps(value, ensure_ascii=False)
         elif name in LIST_FIELDS:
             row[name] = ";".join(value)
         else:
