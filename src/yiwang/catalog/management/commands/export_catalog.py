@@ -17,6 +17,8 @@ from yiwang.catalog.transfer import (
 )
 from yiwang.core.audit import record_event
 
+SECTION_LABELS = {"divisions": "行政区划", "departments": "部门", "windows": "办事窗口", "themes": "主题"}
+
 
 class Command(BaseCommand):
     help = (
@@ -54,5 +56,5 @@ class Command(BaseCommand):
             # CSV holds one table: the directory goes into files beside it, which import reads too.
             for section, content in write_directory_csv(directory).items():
                 companion_path(path, section).write_bytes(content)
-                self.stdout.write(f"已导出{section}到 {companion_path(path, section)}")
+                self.stdout.write(f"已导出{SECTION_LABELS[section]}到 {companion_path(path, section)}")
         self.stdout.write(f"已导出 {len(records)} 个事项、{len(directory['departments'])} 个部门到 {path}")
