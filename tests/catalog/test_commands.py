@@ -48,3 +48,19 @@ def test_cli_accepts_dashed_command_names(tmp_path: Path) -> None:
         [sys.executable, "-m", "yiwang.cli", "import-catalog", "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and "--dry-run" in result.stdout
+
+
+def test_csv_export_with_companions_imports_into_an_empty_database(tmp_path: Path, capsys) -> None:
+    """Issue 12 item 21: the CSV export writes the directory beside it and import reads it back."""
+    from yiwang.directory.models import Department
+
+    from .test_transfer import _empty_catalogue
+
+    target = tmp_path / "catalogue.csv"
+    call_command("export_catalog", str(target))
+    assert (tmp_path / "catalogue.departments.csv").is_file() and (tmp_path / "catalogue.divisions.csv").is_file()
+    items, departments = ServiceItem.objects.published().count(), Department.objects.count()
+    _empty_catalogue()
+    call_command("import_catalog", str(target))
+    assert "catalogue.departments.csv" in capsys.readouterr().out
+    assert ServiceItem.objects.published().count() == items and Department.objects.count() == departments

@@ -78,6 +78,8 @@ def apply_item(request: HttpRequest, code: str) -> HttpResponse:
     user = _user(request)
     if not applications.applies_online(item):
         return _refused(request, "offline", item=item)
+    if not item.guide_complete:
+        return _refused(request, "guide_incomplete", item=item)
     if user.person_id is None:
         return _refused(request, "identity_required", item=item)
     gap = applications.assurance_gap(user.person_id, item)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from . import policy, services
+from .constants import GuideFact
 from .models import (
     BaseItem,
     Bundle,
@@ -92,16 +95,42 @@ def _run(request: HttpRequest, queryset: QuerySet[ServiceItem], action: Any, don
         messages.success(request, f"{done}：{succeeded} 项")
 
 
+class ServiceItemForm(forms.ModelForm):
+    # Unticking a fact says the department confirms it (for example: no materials are needed).
+    unknown_facts = forms.TypedMultipleChoiceField(
+        label=_("待补充的指南信息"),
+        choices=GuideFact.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("导入的清单未提供的信息。补充后发布时自动取消；确属“无”的（如无需材料、不收费）请取消勾选。"),
+    )
+
+    class Meta:
+        model = ServiceItem
+        # The admin passes every field of the page; this form only changes how this one is edited.
+        fields = ["unknown_facts"]
+
+
 @admin.register(ServiceItem)
 class ServiceItemAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "version", "status", "department", "kind", "level", "effective_date")
-    list_filter = ("status", "kind", "level", "audience", "department")
+    form = ServiceItemForm
+    # The department administrator's list of items whose guide still needs completing: filter 信息待完善.
+    list_display = ("name", "code", "version", "status", "guide_complete", "department", "kind", "level")
+    list_filter = ("guide_complete", "status", "kind", "level", "audience", "department")
     search_fields = ("name", "code", "keywords")
     list_select_related = ("department",)
     autocomplete_fields = ("base_item", "department")
     filter_horizontal = ("themes", "windows")
     inlines = [MaterialInline, StepInline, FeeInline, FaqInline]
-    readonly_fields = ("version", "status", "published_at", "published_by", "reviewed_by", "effective_date")
+    readonly_fields = (
+        "version",
+        "status",
+        "guide_complete",
+        "published_at",
+        "published_by",
+        "reviewed_by",
+        "effective_date",
+    )
     actions = ["submit_for_review", "publish", "return_to_draft", "start_new_version", "withdraw"]
 
     def has_change_permission(self, request: HttpRequest, obj: ServiceItem | None = None) -> bool:

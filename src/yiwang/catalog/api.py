@@ -138,6 +138,9 @@ class ItemDetail(ItemSummary):
     consult_phone: str
     complaint_phone: str
     effective_date: dt.date | None
+    # Facts the source left unknown (materials, fees, time_limits, visits): shown as 待补充, not as none.
+    unknown_facts: list[str]
+    guide_complete: bool
     themes: list[str]
     materials: list[MaterialOut]
     steps: list[StepOut]
@@ -313,6 +316,8 @@ def get_item(
         consult_phone=item.consult_phone,
         complaint_phone=item.complaint_phone,
         effective_date=item.effective_date,
+        unknown_facts=list(item.unknown_facts),
+        guide_complete=item.guide_complete,
         themes=[t.code for t in item.themes.all()],
         materials=[MaterialOut.from_orm(m) for m in item.materials.all()],
         steps=[StepOut.from_orm(s) for s in item.steps.all()],

@@ -112,3 +112,24 @@ class MaterialSource(models.TextChoices):
 class ThemeAudience(models.TextChoices):
     PERSON = "person", _("个人办事")
     ORGANISATION = "organisation", _("法人办事")
+
+
+class GuideFact(models.TextChoices):
+    """Facts of a guide that a source may leave unknown (an imported list often has only names).
+
+    Unknown is not the same as none: an item with no materials listed because
+    the source did not say shows 待补充, never 无需提交.
+    """
+
+    MATERIALS = "materials", _("申请材料")
+    FEES = "fees", _("收费标准")
+    TIME_LIMITS = "time_limits", _("办结时限")
+    VISITS = "visits", _("到现场次数")
+
+
+# Without these an applicant cannot know what to submit, pay or expect: online application waits for them.
+GUIDE_REQUIRED_FACTS = (GuideFact.MATERIALS, GuideFact.FEES, GuideFact.TIME_LIMITS)
+
+
+def guide_is_complete(unknown_facts: list[str]) -> bool:
+    return not any(fact in unknown_facts for fact in GUIDE_REQUIRED_FACTS)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from .constants import (
     Audience,
     Channel,
+    GuideFact,
     ItemKind,
     ItemStatus,
     Level,
@@ -132,6 +133,10 @@ class ServiceItem(models.Model):
     windows = models.ManyToManyField(Window, blank=True, related_name="items", verbose_name=_("办理窗口"))
     effective_date = models.DateField(_("生效日期"), null=True, blank=True)
     change_note = models.CharField(_("版本说明"), max_length=200, blank=True)
+    # GuideFact values the source did not give; guide_complete is false while a required one is
+    # among them (kept as a column so that a department's incomplete items can be listed).
+    unknown_facts = models.JSONField(_("待补充的指南信息"), default=list, blank=True)
+    guide_complete = models.BooleanField(_("办事指南信息完整"), default=True)
     published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -173,6 +178,11 @@ class ServiceItem(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status in {ItemStatus.DRAFT, ItemStatus.IN_REVIEW}
+
+    @property
+    def unknown_fact_labels(self) -> list[str]:
+        labels = dict(GuideFact.choices)
+        return [str(labels[f]) for f in self.unknown_facts if f in labels]
 
 
 class Material(models.Model):

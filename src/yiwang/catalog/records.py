@@ -25,6 +25,7 @@ from .constants import (
     KIND_TASK_TYPES,
     Audience,
     Channel,
+    GuideFact,
     ItemKind,
     ItemStatus,
     Level,
@@ -32,6 +33,7 @@ from .constants import (
     MaterialRequirement,
     MaterialSource,
     OnlineDepth,
+    guide_is_complete,
 )
 from .models import BaseItem, Faq, Fee, Material, ProcessStep, ServiceItem, Theme, Window
 
@@ -127,6 +129,24 @@ def _optional_int(value: Any, name: str, problems: list[Problem], maximum: int) 
     return number
 
 
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _unknown_facts(record: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """The guide facts the record leaves unknown: a missing or empty value, as opposed to an empty list.
+
+    ``"materials": []`` says the item needs none; no ``materials`` at all (or an
+    empty CSV cell) says the source did not tell.
+    """
+    unknown = [fact for fact in (GuideFact.MATERIALS, GuideFact.FEES) if _absent(record.get(str(fact)))]
+    if values["statutory_days"] is None and values["promised_days"] is None and not values["time_limit_note"]:
+        unknown.append(GuideFact.TIME_LIMITS)
+    if _absent(record.get("visits_required")):
+        unknown.append(GuideFact.VISITS)
+    return [str(fact) for fact in unknown]
+
+
 class Validator:
     """Validates records against the current catalogue (departments, themes, windows)."""
 
@@ -146,6 +166,7 @@ class Validator:
         self._placement(record, clean.values, problems)
         self._numbers(record, clean.values, problems)
         self._lists(record, clean.values, problems)
+        clean.values["unknown_facts"] = _unknown_facts(record, clean.values)
         return (None if problems else clean), problems
 
     def _identity(self, record: dict[str, Any], clean: CleanRecord, problems: list[Problem]) -> None:
@@ -367,7 +388,7 @@ class Validator:
 
 def _content_of(item: ServiceItem) -> dict[str, Any]:
     """The comparable content of a stored version, in the record shape."""
-    return item_to_record(item, include_meta=False)
+    return {**item_to_record(item, include_meta=False), "unknown_facts": sorted(item.unknown_facts)}
 
 
 def item_to_record(item: ServiceItem, *, include_meta: bool = True) -> dict[str, Any]:
@@ -429,6 +450,14 @@ def item_to_record(item: ServiceItem, *, include_meta: bool = True) -> dict[str,
         ],
         "faqs": [{"question": q.question, "answer": q.answer} for q in item.faqs.all()],
     }
+    # Unknown facts export as null (an empty CSV cell), so that they import back as unknown, not as none.
+    for fact, key in (
+        (GuideFact.MATERIALS, "materials"),
+        (GuideFact.FEES, "fees"),
+        (GuideFact.VISITS, "visits_required"),
+    ):
+        if fact in item.unknown_facts:
+            record[key] = None
     if include_meta:
         record["effective_date"] = item.effective_date.isoformat() if item.effective_date else ""
         record["version"] = item.version
@@ -441,7 +470,10 @@ def _normalised(values: dict[str, Any]) -> dict[str, Any]:
     """Make a clean record comparable with ``_content_of`` output."""
     data = dict(values)
     data.pop("effective_date", None)
-    data["fees"] = [{**f, "amount": f"{Decimal(f['amount']):.2f}"} for f in data["fees"]]
+    data["materials"] = data["materials"] or []
+    data["visits_required"] = 1 if data["visits_required"] is None else data["visits_required"]
+    data["unknown_facts"] = sorted(data.get("unknown_facts", []))
+    data["fees"] = [{**f, "amount": f"{Decimal(f['amount']):.2f}"} for f in data["fees"] or []]
     data["themes"] = sorted(data["themes"])
     data["windows"] = sorted(data["windows"])
     return data
@@ -520,6 +552,8 @@ def apply_record(clean: CleanRecord, *, actor: Any, publish: bool = True) -> App
             keywords=values["keywords"],
             popularity=values["popularity"],
             change_note="批量导入" if existing else "",
+            unknown_facts=values["unknown_facts"],
+            guide_complete=guide_is_complete(values["unknown_facts"]),
         )
         item.themes.set(Theme.objects.filter(code__in=values["themes"]))
         item.windows.set(windows)

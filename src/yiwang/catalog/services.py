@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 
 from yiwang.core.problems import ServiceError
 
-from .constants import ItemStatus
-from .models import Bundle, Faq, Fee, Material, ProcessStep, SearchIndexChange, ServiceItem
+from .constants import GuideFact, ItemStatus, guide_is_complete
+from .models import Bundle, Faq, Fee, Material, ProcessStep, SearchIndexChange, ServiceItem, Theme, Window
 
 
 class CatalogError(ServiceError):
@@ -130,6 +130,7 @@ def publish_item(
             .exclude(pk=item.pk)
             .update(status=ItemStatus.SUPERSEDED, updated_at=timezone.now())
         )
+        _settle_unknown_facts(item)
         now = timezone.now()
         item.status = ItemStatus.PUBLISHED
         item.published_at = now
@@ -140,6 +141,19 @@ def publish_item(
         item.save()
         note_item_changed(item.code)
     return item
+
+
+def _settle_unknown_facts(item: ServiceItem) -> None:
+    """Facts a department has since filled in are no longer unknown; the guide is complete when none required is."""
+    given = {
+        GuideFact.MATERIALS: item.materials.exists(),
+        GuideFact.FEES: item.charges_fee or item.fees.exists(),
+        GuideFact.TIME_LIMITS: item.statutory_days is not None
+        or item.promised_days is not None
+        or bool(item.time_limit_note),
+    }
+    item.unknown_facts = [fact for fact in item.unknown_facts if not given.get(GuideFact(fact), False)]
+    item.guide_complete = guide_is_complete(item.unknown_facts)
 
 
 def withdraw_item(item: ServiceItem, *, actor: Any, reason: str) -> ServiceItem:
@@ -181,3 +195,15 @@ def touch_items(codes: Iterable[str]) -> None:
     with transaction.atomic():
         for code in codes:
             note_item_changed(code)
+
+
+def save_theme(*, code: str, **fields: Any) -> Theme:
+    """Create or update a theme by code (seed and directory import); ``fields`` are name, audience …"""
+    theme, _created = Theme.objects.update_or_create(code=code, defaults=fields)
+    return theme
+
+
+def save_window(*, department: Any, name: str, **fields: Any) -> Window:
+    """Create or update a department's window by its name (seed and directory import)."""
+    window, _created = Window.objects.update_or_create(department=department, name=name, defaults=fields)
+    return window

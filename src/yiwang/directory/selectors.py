@@ -62,3 +62,12 @@ def department_and_descendants(code: str) -> list[str]:
 
 def division_by_code(code: str) -> Division | None:
     return Division.objects.filter(code=code).first()
+
+
+def divisions() -> QuerySet[Division]:
+    """Every division with its parent, by code."""
+    return Division.objects.select_related("parent").order_by("code")
+
+
+def division_codes() -> set[str]:
+    return set(Division.objects.values_list("code", flat=True))

@@ -75,7 +75,7 @@ def seconds_until_resend(mobile: str) -> int:
     sent_at = last.first()
     if sent_at is None:
         return 0
-    remaining = (sent_at + CODE_RESEND_INTERVAL - timezone.now()).total_seconds()
+    remaining = (sent_at + dt.timedelta(seconds=settings.SMS_CODE_RESEND_SECONDS) - timezone.now()).total_seconds()
     return max(0, int(remaining + 0.999))
 
 

@@ -96,6 +96,11 @@ def start_application(
         item = catalog_selectors.get_item(item_code)
         if channel in {Channel.ONLINE, Channel.MOBILE} and item.online_depth < OnlineDepth.ONLINE_APPLICATION:
             raise CaseError("counter_only", _("该事项暂不支持网上申请，请到办事窗口办理"))
+        # An imported item whose guide lacks materials, fees or time limits cannot say what to submit.
+        if channel in {Channel.ONLINE, Channel.MOBILE} and not item.guide_complete:
+            raise CaseError(
+                "guide_incomplete", _("该事项办事指南信息待完善，暂不接受网上申请，请咨询办理部门或到窗口办理")
+            )
         if not policy.meets_assurance(applicant.person_id, item):
             raise CaseError("assurance_too_low", _("该事项要求更高的实名认证等级，请先提升认证等级或到窗口办理"))
     else:
