@@ -761,3 +761,40 @@ def test_counter_refuses_unknown_people_and_items(citizen: Any, market: Staff) -
     response = clerk.post("/counter/start/", {"item_code": "NO-SUCH-ITEM"}, follow=True)
     assert "事项不存在或未发布" in page_text(response)
     assert not Application.objects.exists()
+
+
+# --- issue 12 item 15: what was submitted, and drafts resumed -----------------------------
+
+
+def test_the_case_page_shows_the_answers_fields_and_files_the_applicant_submitted(
+    citizen: Any, other_citizen: Any
+) -> None:
+    case = food_case(citizen)
+    application = case.application
+    stored = application.files.filter(superseded_at__isnull=True).first()
+    assert stored is not None
+    definition = services.application_definition(application)
+    question = definition.questions[0]
+
+    page = page_text(client_for(citizen).get(f"/cases/{case.number}/"))
+    submitted = page.split('id="submitted"')[1].split("</section>")[0]
+    assert "您提交的申请" in submitted
+    assert question.text in submitted and "否" in submitted
+    assert "联系电话" in submitted and application.form_data["contact_mobile"] in submitted
+    assert stored.original_name in submitted and stored.sha256[:12] in submitted
+    # Someone else never sees it.
+    assert client_for(other_citizen).get(f"/cases/{case.number}/").status_code == 404
+
+
+def test_pressing_apply_online_again_resumes_the_draft_instead_of_making_a_second(
+    citizen: Any, other_citizen: Any
+) -> None:
+    client = client_for(citizen)
+    first = start_draft(client)
+    again = start_draft(client)
+    assert again.pk == first.pk
+    assert Application.objects.filter(created_by=citizen).count() == 1
+    # Once submitted (or for another person) a new draft is made.
+    assert start_draft(client_for(other_citizen)).pk != first.pk
+    Application.objects.filter(pk=first.pk).update(state="abandoned")
+    assert start_draft(client).pk != first.pk

@@ -63,7 +63,12 @@ def _start(request: HttpRequest, *, item_code: str = "", bundle_code: str = "") 
             user, organisation_id=int(organisation_id) if organisation_id.isdigit() else None
         )
         application = services.start_application(
-            actor=user, applicant=applicant, item_code=item_code, bundle_code=bundle_code, channel=Channel.ONLINE
+            actor=user,
+            applicant=applicant,
+            item_code=item_code,
+            bundle_code=bundle_code,
+            channel=Channel.ONLINE,
+            resume=True,
         )
     except services.CaseError as error:
         return _refused(request, error.code, message=error.message)

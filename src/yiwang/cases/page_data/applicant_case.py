@@ -11,13 +11,13 @@ from django.utils.translation import gettext
 from yiwang.cases import definitions, payments, policy, selectors, services
 from yiwang.cases.constants import CaseState, TaskStatus
 from yiwang.cases.models import ApplicationFile, Case, CaseEvent, CaseTask
-from yiwang.cases.page_data.applications import FieldRow, field_row
+from yiwang.cases.page_data.applications import FieldRow, field_row, holds
 from yiwang.cases.page_data.documents import available_documents
 from yiwang.cases.workflow import TRANSITIONS, action_label
 from yiwang.core import calendar, crypto
 
 if TYPE_CHECKING:
-    pass
+    from django_stubs_ext import StrOrPromise
 
 
 @dataclass
@@ -44,6 +44,24 @@ class CorrectionRow:
     field: FieldRow | None = None
 
 
+@dataclass(frozen=True)
+class SubmittedRow:
+    label: StrOrPromise
+    value: StrOrPromise
+
+
+@dataclass
+class Submitted:
+    """What the applicant submitted for this case: answers, form data and the files of its materials."""
+
+    answers: list[SubmittedRow]
+    fields: list[SubmittedRow]
+    # (material name, file), in the order of the item's materials.
+    files: list[tuple[str, ApplicationFile]]
+    # Materials the departments fetch themselves (免提交), by name and source.
+    waived: list[tuple[str, str]]
+
+
 @dataclass
 class CaseView:
     case: Case
@@ -59,6 +77,7 @@ class CaseView:
     timeline: list[EventRow]
     can_withdraw: bool
     documents: list[tuple[str, str]]
+    submitted: Submitted
 
 
 def state_label(state: str) -> str:
@@ -145,6 +164,43 @@ def correction_rows(case: Case) -> tuple[list[CorrectionRow], dt.date | None]:
     return rows, notice.due
 
 
+def submitted_view(case: Case) -> Submitted:
+    """The answers, fields and current files of the case's application, as this case's item asks for them.
+
+    A bundle's application holds every member's fields and files: the case shows those of its own item.
+    """
+    definition = definitions.for_item(case.item)
+    application = case.application
+    answers = {str(k): str(v) for k, v in application.situation_answers.items()}
+    data = {str(k): str(v) for k, v in application.form_data.items()}
+    context = {**data, **answers}
+    answer_rows = [
+        SubmittedRow(q.text, dict(q.options).get(answers[q.key], answers[q.key]))
+        for q in definition.questions
+        if q.key in answers
+    ]
+    field_rows = []
+    for form_field in definition.fields:
+        value = data.get(form_field.key, "")
+        if not value or not holds(form_field.show_if, context):
+            continue
+        shown = dict(form_field.choices).get(value, value) if form_field.type == "choice" else value
+        field_rows.append(SubmittedRow(form_field.label, shown))
+    applies = definitions.applicable(definition, context)
+    order = {spec.key: index for index, spec in enumerate(applies.materials)}
+    names = {spec.key: spec.name for spec in applies.materials}
+    files = sorted(
+        (stored for stored in selectors.files_of(case) if stored.material_key in names),
+        key=lambda stored: (order[stored.material_key], stored.pk),
+    )
+    return Submitted(
+        answers=answer_rows,
+        fields=field_rows,
+        files=[(names[stored.material_key], stored) for stored in files],
+        waived=[(spec.name, spec.from_source) for spec in applies.materials if spec.from_source],
+    )
+
+
 def case_view(user: Any, case: Case) -> CaseView:
     """Everything the applicant's case page shows."""
     warning, warning_label = warning_of(case)
@@ -166,4 +222,5 @@ def case_view(user: Any, case: Case) -> CaseView:
         timeline=event_rows(selectors.timeline(case, for_staff=False)),
         can_withdraw=case.state in withdraw.sources and policy.can_perform(user, case, withdraw),
         documents=available_documents(case),
+        submitted=submitted_view(case),
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -83,8 +84,14 @@ def start_application(
     item_code: str = "",
     bundle_code: str = "",
     channel: str = Channel.ONLINE,
+    resume: bool = False,
 ) -> Application:
-    """Open a draft application for one published item or one bundle."""
+    """Open a draft application for one published item or one bundle.
+
+    With ``resume``, the draft this account already has for the same applicant,
+    item or bundle and channel is returned instead of a second one (在线办理
+    pressed again continues where the person left off).
+    """
     if bool(item_code) == bool(bundle_code):
         raise CaseError("item_required", _("请选择一个事项或一件事"))
     if channel not in Channel.values:
@@ -106,6 +113,10 @@ def start_application(
     else:
         catalog_selectors.get_bundle(bundle_code)
     with transaction.atomic():
+        if resume:
+            existing = _open_draft(actor, applicant, item_code=item_code, bundle_code=bundle_code, channel=channel)
+            if existing is not None:
+                return existing
         application = Application.objects.create(
             created_by=actor,
             applicant_person_id=applicant.person_id,
@@ -124,6 +135,27 @@ def start_application(
             detail={"item": item_code, "bundle": bundle_code, "channel": channel},
         )
     return application
+
+
+def _open_draft(
+    actor: Any, applicant: Applicant, *, item_code: str, bundle_code: str, channel: str
+) -> Application | None:
+    # Locks the actor's row so that two quick presses of 在线办理 cannot both find no draft and make two.
+    list(get_user_model().objects.select_for_update().filter(pk=actor.pk).values_list("pk", flat=True))
+    return (
+        Application.objects.filter(
+            created_by=actor,
+            applicant_person_id=applicant.person_id,
+            applicant_organisation_id=applicant.organisation_id,
+            agent_id=applicant.agent_id,
+            item_code=item_code,
+            bundle_code=bundle_code,
+            channel=channel,
+            state=ApplicationState.DRAFT,
+        )
+        .order_by("-updated_at", "-id")
+        .first()
+    )
 
 
 def _editable(application: Application, actor: Any) -> Application:
