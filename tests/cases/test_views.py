@@ -798,3 +798,26 @@ def test_pressing_apply_online_again_resumes_the_draft_instead_of_making_a_secon
     assert start_draft(client_for(other_citizen)).pk != first.pk
     Application.objects.filter(pk=first.pk).update(state="abandoned")
     assert start_draft(client).pk != first.pk
+
+
+def test_the_correction_checklist_lists_only_what_applies_to_this_applicant(citizen: Any, market: Staff) -> None:
+    """Issue 12 item 16: materials and fields of a branch the applicant did not take are not offered."""
+    case = services.perform(food_case(citizen), "accept", actor=market.clerk)
+    definition = definitions.for_item(case.item)
+    not_asked = [m for m in definition.materials if m.show_if]
+    asked = next(m for m in definition.materials if not m.show_if and not m.from_source)
+    assert not_asked, "the food licence has conditional materials"
+    page = page_text(client_for(market.reviewer).get(f"/workbench/cases/{case.number}/"))
+    assert f'name="request_correction-pick-material-{asked.key}"' in page
+    for spec in not_asked:
+        assert f'name="request_correction-pick-material-{spec.key}"' not in page
+    # The applicant applied as a person: the organisation's fields were never asked.
+    assert 'name="request_correction-pick-field-credit_code"' not in page
+    assert 'name="request_correction-pick-field-contact_mobile"' in page
+
+    for kind, key in [("material", not_asked[0].key), ("field", "credit_code")]:
+        with pytest.raises(services.CaseError) as refused:
+            services.perform(
+                case, "request_correction", actor=market.reviewer, items=[{"kind": kind, "key": key, "problem": "缺少"}]
+            )
+        assert refused.value.code == "unknown_correction_item"

@@ -161,6 +161,8 @@ def staff_case_view(user: Any, case: Case) -> StaffCaseView:
             answer_rows.append(
                 DataRow(question.text, dict(question.options).get(answers[question.key], answers[question.key]))
             )
+    # 一次性告知 lists only what this applicant was asked for under their answers.
+    applies = definitions.applicable(definition, context)
     warning, warning_label = warning_of(case)
     departments = [(d.code, d.name) for d in catalog_selectors.departments() if d.pk != case.department_id]
     return StaffCaseView(
@@ -183,8 +185,8 @@ def staff_case_view(user: Any, case: Case) -> StaffCaseView:
         timeline=event_rows(selectors.timeline(case, for_staff=True)),
         actions=available_actions(user, case),
         extension=pending_extension(case),
-        correction_materials=list(definition.materials),
-        correction_fields=list(definition.fields),
+        correction_materials=applies.materials,
+        correction_fields=applies.fields,
         departments=departments,
         documents=available_documents(case),
         open_correction=selectors.open_correction(case),

@@ -67,8 +67,11 @@ def _request_correction(
 ) -> dict[str, Any]:
     no_params(params)
     definition = definitions.for_item(case.item)
-    known: dict[tuple[str, str], StrOrPromise] = {("material", m.key): m.name for m in definition.materials}
-    known.update({("field", f.key): f.label for f in definition.fields})
+    # Only what applies under the applicant's answers: a material of a branch they did not take was never asked.
+    application = case.application
+    applies = definitions.applicable(definition, {**application.form_data, **application.situation_answers})
+    known: dict[tuple[str, str], StrOrPromise] = {("material", m.key): m.name for m in applies.materials}
+    known.update({("field", f.key): f.label for f in applies.fields})
     listed = []
     for entry in items or []:
         kind, key, problem = (
@@ -78,7 +81,9 @@ def _request_correction(
         )
         label = known.get((kind, key))
         if label is None:
-            raise CaseError("unknown_correction_item", _("补正内容“%(key)s”不是该事项的材料或字段") % {"key": key})
+            raise CaseError(
+                "unknown_correction_item", _("补正内容“%(key)s”不是该申请须提交的材料或填写的字段") % {"key": key}
+            )
         if len(problem) < 2:
             raise CaseError("problem_required", _("请写明“%(label)s”需要怎样补正") % {"label": label})
         listed.append({"kind": kind, "key": key, "label": stored_text(label), "problem": problem[:300]})
