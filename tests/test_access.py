@@ -218,6 +218,7 @@ RULES: list[Rule] = [
     # 办件查询 answers everyone alike; its wrong-pair message and throttle are tested in tests/cases/test_views.py.
     Rule("cases:lookup", GET, "/cases/lookup/", anyone()),
     # Staff who may see the case are sent on to the workbench page.
+    Rule("cases:bundle", GET, "/cases/bundles/{bundle}/", expect({"owner"})),
     Rule("cases:case", GET, "/cases/{case}/", expect({"owner"}, **dict.fromkeys(OPENERS, 302))),
     Rule("cases:case_resubmit", POST, "/cases/{case}/resubmit/", expect({"owner"}, ok=302)),
     Rule("cases:case_withdraw", POST, "/cases/{case}/withdraw/", expect({"owner"}, ok=400)),
@@ -460,7 +461,7 @@ def build_world() -> World:
     from yiwang.accounts import services as account_services
     from yiwang.accounts.models import User
     from yiwang.cases import services as case_services
-    from yiwang.cases.models import PaymentOrder
+    from yiwang.cases.models import BundleSubmission, PaymentOrder
     from yiwang.catalog.models import Theme
     from yiwang.core import notifications
     from yiwang.core.identifiers import make_credit_code
@@ -523,6 +524,8 @@ def build_world() -> World:
     # Cases: a draft with a file, a submitted 食品经营许可 case (market), an ID card case awaiting its fee.
     food = item_code(FOOD_LICENCE, "market")
     (case,) = builders.apply(owner, item_code=food)
+    (bundle_case, *_others) = builders.apply(owner, bundle_code="open-restaurant")
+    ids["bundle"] = BundleSubmission.objects.get(application_id=bundle_case.application_id).number
     draft = case_services.start_application(actor=owner, applicant=case_services.applicant_for(owner), item_code=food)
     builders.fill(draft, owner)
     police = staff_of("police")

@@ -24,7 +24,7 @@ from yiwang.accounts.constants import AssuranceLevel, Role
 from yiwang.accounts.models import User
 from yiwang.cases import definitions, services
 from yiwang.cases.constants import CaseState, Channel
-from yiwang.cases.models import Application, ApplicationFile, Case
+from yiwang.cases.models import Application, ApplicationFile, BundleSubmission, Case
 from yiwang.core import uploads
 from yiwang.core.models import AuditEvent
 
@@ -821,3 +821,47 @@ def test_the_correction_checklist_lists_only_what_applies_to_this_applicant(citi
                 case, "request_correction", actor=market.reviewer, items=[{"kind": kind, "key": key, "problem": "缺少"}]
             )
         assert refused.value.code == "unknown_correction_item"
+
+
+# --- issue 12 item 12: one number and one code for a 一件事 -------------------------------
+
+
+def restaurant_cases(user: Any) -> list[Case]:
+    definition, _items = definitions.for_bundle(RESTAURANT_BUNDLE)
+    signboard = next(q for q in definition.questions if "门头招牌" in q.text)
+    return builders.apply(user, bundle_code=RESTAURANT_BUNDLE, answers={signboard.key: "yes"})
+
+
+def test_a_bundle_gets_one_number_one_code_and_one_progress_page(
+    client: Client, citizen: Any, other_citizen: Any
+) -> None:
+    cases = restaurant_cases(citizen)
+    assert len(cases) >= 3
+    bundle = BundleSubmission.objects.get(application=cases[0].application)
+    assert re.fullmatch(r"YJS-\d{8}-000001", bundle.number)
+    owner = client_for(citizen)
+
+    submitted = page_text(owner.get(f"/applications/{bundle.application_id}/submitted/"))
+    assert bundle.number in submitted and bundle.verification_code in submitted
+
+    progress = page_text(owner.get(f"/cases/bundles/{bundle.number}/"))
+    for case in cases:
+        assert case.item_name in progress and f"/cases/{case.number}/" in progress
+    assert bundle.verification_code in progress
+    assert bundle.number in page_text(owner.get(f"/cases/{cases[0].number}/"))
+    assert client_for(other_citizen).get(f"/cases/bundles/{bundle.number}/").status_code == 404
+
+    # 我的办件: the bundle is one entry holding its cases, not four unrelated rows.
+    mine = page_text(owner.get("/cases/"))
+    assert mine.count(f"/cases/bundles/{bundle.number}/") == 1
+    assert mine.count('<th scope="row" class="code">') == 0
+    assert all(case.item_name in mine.split('id="bundles-title"')[1] for case in cases)
+
+    # 办件查询 by the one number and code shows every case, and no personal data.
+    found = page_text(
+        client.post("/cases/lookup/", {"number": bundle.number.lower(), "code": bundle.verification_code})
+    )
+    assert all(case.item_name in found for case in cases)
+    assert citizen.person.name not in found
+    wrong = page_text(client.post("/cases/lookup/", {"number": bundle.number, "code": cases[0].verification_code}))
+    assert "办件编号或查询码不正确" in wrong

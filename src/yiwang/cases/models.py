@@ -128,6 +128,45 @@ class CaseNumberSequence(models.Model):
         return f"{self.department_id}:{self.day}:{self.last}"
 
 
+class BundleNumberSequence(models.Model):
+    """The last serial number given to a bundle submission on one day (Asia/Shanghai)."""
+
+    day = models.DateField(unique=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}:{self.last}"
+
+
+class BundleSubmission(models.Model):
+    """一件事 as the applicant sees it: one number and one 查询码 for all the cases a bundle application made.
+
+    Each member case keeps its own number for the departments that handle it;
+    the applicant follows the bundle by this one.
+    """
+
+    # YJS-<YYYYMMDD>-<6-digit serial>; see docs/cases.md.
+    number = models.CharField(_("一件事编号"), max_length=64, unique=True)
+    verification_code = models.CharField(_("查询码"), max_length=8)
+    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="bundle_submission")
+    bundle_code = models.CharField(_("一件事代码"), max_length=40)
+    bundle_name = models.CharField(_("一件事名称"), max_length=200)
+    applicant_person = models.ForeignKey("accounts.Person", on_delete=models.PROTECT, related_name="+")
+    applicant_organisation = models.ForeignKey(
+        "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField(_("提交时间"))
+
+    class Meta:
+        verbose_name = _("一件事办件")
+        verbose_name_plural = _("一件事办件")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["applicant_person", "-submitted_at"], name="cases_bundle_person")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.bundle_name}"
+
+
 class Case(models.Model):
     """办件: one item applied for by one applicant, carried from submission to closing."""
 

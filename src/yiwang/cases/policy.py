@@ -57,6 +57,11 @@ def meets_assurance(person_id: int, item: Any) -> bool:
     return accounts_policy.meets_assurance(accounts_selectors.get_person(person_id), item)
 
 
+def is_bundle_applicant(user: Any, application: Application) -> bool:
+    """Who follows a bundle submission: the applicant side of its application, or the clerk who filled it in."""
+    return can_edit_application(user, application)
+
+
 def is_case_applicant(user: Any, case: Case) -> bool:
     return is_applicant_side(
         user,

@@ -10,7 +10,7 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.cases import policy
 from yiwang.cases.constants import OPEN_CASE_STATES, ApplicationState, CaseState, TaskStatus
-from yiwang.cases.models import Application, Case, CaseEvent, CaseTask, CorrectionNotice
+from yiwang.cases.models import Application, BundleSubmission, Case, CaseEvent, CaseTask, CorrectionNotice
 from yiwang.cases.workflow import action_label
 from yiwang.core import calendar
 
@@ -35,15 +35,43 @@ def _applicant_filter(user: Any) -> Q:
     return conditions
 
 
-def my_cases(user: Any) -> QuerySet[Case]:
-    """Cases of the person, of organisations they represent, and those they filled in for others."""
+def my_cases(user: Any, *, outside_bundles: bool = False) -> QuerySet[Case]:
+    """Cases of the person, of organisations they represent, and those they filled in for others.
+
+    ``outside_bundles`` leaves out the cases of 一件事 submissions, which are listed by :func:`my_bundles`.
+    """
     if not getattr(user, "is_authenticated", False):
         return Case.objects.none()
-    return (
-        Case.objects.filter(_applicant_filter(user) | Q(application__created_by=user))
-        .select_related("department")
-        .order_by("-submitted_at", "-id")
-    )
+    cases = Case.objects.filter(_applicant_filter(user) | Q(application__created_by=user))
+    if outside_bundles:
+        cases = cases.filter(application__bundle_submission__isnull=True)
+    return cases.select_related("department").order_by("-submitted_at", "-id")
+
+
+def _with_cases(bundles: QuerySet[BundleSubmission]) -> QuerySet[BundleSubmission]:
+    member_cases = Case.objects.select_related("department").order_by("id")
+    return bundles.select_related("application").prefetch_related(Prefetch("application__cases", queryset=member_cases))
+
+
+def my_bundles(user: Any) -> QuerySet[BundleSubmission]:
+    """The user's 一件事 submissions, newest first, each with its cases (two more queries for any number)."""
+    if not getattr(user, "is_authenticated", False):
+        return BundleSubmission.objects.none()
+    bundles = BundleSubmission.objects.filter(_applicant_filter(user) | Q(application__created_by=user))
+    return _with_cases(bundles).order_by("-submitted_at", "-id")
+
+
+def get_bundle_submission(user: Any, number: str) -> BundleSubmission:
+    """A bundle submission of the user's applicant side; 404 for a missing one and anyone else's alike."""
+    bundle = _with_cases(BundleSubmission.objects.filter(number=number.strip().upper())).first()
+    if bundle is None or not policy.is_bundle_applicant(user, bundle.application):
+        raise Http404(_("办件不存在"))
+    return bundle
+
+
+def bundle_of(application: Application) -> BundleSubmission | None:
+    """The bundle submission an application made, if it was a 一件事 application."""
+    return BundleSubmission.objects.filter(application=application).first()
 
 
 def my_drafts(user: Any) -> QuerySet[Application]:
@@ -133,6 +161,20 @@ def public_progress(number: str, code: str) -> PublicProgress | None:
     case = Case.objects.select_related("department").filter(number=number.strip().upper()).first()
     if case is None or not hmac.compare_digest(case.verification_code, code.strip().upper()):
         return None
+    return _progress_of(case)
+
+
+@dataclass(frozen=True)
+class PublicBundleProgress:
+    """办件查询 of a 一件事 by its one number and code: each case's public progress, no personal data."""
+
+    number: str
+    bundle_name: str
+    submitted_on: dt.date
+    cases: list[PublicProgress]
+
+
+def _progress_of(case: Case) -> PublicProgress:
     steps = [
         (action_label(e.action), e.created_at)
         for e in case.events.filter(public=True).order_by("id").only("action", "created_at")
@@ -146,6 +188,19 @@ def public_progress(number: str, code: str) -> PublicProgress | None:
         submitted_on=timezone.localdate(case.submitted_at),
         promised_due=case.promised_due,
         steps=steps,
+    )
+
+
+def public_bundle_progress(number: str, code: str) -> PublicBundleProgress | None:
+    """The public progress of a bundle's cases, or None when the number or the code is wrong (never says which)."""
+    bundle = _with_cases(BundleSubmission.objects.filter(number=number.strip().upper())).first()
+    if bundle is None or not hmac.compare_digest(bundle.verification_code, code.strip().upper()):
+        return None
+    return PublicBundleProgress(
+        number=bundle.number,
+        bundle_name=bundle.bundle_name,
+        submitted_on=timezone.localdate(bundle.submitted_at),
+        cases=[_progress_of(case) for case in bundle.application.cases.all()],
     )
 
 

@@ -22,6 +22,7 @@ urlpatterns = [
     path("cases/", views.my_cases, name="my_cases"),
     # Before cases/<number>/, which would otherwise take "lookup" for a case number.
     path("cases/lookup/", views.lookup, name="lookup"),
+    path("cases/bundles/<str:number>/", views.bundle_page, name="bundle"),
     path("cases/<str:number>/", views.case_page, name="case"),
     path("cases/<str:number>/resubmit/", views.case_resubmit, name="case_resubmit"),
     path("cases/<str:number>/withdraw/", views.case_withdraw, name="case_withdraw"),

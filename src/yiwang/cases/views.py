@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 
 MY_CASES_PAGE_SIZE = 20
+MY_BUNDLES_SHOWN = 50
 ANSWER_PREFIX = "answer-"
 FIELD_PREFIX = "field-"
 FOCUS_RE = re.compile(r"answer-[A-Za-z0-9_-]{1,80}")
@@ -256,6 +257,7 @@ def application_submitted(request: HttpRequest, application_id: int) -> HttpResp
         "cases/submitted.html",
         {
             "application": application,
+            "bundle": selectors.bundle_of(application),
             "cases": [(case, intake.accept_allowed(user, case)) for case in cases],
             "is_staff_agent": application.agent_id == user.pk and application.channel == Channel.COUNTER,
         },
@@ -285,8 +287,11 @@ def application_abandon(request: HttpRequest, application_id: int) -> HttpRespon
 @require_GET
 def my_cases(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    page = Paginator(selectors.my_cases(user), MY_CASES_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.my_cases(user, outside_bundles=True), MY_CASES_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     drafts = list(selectors.my_drafts(user)[:50])
+    bundles = list(selectors.my_bundles(user)[:MY_BUNDLES_SHOWN]) if page.number == 1 else []
     return render(
         request,
         "cases/my_cases.html",
@@ -294,7 +299,26 @@ def my_cases(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": [(case, applicant_case.warning_of(case)) for case in page.object_list],
             "drafts": intake.draft_rows(drafts),
+            "bundles": [
+                (bundle, [(case, applicant_case.warning_of(case)) for case in bundle.application.cases.all()])
+                for bundle in bundles
+            ],
             "is_staff": staff.may_use_workbench(user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def bundle_page(request: HttpRequest, number: str) -> HttpResponse:
+    """一件事 progress: the bundle's one number and code, and each of its cases."""
+    bundle = selectors.get_bundle_submission(_user(request), number)
+    return render(
+        request,
+        "cases/bundle.html",
+        {
+            "bundle": bundle,
+            "rows": [(case, applicant_case.warning_of(case)) for case in bundle.application.cases.all()],
         },
     )
 
@@ -325,6 +349,7 @@ def _render_case(request: HttpRequest, case: Case, *, withdraw_form: forms.Withd
         {
             "view": view,
             "case": case,
+            "bundle": selectors.bundle_of(case.application),
             "withdraw_form": withdraw_form or forms.WithdrawForm(initial={"version": case.version}),
         },
         status=400 if withdraw_form is not None else 200,
@@ -401,6 +426,7 @@ def lookup(request: HttpRequest) -> HttpResponse:
     """Public progress by number and 查询码: no personal data, one message for every wrong pair."""
     form = forms.LookupForm(request.POST or None)
     progress = None
+    bundle_progress = None
     status = 200
     if request.method == "POST" and form.is_valid():
         ip = client_address(request) or ""
@@ -410,8 +436,16 @@ def lookup(request: HttpRequest) -> HttpResponse:
             form.add_error(None, error.message)
             status = 429
         else:
-            progress = selectors.public_progress(form.cleaned_data["number"], form.cleaned_data["code"])
-            if progress is None:
+            number, code = form.cleaned_data["number"], form.cleaned_data["code"]
+            # A 一件事 number shows all its cases; any other is one case's number.
+            bundle_progress = selectors.public_bundle_progress(number, code)
+            progress = None if bundle_progress else selectors.public_progress(number, code)
+            if progress is None and bundle_progress is None:
                 services.record_failed_lookup(ip)
                 form.add_error(None, _("办件编号或查询码不正确，请核对后再试"))
-    return render(request, "cases/lookup.html", {"form": form, "progress": progress}, status=status)
+    return render(
+        request,
+        "cases/lookup.html",
+        {"form": form, "progress": progress, "bundle_progress": bundle_progress},
+        status=status,
+    )

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.cases import definitions, policy
 from yiwang.cases.constants import ApplicationState, StepKind
-from yiwang.cases.models import Application, Case, CaseNumberSequence
+from yiwang.cases.models import Application, BundleNumberSequence, BundleSubmission, Case, CaseNumberSequence
 from yiwang.cases.services._shared import add_event
 from yiwang.cases.services._stages import open_stage, process_stages
 from yiwang.cases.services.applications import application_problems, definition_and_items
@@ -32,6 +32,29 @@ def _case_number(department: Department, day: dt.date) -> str:
     # The counter row stays locked to the end of the submission, so serials are never given twice.
     serial = numbering.next_value(CaseNumberSequence, {"department": department, "day": day})
     return f"{department.code.upper()}-{day:%Y%m%d}-{serial:06d}"
+
+
+BUNDLE_NUMBER_PREFIX = "YJS"
+
+
+def _bundle_number(day: dt.date) -> str:
+    """``YJS-<YYYYMMDD>-<6-digit serial>`` (一件事): one series for every bundle, restarting each day."""
+    serial = numbering.next_value(BundleNumberSequence, {"day": day})
+    return f"{BUNDLE_NUMBER_PREFIX}-{day:%Y%m%d}-{serial:06d}"
+
+
+def _record_bundle(application: Application, title: str, now: dt.datetime) -> str:
+    """The applicant's one number and code for all the cases of a bundle application."""
+    return BundleSubmission.objects.create(
+        number=_bundle_number(calendar.today_local()),
+        verification_code=numbering.verification_code(),
+        application=application,
+        bundle_code=application.bundle_code,
+        bundle_name=title,
+        applicant_person_id=application.applicant_person_id,
+        applicant_organisation_id=application.applicant_organisation_id,
+        submitted_at=now,
+    ).number
 
 
 def submit_application(application: Application, *, actor: Any, submission_key: str = "") -> list[Case]:
@@ -115,6 +138,7 @@ def _submit(application: Application, *, actor: Any, submission_key: str) -> lis
             audit=False,
         )
         cases.append(case)
+    bundle_number = _record_bundle(application, definition.title, now) if application.bundle_code else ""
     application.state = ApplicationState.SUBMITTED
     application.submitted_at = now
     application.submission_key = submission_key or None
@@ -124,6 +148,6 @@ def _submit(application: Application, *, actor: Any, submission_key: str) -> lis
         actor=actor,
         on_behalf_of_person_id=application.applicant_person_id if application.agent_id else None,
         target=f"cases.Application:{application.pk}",
-        detail={"cases": [c.number for c in cases]},
+        detail={"cases": [c.number for c in cases], "bundle": bundle_number},
     )
     return cases
