@@ -865,3 +865,61 @@ def test_a_bundle_gets_one_number_one_code_and_one_progress_page(
     assert citizen.person.name not in found
     wrong = page_text(client.post("/cases/lookup/", {"number": bundle.number, "code": cases[0].verification_code}))
     assert "办件编号或查询码不正确" in wrong
+
+
+# --- issue 12 item 14: the bundle form asks only what applies ----------------------------
+
+
+def test_material_conditions_read_as_questions_a_person_would_ask() -> None:
+    assert definitions.condition_question("委托他人代为办理的").text == "是否委托他人代为办理？"
+    assert definitions.condition_question("以家庭形式经营的，用于证明参加经营的家庭成员关系").text == (
+        "是否以家庭形式经营？"
+    )
+    assert definitions.condition_question("股东或合伙人为企业、事业单位或社会组织的").text == (
+        "股东或合伙人是否为企业、事业单位或社会组织？"
+    )
+    assert definitions.condition_question("场所设有自动消防系统的").text == "场所是否设有自动消防系统？"
+    assert definitions.condition_question("经营项目涉及登记前须经批准的").text == "经营项目是否涉及登记前须经批准？"
+    # The key is the condition's, so answers saved before the wording changed still hold.
+    assert (
+        definitions.condition_question("场所设有自动消防系统的").key
+        == definitions.condition_question("场所设有自动消防系统的 ").key
+    )
+
+
+def test_the_bundle_form_brings_up_questions_as_answers_make_them_relevant(citizen: Any) -> None:
+    definition, _items = definitions.for_bundle(RESTAURANT_BUNDLE)
+    group = next(q for q in definition.questions if q.key.startswith("g_"))
+    individual = next(code for code, label in group.options if "个体工商户" in label)
+    signboard = next(q for q in definition.questions if "门头招牌" in q.text)
+    gathering = next(q for q in definition.questions if "公众聚集场所" in q.text)
+    family = next(q for q in definition.questions if "家庭形式经营" in q.text)
+    company_only = next(q for q in definition.questions if "股东或合伙人" in q.text)
+    big_sign = next(q for q in definition.questions if "大型户外广告" in q.text)
+
+    first = [q.key for q in definitions.relevant_questions(definition, {})]
+    assert {group.key, signboard.key, gathering.key} <= set(first)
+    assert not {family.key, company_only.key, big_sign.key} & set(first)
+
+    chosen = {group.key: individual, signboard.key: "no", gathering.key: "no"}
+    then = {q.key for q in definitions.relevant_questions(definition, chosen)}
+    assert family.key in then and company_only.key not in then and big_sign.key not in then
+
+    # On the page, without JavaScript: answer, press 按所选情形更新, and the follow-up question appears.
+    client = client_for(citizen)
+    client.post(f"/apply/bundle/{RESTAURANT_BUNDLE}/")
+    application = Application.objects.get()
+    before = page_text(client.get(f"/applications/{application.pk}/"))
+    assert family.text not in before and group.text in before
+    client.post(
+        f"/applications/{application.pk}/", {**{f"answer-{k}": v for k, v in chosen.items()}, "action": "refresh"}
+    )
+    after = page_text(client.get(f"/applications/{application.pk}/"))
+    assert family.text in after and company_only.text not in after and big_sign.text not in after
+
+    # A question of a branch not taken is never required: answering what is asked is enough.
+    relevant_answers = {q.key: "no" for q in definitions.relevant_questions(definition, chosen) if q.key not in chosen}
+    services.save_draft(application, actor=citizen, answers={**chosen, **relevant_answers})
+    application.refresh_from_db()
+    problems = services.application_problems(application)
+    assert not [p for p in problems if p.kind == "question"], problems

@@ -102,6 +102,9 @@ class ApplicationDefinition:
     materials: tuple[MaterialSpec, ...]
     # For bundles: item code → conditions {question: answer} under which it is applied for.
     members: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # For bundles: question key → the member items whose materials or form it decides. Such a question is
+    # asked only once one of those items applies; questions not listed (which items apply) are always asked.
+    question_items: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def question(self, key: str) -> Question | None:
         return next((q for q in self.questions if q.key == key), None)
@@ -127,12 +130,41 @@ def _short_key(prefix: str, text: str) -> str:
     return f"{prefix}_{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
+# A condition that names who or what it is about before its verb ("股东或合伙人为企业…的") is asked about that
+# subject ("股东或合伙人是否为企业…？"), as a person would ask it, not "是否股东或合伙人为企业…？".
+_SUBJECT_THEN_VERB = re.compile(
+    r"^(?P<subject>[^，,；;、]{0,10}?(?:人|者|场所|项目|单位|企业|机构|设施|设备|产品|房屋|车辆|场地|住所))"
+    r"(?P<verb>为|是|系|属于|涉及|设有|具有|持有|已|需|需要|有)"
+)
+
+
+def _condition_clause(condition: str) -> str:
+    text = condition.strip().rstrip("。；;：:")
+    # "以家庭形式经营的，用于证明参加经营的家庭成员关系": the condition is the clause ending in 的; the rest
+    # says what the material is for and belongs in the material's note, not in the question.
+    clauses = re.split(r"[，,]", text)
+    text = next((clause for clause in clauses if clause.endswith("的")), text).strip()
+    return text[:-1] if text.endswith("的") else text
+
+
 def condition_question(condition: str) -> Question:
-    """The yes/no situation question for a material's condition ("委托他人代为办理的" → "是否委托他人代为办理？")."""
-    text = condition.strip().rstrip("。；;")
-    if text.endswith("的"):
-        text = text[:-1]
-    return Question(_short_key("q", condition.strip()), gettext("是否%(condition)s？") % {"condition": text})
+    """The yes/no situation question for a material's condition, worded as a person would ask it.
+
+    "委托他人代为办理的" → "是否委托他人代为办理？"; "场所设有自动消防系统的" → "场所是否设有自动消防系统？";
+    "以家庭形式经营的，用于证明…" → "是否以家庭形式经营？". The key stays that of the condition's text.
+    """
+    text = _condition_clause(condition)
+    matched = _SUBJECT_THEN_VERB.match(text)
+    if text.startswith("是否"):
+        question = gettext("%(condition)s？") % {"condition": text}
+    elif matched and matched.group("subject"):
+        question = gettext("%(subject)s是否%(rest)s？") % {
+            "subject": matched.group("subject"),
+            "rest": text[matched.end("subject") :],
+        }
+    else:
+        question = gettext("是否%(condition)s？") % {"condition": text}
+    return Question(_short_key("q", condition.strip()), question)
 
 
 _PERSON_FIELDS = (
@@ -309,10 +341,18 @@ def for_bundle(bundle_code: str) -> tuple[ApplicationDefinition, list[ServiceIte
         )
         questions.append(Question(key, gettext("%(group)s：请选择") % {"group": group}, options))
         members.extend((m.item.code, ((key, m.item.code),)) for m in group_members)
-    merged_questions, fields, materials = _merge(_item_parts(item) for item in items)
+    parts = [_item_parts(item) for item in items]
+    served: dict[str, list[str]] = {}
+    for item, (item_questions, _fields, _materials) in zip(items, parts, strict=True):
+        for question in item_questions:
+            served.setdefault(question.key, []).append(item.code)
+    merged_questions, fields, materials = _merge(parts)
     all_questions = {q.key: q for q in (*questions, *merged_questions)}
+    # A question that also decides which items apply is always asked.
+    member_keys = {q.key for q in questions}
+    question_items = tuple((key, tuple(codes)) for key, codes in served.items() if key not in member_keys)
     return ApplicationDefinition(
-        view.bundle.name, tuple(all_questions.values()), fields, materials, tuple(members)
+        view.bundle.name, tuple(all_questions.values()), fields, materials, tuple(members), question_items
     ), items
 
 
@@ -335,14 +375,30 @@ def applicable(definition: ApplicationDefinition, answers: Mapping[str, Any]) ->
     return result
 
 
+def relevant_questions(definition: ApplicationDefinition, answers: Mapping[str, Any]) -> list[Question]:
+    """The questions to ask under the answers so far: a bundle asks about a member item only once it applies.
+
+    Answering the questions that decide the items (which 主体登记, whether there is a signboard) brings up
+    the questions of the items chosen; those of an item not chosen are never asked, nor required.
+    """
+    if not definition.question_items:
+        return list(definition.questions)
+    chosen = set(applicable(definition, answers).item_codes)
+    serves = dict(definition.question_items)
+    return [q for q in definition.questions if q.key not in serves or chosen.intersection(serves[q.key])]
+
+
 def check_answers(definition: ApplicationDefinition, answers: Mapping[str, Any]) -> list[Problem]:
-    """Every question must be answered with one of its options; unknown keys are refused."""
+    """Every relevant question must be answered with one of its options; unknown keys are refused.
+
+    Answers kept from a branch no longer taken are ignored.
+    """
     problems = []
     known = {q.key for q in definition.questions}
     for key in answers:
         if key not in known:
             problems.append(Problem(key, gettext("没有这个情形问题"), "question"))
-    for question in definition.questions:
+    for question in relevant_questions(definition, answers):
         value = answers.get(question.key)
         if value in (None, ""):
             problems.append(

@@ -94,6 +94,8 @@ class ApplicationView:
     problems: list[definitions.Problem]
     show_problems: bool
     is_bundle: bool
+    # Answers may bring up further questions (a bundle's member items ask theirs once they apply).
+    more_questions_may_follow: bool = False
 
     @property
     def problem_count(self) -> int:
@@ -142,8 +144,10 @@ def application_view(
         application=application,
         title=definition.title,
         questions=[
-            QuestionRow(q, answers.get(q.key, ""), by_key.get(("question", q.key), "")) for q in definition.questions
+            QuestionRow(q, answers.get(q.key, ""), by_key.get(("question", q.key), ""))
+            for q in definitions.relevant_questions(definition, answers)
         ],
+        more_questions_may_follow=len(definition.question_items) > 0,
         fields=[field_row(f, data.get(f.key, ""), by_key.get(("field", f.key), "")) for f in applies.fields],
         materials=materials,
         waived=waived,
