@@ -156,10 +156,21 @@ def answer(page: Page, legend: str, option: str) -> None:
 
 
 def answer_every_question(page: Page, chosen: dict[str, str]) -> None:
-    """The answers in ``chosen`` (question text → option), and 否 to every other yes/no question."""
-    for legend in page.locator("fieldset.choice-group legend").all_inner_texts():
+    """The answers in ``chosen`` (question text → option), and 否 to every other yes/no question.
+
+    Answers bring up further questions (a bundle asks about an item once it applies): keep answering
+    until every question on the page has an answer.
+    """
+    answered: set[str] = set()
+    while True:
+        legends = [legend.strip() for legend in page.locator("fieldset.choice-group legend").all_inner_texts()]
+        pending = [legend for legend in legends if legend not in answered]
+        if not pending:
+            return
+        legend = pending[0]
         option = next((value for key, value in chosen.items() if key in legend), "否")
-        answer(page, legend.strip(), option)
+        answer(page, legend, option)
+        answered.add(legend)
 
 
 def upload_every_material(page: Page) -> list[str]:
@@ -243,6 +254,21 @@ def test_a_bundle_a_correction_parallel_departments_a_counter_case_and_a_payment
     food = case_number_of(citizen, FOOD_LICENCE)
     sign = case_number_of(citizen, OUTDOOR_SIGN)
     assert food.startswith("MARKET-") and sign.startswith("URBAN_MANAGEMENT-")
+    # One number and one 查询码 for the whole 一件事 (issue 12 item 12), which shows every case's progress.
+    bundle_number = citizen.locator("#bundle-number").inner_text().strip()
+    bundle_code = citizen.locator("#bundle-code").inner_text().strip()
+    assert re.fullmatch(r"YJS-\d{8}-\d{6}", bundle_number), bundle_number
+    lookup = new_context().new_page()
+    lookup.goto(portal_url + "/cases/lookup/")
+    lookup.get_by_label("办件编号").fill(bundle_number)
+    lookup.get_by_label("查询码").fill(bundle_code)
+    lookup.get_by_role("button", name="查询", exact=True).click()
+    for name in (FOOD_LICENCE, OUTDOOR_SIGN):
+        expect(lookup.get_by_role("heading", name=name, exact=True)).to_be_visible()
+    citizen.goto(portal_url + "/cases/")
+    bundle_entry = citizen.locator(".bundle-entry").filter(has_text=bundle_number)
+    expect(bundle_entry).to_contain_text(FOOD_LICENCE)
+    expect(bundle_entry).to_contain_text(OUTDOOR_SIGN)
     # The back button and a second press find the same cases: no second set is made.
     citizen.goto(application_url)
     expect(citizen.get_by_role("heading", level=1)).to_have_text("申请已提交")
