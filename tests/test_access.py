@@ -234,6 +234,7 @@ RULES: list[Rule] = [
     Rule("api-v1:submit_application", POST, "/api/v1/cases/applications/{application}/submit", api({"owner"})),
     Rule("api-v1:my_cases", GET, "/api/v1/cases/", api(SIGNED_IN)),
     Rule("api-v1:lookup", GET, "/api/v1/cases/lookup?number={case}&code=WRONG1", anyone(404)),
+    Rule("api-v1:lookup_bundle", GET, "/api/v1/cases/bundles/lookup?number={bundle}&code=WRONG1", anyone(404)),
     Rule("api-v1:get_case", GET, "/api/v1/cases/{case}", api({"owner"} | OPENERS)),
     # Counter clerks, and reviewers of the department, accept; the others who may open the case are refused (409).
     Rule("api-v1:act", POST, "/api/v1/cases/{case}/actions/accept",

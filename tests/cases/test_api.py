@@ -9,10 +9,10 @@ import pytest
 from django.test import Client
 
 from tests.cases import builders
-from tests.cases.conftest import FOOD_LICENCE, Staff, item_code
+from tests.cases.conftest import FOOD_LICENCE, RESTAURANT_BUNDLE, Staff, item_code
 from tests.multipart import post_multipart
 from yiwang.cases import definitions, services
-from yiwang.cases.models import ApplicationFile, Case
+from yiwang.cases.models import ApplicationFile, BundleSubmission, Case
 from yiwang.catalog.models import ServiceItem
 
 pytestmark = pytest.mark.django_db
@@ -192,6 +192,21 @@ def test_public_lookup_shows_progress_without_personal_data_and_throttles_guessi
         api_client.get(f"{BASE}/lookup", {"number": case.number, "code": "AAAAAA"})
     throttled = api_client.get(f"{BASE}/lookup", {"number": case.number, "code": case.verification_code})
     assert throttled.status_code == 429
+
+
+def test_a_bundle_is_looked_up_by_its_one_number_and_code(citizen: Any, api_client: Client) -> None:
+    """Issue 12 item 12: the 一件事's number and code show every case of it, and nothing personal."""
+    cases = builders.apply(citizen, bundle_code=RESTAURANT_BUNDLE)
+    bundle = BundleSubmission.objects.get(application_id=cases[0].application_id)
+    found = api_client.get(f"{BASE}/bundles/lookup", {"number": bundle.number, "code": bundle.verification_code})
+    assert found.status_code == 200
+    body = found.json()
+    assert body["number"] == bundle.number
+    assert sorted(c["number"] for c in body["cases"]) == sorted(c.number for c in cases)
+    assert citizen.person.name not in found.content.decode()
+    # A case's own code does not open the bundle.
+    wrong = api_client.get(f"{BASE}/bundles/lookup", {"number": bundle.number, "code": cases[0].verification_code})
+    assert wrong.status_code == 404
 
 
 def test_the_workbench_lists_my_departments_tasks_overdue_first_in_fixed_queries(

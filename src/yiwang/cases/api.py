@@ -180,6 +180,13 @@ class PublicProgressOut(Schema):
     steps: list[tuple[str, dt.datetime]]
 
 
+class PublicBundleProgressOut(Schema):
+    number: str
+    bundle_name: str
+    submitted_on: dt.date
+    cases: list[PublicProgressOut]
+
+
 def _application_out(application: Application) -> ApplicationOut:
     return ApplicationOut(
         id=application.pk,
@@ -377,6 +384,28 @@ def lookup(
         services.record_failed_lookup(client_address(request) or "")
         raise ServiceError("not_found", _("办件编号或查询码不正确"), status=404)
     return PublicProgressOut(**progress.__dict__)
+
+
+@router.get(
+    "/bundles/lookup",
+    response={200: PublicBundleProgressOut, **problems(404, 422, 429)},
+    auth=None,
+    summary="一件事查询（一件事编号＋查询码，各办件进度，无个人信息）",
+)
+def lookup_bundle(
+    request: HttpRequest, number: Annotated[str, Field(max_length=64)], code: Annotated[str, Field(max_length=16)]
+) -> PublicBundleProgressOut:
+    services.check_lookup_allowed(client_address(request) or "")
+    progress = selectors.public_bundle_progress(number, code)
+    if progress is None:
+        services.record_failed_lookup(client_address(request) or "")
+        raise ServiceError("not_found", _("办件编号或查询码不正确"), status=404)
+    return PublicBundleProgressOut(
+        number=progress.number,
+        bundle_name=progress.bundle_name,
+        submitted_on=progress.submitted_on,
+        cases=[PublicProgressOut(**case.__dict__) for case in progress.cases],
+    )
 
 
 @router.get("/", response={200: CasePage, **problems(401, 422)}, summary="我的办件")
