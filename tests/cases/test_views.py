@@ -790,7 +790,9 @@ def test_pressing_apply_online_again_resumes_the_draft_instead_of_making_a_secon
     citizen: Any, other_citizen: Any
 ) -> None:
     client = client_for(citizen)
+    assert "开始填写" in page_text(client.get(f"/apply/item/{food_code()}/"))
     first = start_draft(client)
+    assert "继续填写草稿" in page_text(client.get(f"/apply/item/{food_code()}/"))
     again = start_draft(client)
     assert again.pk == first.pk
     assert Application.objects.filter(created_by=citizen).count() == 1

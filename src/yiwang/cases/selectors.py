@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.cases import policy
-from yiwang.cases.constants import OPEN_CASE_STATES, ApplicationState, CaseState, TaskStatus
+from yiwang.cases.constants import OPEN_CASE_STATES, ApplicationState, CaseState, Channel, TaskStatus
 from yiwang.cases.models import Application, BundleSubmission, Case, CaseEvent, CaseTask, CorrectionNotice
 from yiwang.cases.workflow import action_label
 from yiwang.core import calendar
@@ -80,6 +80,19 @@ def my_drafts(user: Any) -> QuerySet[Application]:
     return Application.objects.filter(
         Q(created_by=user) | (_applicant_filter(user) & Q(agent__isnull=True)), state=ApplicationState.DRAFT
     ).order_by("-updated_at")
+
+
+def has_own_draft(user: Any, *, item_code: str = "", bundle_code: str = "") -> bool:
+    """Whether the user has an online draft of their own for this item or bundle (在线办理 then continues it)."""
+    return Application.objects.filter(
+        created_by=user,
+        applicant_person_id=user.person_id,
+        agent__isnull=True,
+        item_code=item_code,
+        bundle_code=bundle_code,
+        channel=Channel.ONLINE,
+        state=ApplicationState.DRAFT,
+    ).exists()
 
 
 def get_application(user: Any, application_id: int) -> Application:

@@ -97,7 +97,13 @@ def apply_item(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         "cases/apply_start.html",
-        {"item": item, "title": item.name, "organisations": organisations, "materials": item.materials.all()},
+        {
+            "item": item,
+            "title": item.name,
+            "organisations": organisations,
+            "materials": item.materials.all(),
+            "has_draft": selectors.has_own_draft(user, item_code=item.code),
+        },
     )
 
 
@@ -119,7 +125,13 @@ def apply_bundle(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         "cases/apply_start.html",
-        {"bundle": view.bundle, "title": view.bundle.name, "organisations": organisations, "members": view.members},
+        {
+            "bundle": view.bundle,
+            "title": view.bundle.name,
+            "organisations": organisations,
+            "members": view.members,
+            "has_draft": selectors.has_own_draft(user, bundle_code=view.bundle.code),
+        },
     )
 
 
