@@ -89,7 +89,11 @@ def is_platform_admin(user: Any) -> bool:
 
 
 def can_grant_role(actor: Any, role: str, department: Any) -> bool:
-    """Platform administrators grant anything; department administrators grant working roles below them."""
+    """Platform administrators grant anything; department administrators grant working roles below them.
+
+    Roles that reach beyond one department tree (supervisors, 12345 operators,
+    administrators) are the platform administrator's to grant.
+    """
     if is_platform_admin(actor):
         return role != Role.APPLICANT
     if role not in DEPARTMENT_GRANTABLE_ROLES or department is None:
@@ -116,12 +120,18 @@ def can_manage_user(actor: Any, target: User) -> bool:
 def manageable_staff(actor: Any) -> QuerySet[User]:
     """Staff accounts a department administrator may see in the staff administration."""
     if is_platform_admin(actor):
-        return User.objects.filter(role_assignments__revoked_at__isnull=True).distinct()
+        # One filter call, so both conditions apply to the same assignment: a citizen's applicant role is no
+        # staff role.
+        return User.objects.filter(
+            role_assignments__revoked_at__isnull=True, role_assignments__role__in=list(STAFF_ROLES)
+        ).distinct()
     scope = department_scope(actor, {Role.DEPARTMENT_ADMIN})
     if not scope:
         return User.objects.none()
     return User.objects.filter(
-        Q(role_assignments__revoked_at__isnull=True) & Q(role_assignments__department__code__in=scope)
+        Q(role_assignments__revoked_at__isnull=True)
+        & Q(role_assignments__department__code__in=scope)
+        & Q(role_assignments__role__in=list(STAFF_ROLES))
     ).distinct()
 
 

@@ -446,4 +446,10 @@ def staff_role_revoke(request: HttpRequest, assignment_id: int) -> HttpResponse:
         services.revoke_role(actor=actor, assignment=assignment)
     except services.IdentityError as error:
         messages.error(request, error.detail)
+        return redirect("accounts:staff_detail", user_id=assignment.user_id)
+    if not selectors.staff_list(actor).filter(pk=assignment.user_id).exists():
+        # The last role is gone, so the account is no longer staff and its page is no longer the actor's to see.
+        messages.success(request, f"已撤销 {assignment.user.username} 的最后一个角色，该账户已不在工作人员名单中")
+        return redirect("accounts:staff")
+    messages.success(request, "角色已撤销")
     return redirect("accounts:staff_detail", user_id=assignment.user_id)
