@@ -154,9 +154,8 @@ _ACCEPTANCE_KINDS = (StepKind.PRE_REVIEW, StepKind.ACCEPTANCE)
 
 def _approver_tasks(scope: set[str] | None) -> Q:
     """An approver's own stages, plus every open task of a suspended case or one with an extension to decide."""
-    waiting_for_approver = Q(case__state=CaseState.SUSPENDED) | Exists(
-        Extension.objects.filter(case=OuterRef("case"), status=ExtensionStatus.REQUESTED)
-    )
+    pending_extension = Exists(Extension.objects.filter(case=OuterRef("case"), status=ExtensionStatus.REQUESTED))
+    waiting_for_approver = Q(case__state=CaseState.SUSPENDED) | Q(pending_extension)
     if scope is None:
         return Q(role=Role.APPROVER) | waiting_for_approver
     in_departments = Q(department__code__in=scope) | Q(case__department__code__in=scope)
