@@ -117,6 +117,20 @@ def can_manage_user(actor: Any, target: User) -> bool:
     )
 
 
+def can_administer_account(actor: Any, target: User) -> bool:
+    """Who may reset a staff member's authenticator or password, or disable the account.
+
+    Staff of the actor's own department tree only (as :func:`can_manage_user`
+    decides), never the actor's own account and never a platform
+    administrator's: those would let one administrator take over another.
+    """
+    if not getattr(actor, "is_authenticated", False) or actor.pk == target.pk:
+        return False
+    if target.is_superuser or RoleAssignment.objects.active().filter(user=target, role=Role.PLATFORM_ADMIN).exists():
+        return False
+    return can_manage_user(actor, target)
+
+
 def manageable_staff(actor: Any) -> QuerySet[User]:
     """Staff accounts a department administrator may see in the staff administration."""
     if is_platform_admin(actor):
