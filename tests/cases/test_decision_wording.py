@@ -70,3 +70,16 @@ def test_licensing_items_keep_the_licensing_decision(citizen: Any, market: Staff
     assert "准予许可" in _text(market.approver, f"/workbench/cases/{case.number}/")
     services.perform(case, "approve", actor=market.approver, reason="符合条件")
     assert "准予行政许可决定书" in _text(citizen, f"/cases/{case.number}/print/decision/")
+
+
+def test_the_applicant_hears_the_decision_in_the_items_words(citizen: Any, market: Staff) -> None:
+    from yiwang.core import notifications, outbox
+    from yiwang.core.models import InAppMessage
+
+    case = _decision_stage(citizen, market, ItemKind.CONFIRMATION)
+    services.perform(case, "approve", actor=market.approver, reason="符合条件")
+    while outbox.process_batch("test-worker") or notifications.deliver_batch("test-worker"):
+        pass
+    last = InAppMessage.objects.filter(user=citizen).order_by("-id").first()
+    assert last is not None and case.number in last.body
+    assert "决定予以确认" in last.body and "准予许可" not in last.body
