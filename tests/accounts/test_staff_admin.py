@@ -78,3 +78,18 @@ def test_citizens_are_not_listed_as_staff() -> None:
     usernames = {row["username"] for row in client.get("/api/v1/accounts/staff").json()}
     assert clerk.username in usernames and citizen.username not in usernames
     assert citizen.username not in client.get("/staff/").content.decode()
+
+
+def test_the_staff_pages_offer_a_department_administrator_only_roles_they_may_grant() -> None:
+    admin = make_staff(Role.DEPARTMENT_ADMIN, "police")
+    clerk = make_staff(Role.COUNTER_CLERK, "police")
+    client = Client()
+    client.force_login(admin)
+    for url in ("/staff/", f"/staff/{clerk.pk}/"):
+        page = client.get(url).content.decode()
+        assert f'value="{Role.REVIEWER}"' in page
+        for role in (Role.HOTLINE_OPERATOR, Role.SUPERVISOR, Role.PLATFORM_ADMIN, Role.DEPARTMENT_ADMIN):
+            assert f'value="{role}"' not in page, (url, role)
+    response = client.post(f"/staff/{clerk.pk}/", {"role": Role.HOTLINE_OPERATOR, "department": "police"})
+    assert response.status_code == 200
+    assert not RoleAssignment.objects.filter(role=Role.HOTLINE_OPERATOR).exists()

@@ -101,6 +101,15 @@ def can_grant_role(actor: Any, role: str, department: Any) -> bool:
     return in_scope(actor, department.code, {Role.DEPARTMENT_ADMIN})
 
 
+def grantable_roles(actor: Any) -> list[str]:
+    """The roles the staff pages offer ``actor`` to grant (the department is checked when granting)."""
+    if is_platform_admin(actor):
+        return [role for role in Role if role != Role.APPLICANT]
+    if not department_scope(actor, {Role.DEPARTMENT_ADMIN}):
+        return []
+    return [role for role in Role if role in DEPARTMENT_GRANTABLE_ROLES]
+
+
 def can_manage_user(actor: Any, target: User) -> bool:
     """A department administrator manages staff whose every role lies inside their scope."""
     if is_platform_admin(actor):

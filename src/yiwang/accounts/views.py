@@ -384,11 +384,19 @@ def _staff_admin_or_404(request: HttpRequest) -> User:
     return user
 
 
+def _offer_grantable_roles(form: Any, actor: User) -> None:
+    # Offer only what the actor may grant: a department administrator never sees 12345话务员 or 监督人员.
+    allowed = set(policy.grantable_roles(actor))
+    field = form.fields["role"]
+    field.choices = [(value, label) for value, label in field.choices if value in allowed]
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def staff_list(request: HttpRequest) -> HttpResponse:
     actor = _staff_admin_or_404(request)
     form = forms.StaffForm(request.POST or None)
+    _offer_grantable_roles(form, actor)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         department = directory_selectors.department_by_code(data["department"])
@@ -418,6 +426,7 @@ def staff_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     actor = _staff_admin_or_404(request)
     member = selectors.get_managed_user(actor, user_id)
     form = forms.GrantRoleForm(request.POST or None)
+    _offer_grantable_roles(form, actor)
     if request.method == "POST" and form.is_valid():
         department = directory_selectors.department_by_code(form.cleaned_data["department"])
         if department is None:
