@@ -182,6 +182,8 @@ RULES: list[Rule] = [
     Rule("accounts:staff", GET, "/staff/", expect(ADMINS | {"police_admin"})),
     Rule("accounts:staff_detail", GET, "/staff/{market_clerk}/", expect(ADMINS)),
     Rule("accounts:staff_role_revoke", POST, "/staff/roles/{market_clerk_role}/revoke/", expect(ADMINS, ok=302)),
+    # Issue 12 item 7: account administration (enable is the harmless one of the four operations).
+    Rule("accounts:staff_account_action", POST, "/staff/{market_clerk}/account/enable/", expect(ADMINS, ok=302)),
     Rule("api-v1:list_staff", GET, "/api/v1/accounts/staff", api(ADMINS | {"police_admin"})),
     Rule("api-v1:grant_role", POST, "/api/v1/accounts/staff/{market_clerk}/roles", api(ADMINS, ok=201),
          {"role": "reviewer", "department": "market"}),

@@ -48,12 +48,15 @@ def test_editor_submits_but_cannot_publish(client: Client, editor) -> None:
     assert response.status_code == 200
 
 
-def test_reviewer_publishes_and_history_is_kept(client: Client, reviewer) -> None:
+def test_reviewer_publishes_and_history_is_kept(client: Client, editor, reviewer) -> None:
     item = make_item()
     client.force_login(reviewer)
     run_action(client, "start_new_version", item)
     draft = ServiceItem.objects.get(code=item.code, version=2)
-    run_action(client, "submit_for_review", draft)
+    # Four-eyes (issue 12 item 7): the editor submits, another person publishes.
+    editor_client = Client()
+    editor_client.force_login(editor)
+    run_action(editor_client, "submit_for_review", draft)
     run_action(client, "publish", draft)
     draft.refresh_from_db()
     item.refresh_from_db()
@@ -88,3 +91,36 @@ def test_editors_see_only_their_department(client: Client, editor) -> None:
     listing = client.get("/admin/catalog/serviceitem/", {"q": "部门事项"}).content.decode()
     assert own.name in listing and other.name not in listing
     assert client.get(f"/admin/catalog/serviceitem/{other.pk}/change/").status_code in (302, 404)
+
+
+def test_the_submitter_cannot_publish_their_own_version(client: Client, reviewer, django_user_model) -> None:
+    item = make_item()
+    client.force_login(reviewer)
+    run_action(client, "start_new_version", item)
+    draft = ServiceItem.objects.get(code=item.code, version=2)
+    run_action(client, "submit_for_review", draft)
+    response = run_action(client, "publish", draft)
+    draft.refresh_from_db()
+    assert draft.status == ItemStatus.IN_REVIEW
+    assert "另一位审核人员" in response.content.decode()
+    second = django_user_model.objects.create_superuser("reviewer-y", password="reviewer-long-password")
+    other = Client()
+    other.force_login(second)
+    run_action(other, "publish", draft)
+    draft.refresh_from_db()
+    assert draft.status == ItemStatus.PUBLISHED and draft.reviewed_by == second and draft.submitted_by == reviewer
+
+
+def test_the_review_page_shows_what_the_version_changes(client: Client, reviewer) -> None:
+    from yiwang.catalog import services
+
+    item = make_item(name="差异测试事项")
+    draft = services.start_new_version(item, actor=None)
+    ServiceItem.objects.filter(pk=draft.pk).update(name="差异测试事项（修订）", promised_days=3)
+    draft.materials.create(name="营业执照副本", copies=1)
+    services.submit_for_review(draft, actor=None)
+    client.force_login(reviewer)
+    page = client.get(f"/admin/catalog/serviceitem/{draft.pk}/change/").content.decode()
+    assert "与已发布版本相比的修改" in page
+    assert "差异测试事项（修订）" in page and "<del>差异测试事项</del>" in page
+    assert "<ins>3</ins>" in page and "营业执照副本" in page

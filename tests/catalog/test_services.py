@@ -126,3 +126,36 @@ def test_published_item_is_kept_per_version_and_follows_a_new_version(
     services.withdraw_item(current, actor=None, reason="停止办理")
     with pytest.raises(Http404):
         selectors.published_item(v1.code)
+
+
+def test_publishing_needs_a_second_person(django_user_model) -> None:
+    """Issue 12 item 7: four-eyes — whoever submitted a version may not publish it."""
+    editor = django_user_model.objects.create_user("four-eyes-editor", password="editor-long-password")
+    publisher = django_user_model.objects.create_user("four-eyes-publisher", password="publisher-long-password")
+    item = make_item()
+    draft = services.start_new_version(item, actor=editor)
+    services.submit_for_review(draft, actor=editor)
+    with pytest.raises(services.CatalogError) as refused:
+        services.publish_item(draft, actor=editor)
+    assert refused.value.code == "four_eyes" and refused.value.status == 403
+    draft.refresh_from_db()
+    assert draft.status == ItemStatus.IN_REVIEW
+    published = services.publish_item(draft, actor=publisher)
+    assert published.status == ItemStatus.PUBLISHED and published.reviewed_by == publisher
+
+
+def test_version_changes_list_what_differs_from_the_published_version() -> None:
+    item = make_item()
+    assert selectors.version_changes(item) == []
+    draft = services.start_new_version(item, actor=None)
+    assert selectors.version_changes(draft) == []
+    ServiceItem.objects.filter(pk=draft.pk).update(promised_days=2)
+    draft.refresh_from_db()
+    draft.materials.all().delete()
+    changes = {(c.label, c.before, c.after) for c in selectors.version_changes(draft)}
+    assert ("承诺办结时限（工作日）", "5", "2") in changes
+    assert ("申请材料", "", "") not in changes
+    assert any(
+        label == "申请材料" and "申请书" in before and "原件" in before and not after
+        for label, before, after in changes
+    )

@@ -23,11 +23,13 @@ class Role(models.TextChoices):
 # Roles whose holders work on cases and may, for a stated purpose, read a person's full data.
 CASE_ROLES = frozenset({Role.COUNTER_CLERK, Role.REVIEWER, Role.APPROVER})
 # Roles a department administrator may grant inside their department; the rest only a platform administrator.
-DEPARTMENT_GRANTABLE_ROLES = frozenset(
-    {Role.COUNTER_CLERK, Role.REVIEWER, Role.APPROVER, Role.HOTLINE_OPERATOR, Role.GRID_WORKER}
-)
+# A 12345 operator is not among them: whatever department the role names, its holder reads every department's
+# callers, so granting it would reach beyond the administrator's own department tree.
+DEPARTMENT_GRANTABLE_ROLES = frozenset({Role.COUNTER_CLERK, Role.REVIEWER, Role.APPROVER, Role.GRID_WORKER})
 # Roles that see every department.
 PLATFORM_WIDE_ROLES = frozenset({Role.SUPERVISOR, Role.PLATFORM_ADMIN})
+# Roles whose holders work city-wide although they see no department's cases (the one 12345 hotline).
+CITY_WIDE_ROLES = frozenset({Role.HOTLINE_OPERATOR})
 STAFF_ROLES = frozenset(Role) - {Role.APPLICANT}
 
 

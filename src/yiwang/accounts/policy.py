@@ -89,12 +89,25 @@ def is_platform_admin(user: Any) -> bool:
 
 
 def can_grant_role(actor: Any, role: str, department: Any) -> bool:
-    """Platform administrators grant anything; department administrators grant working roles below them."""
+    """Platform administrators grant anything; department administrators grant working roles below them.
+
+    Roles that reach beyond one department tree (supervisors, 12345 operators,
+    administrators) are the platform administrator's to grant.
+    """
     if is_platform_admin(actor):
         return role != Role.APPLICANT
     if role not in DEPARTMENT_GRANTABLE_ROLES or department is None:
         return False
     return in_scope(actor, department.code, {Role.DEPARTMENT_ADMIN})
+
+
+def grantable_roles(actor: Any) -> list[str]:
+    """The roles the staff pages offer ``actor`` to grant (the department is checked when granting)."""
+    if is_platform_admin(actor):
+        return [role for role in Role if role != Role.APPLICANT]
+    if not department_scope(actor, {Role.DEPARTMENT_ADMIN}):
+        return []
+    return [role for role in Role if role in DEPARTMENT_GRANTABLE_ROLES]
 
 
 def can_manage_user(actor: Any, target: User) -> bool:
@@ -113,15 +126,35 @@ def can_manage_user(actor: Any, target: User) -> bool:
     )
 
 
+def can_administer_account(actor: Any, target: User) -> bool:
+    """Who may reset a staff member's authenticator or password, or disable the account.
+
+    Staff of the actor's own department tree only (as :func:`can_manage_user`
+    decides), never the actor's own account and never a platform
+    administrator's: those would let one administrator take over another.
+    """
+    if not getattr(actor, "is_authenticated", False) or actor.pk == target.pk:
+        return False
+    if target.is_superuser or RoleAssignment.objects.active().filter(user=target, role=Role.PLATFORM_ADMIN).exists():
+        return False
+    return can_manage_user(actor, target)
+
+
 def manageable_staff(actor: Any) -> QuerySet[User]:
     """Staff accounts a department administrator may see in the staff administration."""
     if is_platform_admin(actor):
-        return User.objects.filter(role_assignments__revoked_at__isnull=True).distinct()
+        # One filter call, so both conditions apply to the same assignment: a citizen's applicant role is no
+        # staff role.
+        return User.objects.filter(
+            role_assignments__revoked_at__isnull=True, role_assignments__role__in=list(STAFF_ROLES)
+        ).distinct()
     scope = department_scope(actor, {Role.DEPARTMENT_ADMIN})
     if not scope:
         return User.objects.none()
     return User.objects.filter(
-        Q(role_assignments__revoked_at__isnull=True) & Q(role_assignments__department__code__in=scope)
+        Q(role_assignments__revoked_at__isnull=True)
+        & Q(role_assignments__department__code__in=scope)
+        & Q(role_assignments__role__in=list(STAFF_ROLES))
     ).distinct()
 
 

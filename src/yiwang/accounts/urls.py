@@ -27,4 +27,5 @@ urlpatterns = [
     path("staff/", views.staff_list, name="staff"),
     path("staff/<int:user_id>/", views.staff_detail, name="staff_detail"),
     path("staff/roles/<int:assignment_id>/revoke/", views.staff_role_revoke, name="staff_role_revoke"),
+    path("staff/<int:user_id>/account/<slug:operation>/", views.staff_account_action, name="staff_account_action"),
 ]

@@ -384,11 +384,19 @@ def _staff_admin_or_404(request: HttpRequest) -> User:
     return user
 
 
+def _offer_grantable_roles(form: Any, actor: User) -> None:
+    # Offer only what the actor may grant: a department administrator never sees 12345话务员 or 监督人员.
+    allowed = set(policy.grantable_roles(actor))
+    field = form.fields["role"]
+    field.choices = [(value, label) for value, label in field.choices if value in allowed]
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def staff_list(request: HttpRequest) -> HttpResponse:
     actor = _staff_admin_or_404(request)
     form = forms.StaffForm(request.POST or None)
+    _offer_grantable_roles(form, actor)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         department = directory_selectors.department_by_code(data["department"])
@@ -418,6 +426,7 @@ def staff_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     actor = _staff_admin_or_404(request)
     member = selectors.get_managed_user(actor, user_id)
     form = forms.GrantRoleForm(request.POST or None)
+    _offer_grantable_roles(form, actor)
     if request.method == "POST" and form.is_valid():
         department = directory_selectors.department_by_code(form.cleaned_data["department"])
         if department is None:
@@ -433,7 +442,12 @@ def staff_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     return render(
         request,
         "accounts/staff_detail.html",
-        {"member": member, "roles": selectors.active_roles(member), "form": form},
+        {
+            "member": member,
+            "roles": selectors.active_roles(member),
+            "form": form,
+            "may_administer": policy.can_administer_account(actor, member),
+        },
     )
 
 
@@ -446,4 +460,48 @@ def staff_role_revoke(request: HttpRequest, assignment_id: int) -> HttpResponse:
         services.revoke_role(actor=actor, assignment=assignment)
     except services.IdentityError as error:
         messages.error(request, error.detail)
+        return redirect("accounts:staff_detail", user_id=assignment.user_id)
+    if not selectors.staff_list(actor).filter(pk=assignment.user_id).exists():
+        # The last role is gone, so the account is no longer staff and its page is no longer the actor's to see.
+        messages.success(request, f"已撤销 {assignment.user.username} 的最后一个角色，该账户已不在工作人员名单中")
+        return redirect("accounts:staff")
+    messages.success(request, "角色已撤销")
     return redirect("accounts:staff_detail", user_id=assignment.user_id)
+
+
+ACCOUNT_OPERATIONS = ("reset_second_factor", "reset_password", "disable", "enable")
+
+
+@login_required
+@require_POST
+def staff_account_action(request: HttpRequest, user_id: int, operation: str) -> HttpResponse:
+    """Reset a staff member's authenticator or password, or disable/enable the account (the buttons of the
+    staff detail page); the new password is shown on the page once, never put in a message or a redirect."""
+    actor = _staff_admin_or_404(request)
+    member = selectors.get_managed_user(actor, user_id)
+    if operation not in ACCOUNT_OPERATIONS:
+        raise Http404
+    ip = client_address(request)
+    try:
+        if operation == "reset_password":
+            password = services.reset_password(actor=actor, user=member, ip=ip)
+            return render(
+                request,
+                "accounts/staff_detail.html",
+                {
+                    "member": member,
+                    "roles": selectors.active_roles(member),
+                    "form": forms.GrantRoleForm(),
+                    "may_administer": True,
+                    "temporary_password": password,
+                },
+            )
+        if operation == "reset_second_factor":
+            services.reset_second_factor(actor=actor, user=member, ip=ip)
+            messages.success(request, "已重置动态口令，该工作人员下次登录时须重新绑定")
+        else:
+            services.set_account_active(actor=actor, user=member, active=operation == "enable", ip=ip)
+            messages.success(request, "账户已启用" if operation == "enable" else "账户已停用，其所有登录已退出")
+    except services.IdentityError as error:
+        messages.error(request, error.detail)
+    return redirect("accounts:staff_detail", user_id=member.pk)

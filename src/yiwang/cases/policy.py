@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from yiwang.accounts import policy as accounts_policy
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.accounts.constants import CASE_ROLES, PLATFORM_WIDE_ROLES, Role
-from yiwang.cases.constants import OPEN_CASE_STATES, TaskStatus
-from yiwang.cases.models import Application, Case, CaseTask
+from yiwang.cases.constants import OPEN_CASE_STATES, CaseState, ExtensionStatus, StepKind, TaskStatus
+from yiwang.cases.models import Application, Case, CaseTask, Extension
 from yiwang.cases.workflow import Actor, Transition
 
 
@@ -154,20 +154,40 @@ def visible_cases(user: Any) -> QuerySet[Case]:
     return cases.filter(Q(department__code__in=scope) | Q(tasks__department__code__in=scope)).distinct()
 
 
+_ACCEPTANCE_KINDS = (StepKind.PRE_REVIEW, StepKind.ACCEPTANCE)
+
+
+def _approver_tasks(scope: set[str] | None) -> Q:
+    """An approver's own stages, plus every open task of a suspended case or one with an extension to decide."""
+    pending_extension = Exists(Extension.objects.filter(case=OuterRef("case"), status=ExtensionStatus.REQUESTED))
+    waiting_for_approver = Q(case__state=CaseState.SUSPENDED) | Q(pending_extension)
+    if scope is None:
+        return Q(role=Role.APPROVER) | waiting_for_approver
+    in_departments = Q(department__code__in=scope) | Q(case__department__code__in=scope)
+    return Q(role=Role.APPROVER, department__code__in=scope) | (waiting_for_approver & in_departments)
+
+
 def task_scope(user: Any) -> Q | None:
-    """The open tasks ``user`` works on, as a filter (None: none at all)."""
+    """The open tasks ``user`` works on, as a filter (None: none at all).
+
+    The role that owns a stage sees its tasks. Two exceptions follow the
+    transition table: reviewers may also accept, so they see their
+    departments' acceptance tasks (not the counter's 制证 or 送达, which they
+    could not work); approvers alone resume a suspended case and decide an
+    extension request, so those cases reach their queue whichever stage's
+    task is open.
+    """
     conditions = Q(pk__in=[])
     matched = False
-    for role in (Role.REVIEWER, Role.APPROVER):
-        # Reviewers may also accept (see the transition table), so they see their departments' acceptance tasks.
-        roles = [role, Role.COUNTER_CLERK] if role == Role.REVIEWER else [role]
-        scope = accounts_policy.department_scope(user, {role})
-        if scope is None:
-            conditions |= Q(role__in=roles)
-            matched = True
-        elif scope:
-            conditions |= Q(role__in=roles, department__code__in=scope)
-            matched = True
+    reviewer_scope = accounts_policy.department_scope(user, {Role.REVIEWER})
+    if reviewer_scope is None or reviewer_scope:
+        departments = Q() if reviewer_scope is None else Q(department__code__in=reviewer_scope)
+        conditions |= departments & (Q(role=Role.REVIEWER) | Q(role=Role.COUNTER_CLERK, kind__in=_ACCEPTANCE_KINDS))
+        matched = True
+    approver_scope = accounts_policy.department_scope(user, {Role.APPROVER})
+    if approver_scope is None or approver_scope:
+        conditions |= _approver_tasks(approver_scope)
+        matched = True
     if accounts_policy.has_any_role(user, {Role.COUNTER_CLERK}):
         scope = accounts_policy.department_scope(user, {Role.COUNTER_CLERK})
         conditions |= (

@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from yiwang.cases.constants import CaseState
 from yiwang.cases.models import Case, CaseEvent, CorrectionNotice
+from yiwang.cases.wording import decision_wording
+from yiwang.catalog.constants import ItemKind
 from yiwang.core import calendar, notifications, outbox
 from yiwang.core.outbox import handles
 
@@ -117,6 +119,17 @@ def _queue_for(case: Case, key: str, subject_text: StrOrPromise, body_template: 
     return queued
 
 
+def _decision_message(action: str, kind: str) -> tuple[StrOrPromise, StrOrPromise]:
+    """The decision as the item's kind names it: only a 行政许可 is 准予许可 (issue 12 item 7)."""
+    wording = decision_wording(kind)
+    with translation.override(NOTIFICATION_LANGUAGE):
+        phrase = str(wording.approved_phrase if action == "approve" else wording.refused_phrase)
+        subject = _("申请已办理") if action == "approve" else _("申请未获办理")
+        # %-substitution leaves the {item} and {number} placeholders for _fill.
+        body = str(_("您申请的“{item}”（{number}）经审查，决定%(decision)s，详情请查看办件。")) % {"decision": phrase}
+    return subject, body
+
+
 @handles("case.event")
 def notify_applicant(outbox_event: OutboxEvent) -> None:
     """Tell the applicant about the steps that matter to them."""
@@ -131,6 +144,8 @@ def notify_applicant(outbox_event: OutboxEvent) -> None:
         return
     case = event.case
     message = MESSAGES.get(action)
+    if action in {"approve", "refuse"} and case.item.kind != ItemKind.LICENSING:
+        message = _decision_message(action, case.item.kind)
     if action == "approve" and event.to_state == CaseState.AWAITING_PAYMENT:
         message = PAYMENT_MESSAGE
     if message is None:

@@ -13,9 +13,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from . import policy, services
+from . import policy, selectors, services
 from .constants import GuideFact
 from .models import (
     BaseItem,
@@ -129,7 +131,9 @@ class ServiceItemAdmin(admin.ModelAdmin):
         "published_at",
         "published_by",
         "reviewed_by",
+        "submitted_by",
         "effective_date",
+        "version_changes",
     )
     actions = ["submit_for_review", "publish", "return_to_draft", "start_new_version", "withdraw"]
 
@@ -169,6 +173,28 @@ class ServiceItemAdmin(admin.ModelAdmin):
 
     def has_review_permission(self, request: HttpRequest) -> bool:
         return policy.can_publish(request.user)
+
+    @admin.display(description=_("与已发布版本相比的修改"))
+    def version_changes(self, obj: ServiceItem | None) -> SafeString | str:
+        # The reviewer sees what this version changes before publishing it, not only the result.
+        if obj is None or obj.pk is None:
+            return ""
+        changes = selectors.version_changes(obj)
+        if not changes:
+            return str(_("无修改（或为首个版本）"))
+        rows = format_html_join(
+            "",
+            '<tr><th scope="row">{}</th><td><del>{}</del></td><td><ins>{}</ins></td></tr>',
+            ((change.label, change.before, change.after) for change in changes),
+        )
+        return format_html(
+            '<table class="version-diff"><thead><tr><th scope="col">{}</th><th scope="col">{}</th>'
+            '<th scope="col">{}</th></tr></thead><tbody>{}</tbody></table>',
+            _("项目"),
+            _("修改前"),
+            _("修改后"),
+            rows,
+        )
 
 
 class BundleItemInline(admin.TabularInline):

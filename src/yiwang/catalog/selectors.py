@@ -7,7 +7,7 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
@@ -255,3 +255,92 @@ def window_by_id(window_id: int) -> Window | None:
 
 def window_names(window_ids: Iterable[int]) -> dict[int, str]:
     return dict(Window.objects.filter(pk__in=list(window_ids)).values_list("pk", "name"))
+
+
+# --- what a version changes (shown to the reviewer before publishing) ------------------------------------------
+
+# Bookkeeping that differs between any two versions and says nothing about the item.
+_UNCOMPARED_FIELDS = frozenset(
+    {
+        "id",
+        "version",
+        "status",
+        "published_at",
+        "published_by",
+        "reviewed_by",
+        "submitted_by",
+        "effective_date",
+        "change_note",
+        "created_at",
+        "updated_at",
+        "guide_complete",
+    }
+)
+
+
+@dataclass(frozen=True)
+class VersionChange:
+    """One difference between a version and the one published before it: ``before`` empty for an addition."""
+
+    label: str
+    before: str
+    after: str
+
+
+def _value(row: Any, name: str) -> Any:
+    # Choices read as their labels (原件, not original): the reviewer reads the diff, not the data.
+    if getattr(row._meta.get_field(name), "choices", None):
+        return getattr(row, f"get_{name}_display")()
+    return getattr(row, name)
+
+
+def _shown(item: ServiceItem, name: str) -> str:
+    value = _value(item, name)
+    if isinstance(value, list | tuple):
+        return "、".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _row_text(row: Any) -> str:
+    parts = []
+    for model_field in row._meta.concrete_fields:
+        if model_field.name in {"id", "item"}:
+            continue
+        value = (
+            getattr(row, f"get_{model_field.name}_display")() if model_field.choices else getattr(row, model_field.name)
+        )
+        if value in (None, ""):
+            continue
+        parts.append(f"{model_field.verbose_name}：{value}")
+    return "；".join(parts)
+
+
+def version_changes(item: ServiceItem) -> list[VersionChange]:
+    """What ``item`` changes against the version of its code published now (or, failing that, the one before).
+
+    Empty for a first version or when nothing but bookkeeping differs.
+    """
+    base = (
+        ServiceItem.objects.filter(code=item.code, status=ItemStatus.PUBLISHED).exclude(pk=item.pk).first()
+        or ServiceItem.objects.filter(code=item.code, version__lt=item.version).order_by("-version").first()
+    )
+    if base is None:
+        return []
+    changes = []
+    for model_field in ServiceItem._meta.concrete_fields:
+        if model_field.name in _UNCOMPARED_FIELDS:
+            continue
+        before, after = _shown(base, model_field.name), _shown(item, model_field.name)
+        if before != after:
+            changes.append(VersionChange(str(model_field.verbose_name), before, after))
+    for relation, label in (("materials", "申请材料"), ("steps", "办理环节"), ("fees", "收费"), ("faqs", "常见问题")):
+        before_rows = [_row_text(r) for r in getattr(base, relation).all()]
+        after_rows = [_row_text(r) for r in getattr(item, relation).all()]
+        changes.extend(VersionChange(label, text, "") for text in before_rows if text not in after_rows)
+        changes.extend(VersionChange(label, "", text) for text in after_rows if text not in before_rows)
+    for relation, label in (("themes", "主题"), ("windows", "办理窗口")):
+        before_names = {str(r) for r in getattr(base, relation).all()}
+        after_names = {str(r) for r in getattr(item, relation).all()}
+        if before_names != after_names:
+            changes.append(VersionChange(label, "、".join(sorted(before_names)), "、".join(sorted(after_names))))
+    return changes

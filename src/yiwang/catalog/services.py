@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from yiwang.core.audit import record_event
 from yiwang.core.problems import ServiceError
 
 from .constants import GuideFact, ItemStatus, guide_is_complete
@@ -25,7 +26,10 @@ class CatalogError(ServiceError):
     """A catalogue rule was broken; ``code`` is stable, ``detail`` is for people (Chinese)."""
 
     # A step the item's current state does not allow conflicts with that state.
-    statuses = dict.fromkeys(("draft_exists", "not_draft", "not_in_review", "not_reviewable", "not_published"), 409)
+    statuses = {
+        **dict.fromkeys(("draft_exists", "not_draft", "not_in_review", "not_reviewable", "not_published"), 409),
+        "four_eyes": 403,
+    }
 
 
 def _record_index_change(target: str, code: str) -> None:
@@ -67,6 +71,7 @@ def start_new_version(item: ServiceItem, *, actor: Any, change_note: str = "") -
     draft.published_at = None
     draft.published_by = None
     draft.reviewed_by = None
+    draft.submitted_by = None
     draft.effective_date = None
     draft.change_note = change_note
     draft.save()
@@ -87,7 +92,8 @@ def submit_for_review(item: ServiceItem, *, actor: Any) -> ServiceItem:
         if item.status != ItemStatus.DRAFT:
             raise CatalogError("not_draft", _("只有草稿状态的事项可以提交审核"))
         item.status = ItemStatus.IN_REVIEW
-        item.save(update_fields=["status", "updated_at"])
+        item.submitted_by = actor if getattr(actor, "pk", None) else None
+        item.save(update_fields=["status", "submitted_by", "updated_at"])
     return item
 
 
@@ -116,13 +122,22 @@ def publish_item(
     """Publish a reviewed version; the version it replaces is kept as superseded history.
 
     ``skip_review`` is for trusted bulk sources (seed data, an import of a
-    department's approved list); interactive publishing must go through review.
+    department's approved list); interactive publishing must go through review,
+    by someone other than the person who submitted the version (four-eyes).
     """
     with transaction.atomic():
         item = ServiceItem.objects.select_for_update().get(pk=item.pk)
         allowed = {ItemStatus.IN_REVIEW} | ({ItemStatus.DRAFT} if skip_review else set())
         if item.status not in allowed:
             raise CatalogError("not_reviewable", _("事项须经审核后才能发布"))
+        if not skip_review and _same_person(actor, item.submitted_by_id):
+            record_event(
+                "permission.denied",
+                actor=actor,
+                target=f"catalog.ServiceItem:{item.pk}",
+                detail={"action": "publish_item", "reason": "four_eyes"},
+            )
+            raise CatalogError("four_eyes", _("提交审核的人不能同时审核发布，请由另一位审核人员发布"))
         if require_materials and not item.materials.exists():
             raise CatalogError("no_materials", _("事项未填写申请材料，不能发布"))
         (
@@ -141,6 +156,10 @@ def publish_item(
         item.save()
         note_item_changed(item.code)
     return item
+
+
+def _same_person(actor: Any, user_id: int | None) -> bool:
+    return user_id is not None and getattr(actor, "pk", None) == user_id
 
 
 def _settle_unknown_facts(item: ServiceItem) -> None:

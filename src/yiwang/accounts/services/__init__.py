@@ -46,7 +46,14 @@ from yiwang.accounts.services.personal_data import (
     reveals_per_hour,
 )
 from yiwang.accounts.services.second_factor import confirm_totp, start_totp_enrolment, verify_second_factor
-from yiwang.accounts.services.staff import create_staff, grant_role, revoke_role
+from yiwang.accounts.services.staff import (
+    create_staff,
+    grant_role,
+    reset_password,
+    reset_second_factor,
+    revoke_role,
+    set_account_active,
+)
 from yiwang.accounts.services.throttling import throttle_failure, throttle_locked_until
 
 __all__ = [
@@ -76,6 +83,8 @@ __all__ = [
     "record_reveal",
     "register_citizen",
     "register_organisation",
+    "reset_password",
+    "reset_second_factor",
     "reveal_own_data",
     "reveal_person_data",
     "reveals_per_hour",
@@ -84,6 +93,7 @@ __all__ = [
     "revoke_role",
     "seconds_until_resend",
     "send_code",
+    "set_account_active",
     "start_totp_enrolment",
     "throttle_failure",
     "throttle_locked_until",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,7 +18,9 @@ from yiwang.accounts.constants import (
     Role,
 )
 from yiwang.accounts.models import (
+    RecoveryCode,
     RoleAssignment,
+    TotpDevice,
     User,
 )
 from yiwang.accounts.services.errors import IdentityError
@@ -110,3 +114,62 @@ def revoke_role(*, actor: User, assignment: RoleAssignment) -> None:
                 target=f"accounts.User:{assignment.user_id}",
                 detail={"role": assignment.role, "department": getattr(assignment.department, "code", None)},
             )
+
+
+# --- account administration by a department administrator ------------------------------------------------------
+
+
+def _refuse_unless_administrable(actor: User, user: User, action: str) -> None:
+    if not policy.can_administer_account(actor, user):
+        record_event("permission.denied", actor=actor, target=f"accounts.User:{user.pk}", detail={"action": action})
+        raise IdentityError("forbidden", _("无权管理该账户"))
+
+
+def _end_sessions(user: User) -> None:
+    # Every session of the account stops matching its hash: whoever held the old factor is signed out.
+    User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+    user.refresh_from_db(fields=["session_epoch"])
+
+
+def reset_second_factor(*, actor: User, user: User, ip: str | None = None) -> None:
+    """Remove a staff member's authenticator and recovery codes; they enrol a new one at their next login.
+
+    For a lost phone. Every session of the account ends; audited.
+    """
+    _refuse_unless_administrable(actor, user, "reset_second_factor")
+    with transaction.atomic():
+        TotpDevice.objects.filter(user=user).delete()
+        RecoveryCode.objects.filter(user=user).delete()
+        _end_sessions(user)
+        record_event("account.second_factor_reset", actor=actor, target=f"accounts.User:{user.pk}", ip=ip)
+
+
+def reset_password(*, actor: User, user: User, ip: str | None = None) -> str:
+    """Give a staff member a new random password, returned once for the administrator to hand over.
+
+    Every session of the account ends; audited (the password itself never is).
+    """
+    _refuse_unless_administrable(actor, user, "reset_password")
+    password = secrets.token_urlsafe(12)
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        _end_sessions(user)
+        record_event("account.password_reset", actor=actor, target=f"accounts.User:{user.pk}", ip=ip)
+    return password
+
+
+def set_account_active(*, actor: User, user: User, active: bool, ip: str | None = None) -> None:
+    """Disable (停用) or enable (启用) a staff account; a disabled account cannot sign in. Audited."""
+    _refuse_unless_administrable(actor, user, "enable_account" if active else "disable_account")
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=active)
+        user.refresh_from_db(fields=["is_active"])
+        if not active:
+            _end_sessions(user)
+        record_event(
+            "account.enabled" if active else "account.disabled",
+            actor=actor,
+            target=f"accounts.User:{user.pk}",
+            ip=ip,
+        )

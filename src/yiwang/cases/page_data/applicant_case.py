@@ -13,6 +13,7 @@ from yiwang.cases.constants import CaseState, TaskStatus
 from yiwang.cases.models import ApplicationFile, Case, CaseEvent, CaseTask
 from yiwang.cases.page_data.applications import FieldRow, field_row, holds
 from yiwang.cases.page_data.documents import available_documents
+from yiwang.cases.wording import decision_wording
 from yiwang.cases.workflow import TRANSITIONS, action_label
 from yiwang.core import calendar, crypto
 
@@ -99,12 +100,20 @@ def _actor(event: CaseEvent) -> str:
     return crypto.mask_name(event.actor_label) if event.actor.person_id else event.actor_label
 
 
-def event_rows(events: list[CaseEvent]) -> list[EventRow]:
+def _event_label(action: str, item_kind: str) -> str:
+    # A decision is named as the item's kind names it (准予许可 only for 行政许可).
+    if item_kind and action in {"approve", "refuse"}:
+        wording = decision_wording(item_kind)
+        return str(wording.approve_label if action == "approve" else wording.refuse_label)
+    return action_label(action)
+
+
+def event_rows(events: list[CaseEvent], item_kind: str = "") -> list[EventRow]:
     """Timeline entries with their labels in the active language."""
     return [
         EventRow(
             created_at=e.created_at,
-            label=action_label(e.action),
+            label=_event_label(e.action, item_kind),
             state_label=state_label(e.to_state) if e.to_state else "",
             reason=e.reason,
             actor=_actor(e),
@@ -219,7 +228,7 @@ def case_view(user: Any, case: Case) -> CaseView:
         correction_due=due,
         payment_url=url,
         payment_amount=amount,
-        timeline=event_rows(selectors.timeline(case, for_staff=False)),
+        timeline=event_rows(selectors.timeline(case, for_staff=False), case.item.kind),
         can_withdraw=case.state in withdraw.sources and policy.can_perform(user, case, withdraw),
         documents=available_documents(case),
         submitted=submitted_view(case),

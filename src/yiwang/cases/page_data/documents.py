@@ -1,4 +1,4 @@
-"""Printed documents of a case (受理回执, 不予受理决定书, 补正告知书, 行政许可决定书)."""
+"""Printed documents of a case (受理回执, 不予受理决定书, 补正告知书, the decision: 行政许可决定书 and its kin)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from yiwang.cases import definitions, selectors, services
 from yiwang.cases.constants import CaseOutcome, CaseState
 from yiwang.cases.models import ApplicationFile, Case, CaseEvent, CorrectionNotice
 from yiwang.cases.page_data.applications import holds
+from yiwang.cases.wording import LICENSING, DecisionWording, decision_wording
 from yiwang.core import calendar, crypto
 
 DOCUMENT_KINDS = {
@@ -34,7 +35,14 @@ def available_documents(case: Case) -> list[tuple[str, str]]:
         kinds.append("rejection")
     if case.outcome in {CaseOutcome.APPROVED, CaseOutcome.REFUSED} and case.decided_at is not None:
         kinds.append("decision")
-    return [(kind, str(DOCUMENT_KINDS[kind])) for kind in kinds]
+    return [(kind, _title(case, kind)) for kind in kinds]
+
+
+def _title(case: Case, kind: str) -> str:
+    # Only a 行政许可 ends in a 行政许可决定书; other kinds of item name their decision their own way.
+    if kind == "decision":
+        return str(decision_wording(case.item.kind).document)
+    return str(DOCUMENT_KINDS[kind])
 
 
 @dataclass
@@ -56,6 +64,7 @@ class DocumentView:
     legal_basis: str = ""
     notice: CorrectionNotice | None = None
     approved: bool = False
+    wording: DecisionWording = LICENSING
 
 
 def masked_applicant(case: Case) -> str:
@@ -83,7 +92,7 @@ def document_view(case: Case, kind: str, viewer: Any = None) -> DocumentView:
         raise Http404(gettext("该办件没有这份文书"))
     view = DocumentView(
         kind=kind,
-        title=str(DOCUMENT_KINDS[kind]),
+        title=_title(case, kind),
         case=case,
         applicant=printed_applicant(case, viewer) if viewer is not None else masked_applicant(case),
         issued_on=calendar.today_local(),
@@ -97,6 +106,8 @@ def document_view(case: Case, kind: str, viewer: Any = None) -> DocumentView:
     elif kind == "decision":
         view.event = _last_event(case, "approve", "refuse")
         view.approved = case.outcome == CaseOutcome.APPROVED
+        view.wording = decision_wording(case.item.kind)
+        view.title = str(view.wording.approved_title if view.approved else view.wording.refused_title)
     _date_and_basis(case, view)
     return view
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
@@ -17,6 +17,7 @@ from yiwang.cases.page_data.applicant_case import EventRow, event_rows, open_tas
 from yiwang.cases.page_data.applications import holds
 from yiwang.cases.page_data.desks import other_desks
 from yiwang.cases.page_data.documents import available_documents, masked_applicant
+from yiwang.cases.wording import decision_wording
 from yiwang.cases.workflow import Transition, actions_from
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import crypto
@@ -99,8 +100,16 @@ def available_actions(user: Any, case: Case) -> list[Transition]:
             continue
         if step.action == "decide_extension" and (extension is None or extension.requested_by_id == user.pk):
             continue
-        offered.append(step)
+        offered.append(_worded(step, case))
     return offered
+
+
+def _worded(step: Transition, case: Case) -> Transition:
+    """The approver's buttons say what the decision is for this kind of item (准予许可 only for 行政许可)."""
+    if step.action not in {"approve", "refuse"}:
+        return step
+    wording = decision_wording(case.item.kind)
+    return replace(step, label=wording.approve_label if step.action == "approve" else wording.refuse_label)
 
 
 @dataclass
@@ -182,7 +191,7 @@ def staff_case_view(user: Any, case: Case) -> StaffCaseView:
         ],
         waived=[m.name for m in definition.materials if m.from_source and holds(m.show_if, context)],
         tasks=selectors.case_tasks(case),
-        timeline=event_rows(selectors.timeline(case, for_staff=True)),
+        timeline=event_rows(selectors.timeline(case, for_staff=True), case.item.kind),
         actions=available_actions(user, case),
         extension=pending_extension(case),
         correction_materials=applies.materials,

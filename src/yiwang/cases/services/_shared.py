@@ -15,6 +15,7 @@ from django.utils.translation import gettext_noop
 
 from yiwang.cases.models import Case, CaseEvent
 from yiwang.cases.services.errors import CaseError
+from yiwang.cases.workflow import TRANSITIONS, Actor
 from yiwang.core import outbox
 from yiwang.core.audit import record_event
 
@@ -42,6 +43,18 @@ def actor_label(user: Any) -> str:
     return str(getattr(user, "display_name", "") or user.get_username())
 
 
+def _applicant_side_action(action: str) -> bool:
+    """Whether ``action`` is the applicant's: only those are taken on their behalf.
+
+    A counter clerk who filled an application in for a person at the window
+    stays the case's agent, but when the same clerk later accepts, issues or
+    closes the case that is their own official act, not the applicant's.
+    """
+    if action not in TRANSITIONS:
+        return True  # submission, the one step outside the table, belongs to the applicant
+    return Actor.APPLICANT in TRANSITIONS[action].actors
+
+
 def add_event(
     case: Case,
     action: str,
@@ -56,7 +69,12 @@ def add_event(
     audit: bool = True,
 ) -> CaseEvent:
     on_behalf = ""
-    if actor is not None and case.agent_id == getattr(actor, "pk", None) and case.assisted_basis:
+    if (
+        actor is not None
+        and case.agent_id == getattr(actor, "pk", None)
+        and case.assisted_basis
+        and _applicant_side_action(action)
+    ):
         on_behalf = case.applicant_name
     event = CaseEvent.objects.create(
         case=case,
