@@ -21,8 +21,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from yiwang.core.desks import desks_for
 from yiwang.core.http import client_address, safe_next
 from yiwang.directory import selectors as directory_selectors
 
@@ -44,8 +45,13 @@ def _show_error(form: Any, error: services.IdentityError) -> None:
         form.add_error(None, error.detail)
 
 
+def _landing(user: User) -> str:
+    """Where a login without ``next`` ends: staff on their desks, everyone else on 我的账户."""
+    return reverse("accounts:desks" if policy.has_staff_home(user) else "accounts:home")
+
+
 def _finish_login(request: HttpRequest, user: User, method: str) -> HttpResponse:
-    target = request.session.pop(PENDING_NEXT, None) or safe_next(request, reverse("accounts:home"))
+    target = request.session.pop(PENDING_NEXT, None) or safe_next(request, _landing(user))
     for key in (PENDING_USER, PENDING_AT):
         request.session.pop(key, None)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -80,7 +86,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             request.session.cycle_key()
             request.session[PENDING_USER] = outcome.user.pk
             request.session[PENDING_AT] = time.time()
-            request.session[PENDING_NEXT] = safe_next(request, reverse("accounts:home"))
+            request.session[PENDING_NEXT] = safe_next(request, _landing(outcome.user))
             return redirect("accounts:totp_setup" if outcome.needs_enrolment else "accounts:login_verify")
     return render(request, "accounts/login.html", {"form": form, "next": safe_next(request, "")})
 
@@ -269,6 +275,21 @@ def account_home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
+def staff_home(request: HttpRequest) -> HttpResponse:
+    """The staff home: every desk the user's roles open (workbench, counter, hotline, 好差评, administration)."""
+    user: User = request.user  # type: ignore[assignment]
+    if not policy.has_staff_home(user):
+        services.record_event_denied(user, "staff_home", client_address(request))
+        raise Http404
+    return render(
+        request,
+        "accounts/staff_home.html",
+        {"desks": desks_for(user), "roles": selectors.active_roles(user)},
+    )
+
+
+@login_required
 def data_access(request: HttpRequest) -> HttpResponse:
     """“谁用了我的数据”: every read of the person's full data, with who, when, what and why."""
     records = selectors.data_access_records(request.user)  # type: ignore[arg-type]
@@ -378,7 +399,7 @@ def organisation_agent_revoke(request: HttpRequest, organisation_id: int, agent_
 
 def _staff_admin_or_404(request: HttpRequest) -> User:
     user: User = request.user  # type: ignore[assignment]
-    if not (policy.is_platform_admin(user) or policy.department_scope(user, {"department_admin"})):
+    if not policy.may_administer_staff(user):
         services.record_event_denied(user, "staff_admin", client_address(request))
         raise Http404
     return user
