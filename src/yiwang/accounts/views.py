@@ -39,6 +39,11 @@ REGISTER_MOBILE = "yiwang_register_mobile"
 
 
 def _show_error(form: Any, error: services.IdentityError) -> None:
+    every_field = error.extra.get("errors")
+    if isinstance(every_field, dict) and every_field:
+        for field, message in every_field.items():
+            form.add_error(field if field in form.fields else None, message)
+        return
     if error.field and error.field in form.fields:
         form.add_error(error.field, error.detail)
     else:
