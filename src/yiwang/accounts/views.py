@@ -309,7 +309,7 @@ def _end_of_day(date: dt.date) -> dt.datetime:
 @login_required
 @require_http_methods(["GET", "POST"])
 def delegation_new(request: HttpRequest) -> HttpResponse:
-    form = forms.DelegationForm(request.POST or None)
+    form = forms.DelegationForm(request.POST or None, items=services.delegable_items())
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -319,7 +319,7 @@ def delegation_new(request: HttpRequest) -> HttpResponse:
                 agent_document_number=data["agent_document_number"],
                 relationship=data["relationship"],
                 valid_until=_end_of_day(data["valid_until"]),
-                scope=forms.split_scope(data["scope"]),
+                scope=list(data["scope"]),
             )
         except services.IdentityError as error:
             _show_error(form, error)
