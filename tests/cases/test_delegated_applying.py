@@ -56,6 +56,17 @@ def test_the_delegate_applies_for_the_grantor(citizen: Any, other_citizen: Any) 
     assert application.created_by_id == other_citizen.pk and application.agent_id == other_citizen.pk
 
 
+def test_the_guides_button_asks_for_whom_when_the_user_holds_a_delegation(citizen: Any, other_citizen: Any) -> None:
+    code = item_code(ITEM)
+    _delegate(citizen, other_citizen, [code])
+    # Without a delegation, 在线办理 on the guide opens the draft at once ...
+    assert "/applications/" in _signed_in(citizen).post(f"/apply/item/{code}/")["Location"]
+    # ... with one, it first asks 为谁办理.
+    response = _signed_in(other_citizen).post(f"/apply/item/{code}/")
+    assert response.status_code == 302 and response["Location"] == f"/apply/item/{code}/"
+    assert Application.objects.count() == 1
+
+
 def test_a_delegation_for_another_item_is_not_offered_nor_accepted(citizen: Any, other_citizen: Any) -> None:
     code = item_code(ITEM)
     delegation = _delegate(citizen, other_citizen, ["SOME-OTHER-ITEM"])

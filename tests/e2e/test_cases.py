@@ -25,6 +25,7 @@ account must; each actor keeps one browser context for the whole walk.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import time
@@ -398,3 +399,28 @@ def test_every_staff_role_lands_on_a_home_listing_its_desks(new_context: Callabl
     expect(citizen).to_have_url(portal_url + "/accounts/")
     expect(citizen.get_by_role("link", name="进入我的工作台")).to_have_count(0)
     assert citizen.goto(portal_url + "/accounts/desks/").status == 404  # type: ignore[union-attr]
+
+
+def test_a_grantor_picks_services_and_the_delegate_applies_for_them(
+    new_context: Callable[..., Any], portal_url: str
+) -> None:
+    """Issue 12 item 13: delegation works online, from the grantor's list of services to 为谁办理."""
+    item = "户籍证明开具"
+    elder = log_in(new_context, portal_url, "elder-demo")
+    elder.goto(portal_url + "/accounts/delegations/new/")
+    elder.get_by_label("被授权人证件号码").fill(citizen_document_number())
+    elder.get_by_label("与您的关系").select_option(label="子女")
+    elder.get_by_label("有效期至").fill((dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)).isoformat())
+    elder.get_by_role("group", name=re.compile("授权办理的事项")).get_by_label(re.compile(f"^{item}")).check()
+    elder.get_by_role("button", name="确认授权").click()
+    expect(elder.get_by_role("status").filter(has_text="授权已生效")).to_be_visible()
+
+    son = log_in(new_context, portal_url, CITIZEN)
+    son.goto(f"{portal_url}/search/?q={item}&type=item")
+    son.locator(".result-list").get_by_role("link", name=item, exact=True).first.click()
+    son.get_by_role("button", name="在线办理").click()
+    chooser = son.get_by_role("group", name="为谁办理")
+    # The demo seed holds a delegation of hers already; any of hers will do.
+    chooser.get_by_label(re.compile("^李秀英")).first.check()
+    son.get_by_role("button", name="开始填写").click()
+    expect(son).to_have_url(re.compile(r"/applications/\d+/$"))

@@ -96,11 +96,14 @@ def apply_item(request: HttpRequest, code: str) -> HttpResponse:
     gap = applications.assurance_gap(user.person_id, item)
     if gap is not None:
         return _refused(request, "assurance_too_low", item=item, gap=gap)
-    if request.method == "POST":
-        return _start(request, item_code=item.code)
-    organisations = accounts_selectors.organisations_represented(user) if item.audience != "person" else []
     # Grantors who delegated this item to the user: the delegate applies for them (为谁办理).
     delegations = [d for d in accounts_selectors.delegations_received(user) if d.covers(item.code)]
+    if request.method == "POST":
+        if "applicant" not in request.POST and delegations:
+            # The guide's 在线办理 button says nothing about whom for: ask first.
+            return redirect("cases:apply_item", code=item.code)
+        return _start(request, item_code=item.code)
+    organisations = accounts_selectors.organisations_represented(user) if item.audience != "person" else []
     return render(
         request,
         "cases/apply_start.html",
