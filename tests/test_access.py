@@ -159,6 +159,8 @@ RULES: list[Rule] = [
     Rule("accounts:sms_outbox", GET, "/accounts/sms-outbox/", anyone()),
     # --- one's own identity, delegations and organisations ----------------------------------------------------
     Rule("accounts:home", GET, "/accounts/", expect(SIGNED_IN)),
+    # The staff home: every staff role has one (listing its desks); citizens do not.
+    Rule("accounts:desks", GET, "/accounts/desks/", expect(STAFF)),
     Rule("accounts:data_access", GET, "/accounts/data-access/", expect(SIGNED_IN)),
     Rule("accounts:delegation_new", GET, "/accounts/delegations/new/", expect(SIGNED_IN)),
     Rule("accounts:delegation_revoke", POST, "/accounts/delegations/{delegation}/revoke/", expect({"owner"}, ok=302)),

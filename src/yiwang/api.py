@@ -24,16 +24,25 @@ class ReadableJSONRenderer(JSONRenderer):
     json_dumps_params = {"ensure_ascii": False}
 
 
+_URI_TOO_LONG = {
+    "description": "URI Too Long",
+    "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
 class YiwangAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
         # Ninja lists every response under the renderer's media type; errors are sent as problem documents.
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         for operations in schema["paths"].values():
             for operation in operations.values():
-                for status, response in operation.get("responses", {}).items():
+                responses = operation.get("responses", {})
+                for status, response in responses.items():
                     content = response.get("content", {})
                     if int(status) >= 400 and "application/json" in content:
                         response["content"] = {PROBLEM_CONTENT_TYPE: content["application/json"]}
+                # ApiProblemMiddleware answers any operation whose address is over-long with a 414 problem.
+                responses.setdefault("414", _URI_TOO_LONG)
         return schema
 
 

@@ -200,7 +200,11 @@ def test_staff_login_requires_binding_an_authenticator_then_a_fresh_code(page: P
     codes = page.locator(".recovery-codes li")
     expect(codes).to_have_count(10)
     page.get_by_role("link", name="我已保存，继续").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("我的账户")
+    # Staff land on their home, which lists their desks (issue 12 item 17).
+    expect(page).to_have_url(portal_url + "/accounts/desks/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("我的工作台")
+    expect(page.get_by_role("link", name="办件工作台")).to_be_visible()
+    page.get_by_role("navigation", name="当前位置").get_by_role("link", name="我的账户").click()
     expect(page.get_by_role("region", name="我的工作角色")).to_contain_text("审查人员")
 
     log_out(page)
@@ -219,8 +223,8 @@ def test_staff_login_requires_binding_an_authenticator_then_a_fresh_code(page: P
     fresh = totp.at(now + 30) if int(now // 30) <= enrolled_step else totp.at(now)
     code_box.fill(fresh)
     page.get_by_role("button", name="验证并登录").click()
-    expect(page).to_have_url(portal_url + "/accounts/")
-    expect(page.get_by_role("heading", level=1)).to_have_text("我的账户")
+    expect(page).to_have_url(portal_url + "/accounts/desks/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("我的工作台")
     expect(page.get_by_role("banner").get_by_role("link", name="我的账户")).to_be_visible()
 
 

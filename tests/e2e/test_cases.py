@@ -25,6 +25,7 @@ account must; each actor keeps one browser context for the whole walk.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import time
@@ -115,7 +116,8 @@ def log_in(new_context: Callable[..., Any], portal_url: str, username: str) -> P
         assert account in _secrets, f"{username} bound an authenticator outside this module; its secret is unknown"
         page.get_by_label("动态口令或恢复码").fill(_fresh_code(account))
         page.get_by_role("button", name="验证并登录").click()
-    expect(page).to_have_url(portal_url + "/accounts/")
+    # Citizens land on 我的账户, staff on their home listing their desks.
+    expect(page).to_have_url(re.compile(re.escape(portal_url) + r"/accounts/(desks/)?$"))
     return page
 
 
@@ -391,3 +393,61 @@ def test_a_bundle_a_correction_parallel_departments_a_counter_case_and_a_payment
     citizen.goto(f"{portal_url}/cases/{id_case}/")
     expect(state_of(citizen)).to_have_text("已办结")
     check_accessibility(citizen, "closed case page, elderly mode")
+
+
+def test_every_staff_role_lands_on_a_home_listing_its_desks(new_context: Callable[..., Any], portal_url: str) -> None:
+    """Issue 12 item 17: staff no longer land on 我的账户 with no way to their desks."""
+    expected = {
+        "counter-clerk": (["办件工作台", "窗口受理", "窗口服务评价（一次一评）"], ["12345热线工作台", "管理后台"]),
+        "hotline-operator": (["12345热线工作台", "12345电话代评"], ["窗口受理", "管理后台"]),
+        "market-admin": (["工作人员与角色管理", "本部门差评与整改"], ["窗口受理", "管理后台"]),
+        "platform-admin": (["办件工作台", "工作人员与角色管理", "管理后台"], ["窗口受理"]),
+    }
+    for username, (shown, hidden) in expected.items():
+        page = log_in(new_context, portal_url, username)
+        expect(page).to_have_url(portal_url + "/accounts/desks/")
+        desks = page.get_by_role("region", name="可以使用的工作台")
+        for label in shown:
+            expect(desks.get_by_role("link", name=label, exact=True)).to_be_visible()
+        for label in hidden:
+            expect(desks.get_by_role("link", name=label, exact=True)).to_have_count(0)
+        page.context.close()
+
+    # Each desk opens: the counter clerk reaches counter intake from the home.
+    clerk = log_in(new_context, portal_url, "counter-clerk")
+    clerk.get_by_role("link", name="窗口受理", exact=True).click()
+    expect(clerk).to_have_url(portal_url + "/counter/")
+    clerk.goto(portal_url + "/accounts/desks/")
+    clerk.get_by_role("link", name="办件工作台", exact=True).click()
+    expect(clerk).to_have_url(portal_url + "/workbench/")
+
+    # Citizens have no staff home.
+    citizen = log_in(new_context, portal_url, CITIZEN)
+    expect(citizen).to_have_url(portal_url + "/accounts/")
+    expect(citizen.get_by_role("link", name="进入我的工作台")).to_have_count(0)
+    assert citizen.goto(portal_url + "/accounts/desks/").status == 404  # type: ignore[union-attr]
+
+
+def test_a_grantor_picks_services_and_the_delegate_applies_for_them(
+    new_context: Callable[..., Any], portal_url: str
+) -> None:
+    """Issue 12 item 13: delegation works online, from the grantor's list of services to 为谁办理."""
+    item = "户籍证明开具"
+    elder = log_in(new_context, portal_url, "elder-demo")
+    elder.goto(portal_url + "/accounts/delegations/new/")
+    elder.get_by_label("被授权人证件号码").fill(citizen_document_number())
+    elder.get_by_label("与您的关系").select_option(label="子女")
+    elder.get_by_label("有效期至").fill((dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)).isoformat())
+    elder.get_by_role("group", name=re.compile("授权办理的事项")).get_by_label(re.compile(f"^{item}")).check()
+    elder.get_by_role("button", name="确认授权").click()
+    expect(elder.get_by_role("status").filter(has_text="授权已生效")).to_be_visible()
+
+    son = log_in(new_context, portal_url, CITIZEN)
+    son.goto(f"{portal_url}/search/?q={item}&type=item")
+    son.locator(".result-list").get_by_role("link", name=item, exact=True).first.click()
+    son.get_by_role("button", name="在线办理").click()
+    chooser = son.get_by_role("group", name="为谁办理")
+    # The demo seed holds a delegation of hers already; any of hers will do.
+    chooser.get_by_label(re.compile("^李秀英")).first.check()
+    son.get_by_role("button", name="开始填写").click()
+    expect(son).to_have_url(re.compile(r"/applications/\d+/$"))

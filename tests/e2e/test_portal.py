@@ -191,3 +191,27 @@ def test_stylesheet_and_script_are_served_from_self(page: Page, portal_url: str)
     # The stylesheet applied: the header has its dark background.
     background = page.evaluate("getComputedStyle(document.querySelector('.site-header')).backgroundColor")
     assert background != "rgba(0, 0, 0, 0)"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_fields_keep_their_height_and_phone_results_come_first(new_context: Any, portal_url: str, width: int) -> None:
+    """Issue 12 item 17: the mobile field with its send button was ~190 px tall; filters hid the results on a phone."""
+    page = new_context(viewport={"width": width, "height": 844}).new_page()
+    page.goto(portal_url + "/accounts/register/")
+    mobile = page.get_by_label("手机号码")
+    box = mobile.bounding_box()
+    assert box is not None and box["height"] < 80, box
+
+    page.goto(f"{portal_url}/search/?q={quote(RESTAURANT_QUERY)}")
+    first_result = page.locator(".result-list .result").first
+    filters = page.get_by_label("类型", exact=True)
+    if width < 768:
+        # Folded behind 更多筛选条件 so the first result shows on the first screen; one tap unfolds them.
+        expect(filters).to_be_hidden()
+        result_box = first_result.bounding_box()
+        assert result_box is not None and result_box["y"] < 844, result_box
+        page.get_by_text("更多筛选条件").click()
+        expect(filters).to_be_visible()
+    else:
+        expect(filters).to_be_visible()
+        expect(page.get_by_text("更多筛选条件")).to_be_hidden()

@@ -20,3 +20,13 @@ class AccountsConfig(AppConfig):
 
         notify.register()
         # --- end of notifications ---
+
+        # The staff home lists these beside the other apps' desks (yiwang.core.desks).
+        from django.utils.translation import gettext_lazy as _
+
+        from yiwang.core.desks import register_desk
+
+        from . import policy
+
+        register_desk("accounts:staff", _("工作人员与角色管理"), policy.may_administer_staff, order=80)
+        register_desk("admin:index", _("管理后台"), policy.may_use_admin_site, order=90)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -58,9 +60,13 @@ class DelegationForm(forms.Form):
     agent_document_number = forms.CharField(label=_("被授权人证件号码"), max_length=40)
     relationship = forms.ChoiceField(label=_("与您的关系"), choices=Relationship.choices)
     valid_until = forms.DateField(label=_("有效期至"), widget=forms.DateInput(attrs={"type": "date"}))
-    scope = forms.CharField(
-        label=_("授权事项编码（可选，多个用逗号分隔；留空表示全部事项）"), max_length=2000, required=False
+    scope = forms.MultipleChoiceField(
+        label=_("授权办理的事项（可多选；不选表示全部事项）"), required=False, widget=forms.CheckboxSelectMultiple
     )
+
+    def __init__(self, *args: Any, items: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scope"].choices = items or []  # type: ignore[attr-defined]
 
 
 class OrganisationForm(forms.Form):

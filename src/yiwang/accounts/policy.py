@@ -48,6 +48,21 @@ def is_staff_member(user: Any) -> bool:
     return bool(roles_of(user) & STAFF_ROLES)
 
 
+def may_administer_staff(user: Any) -> bool:
+    """Platform and department administrators manage staff accounts and their roles (/staff/)."""
+    return is_platform_admin(user) or bool(department_scope(user, {Role.DEPARTMENT_ADMIN}))
+
+
+def may_use_admin_site(user: Any) -> bool:
+    """Django's admin site is open to accounts flagged ``is_staff`` (it checks again itself)."""
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_staff", False))
+
+
+def has_staff_home(user: Any) -> bool:
+    """Staff roles and admin-site accounts land on the staff home (their desks) after signing in."""
+    return is_staff_member(user) or may_use_admin_site(user)
+
+
 def requires_second_factor(user: Any) -> bool:
     """Every staff account must use an authenticator; Django admin access counts as staff."""
     return is_staff_member(user) or bool(getattr(user, "is_staff", False)) or bool(getattr(user, "is_superuser", False))

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/register/", views.register, name="register"),
     path("accounts/sms-outbox/", views.sms_outbox, name="sms_outbox"),
     path("accounts/", views.account_home, name="home"),
+    path("accounts/desks/", views.staff_home, name="desks"),
     path("accounts/data-access/", views.data_access, name="data_access"),
     path("accounts/delegations/new/", views.delegation_new, name="delegation_new"),
     path("accounts/delegations/<int:delegation_id>/revoke/", views.delegation_revoke, name="delegation_revoke"),

@@ -21,8 +21,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from yiwang.core.desks import desks_for
 from yiwang.core.http import client_address, safe_next
 from yiwang.directory import selectors as directory_selectors
 
@@ -38,14 +39,24 @@ REGISTER_MOBILE = "yiwang_register_mobile"
 
 
 def _show_error(form: Any, error: services.IdentityError) -> None:
+    every_field = error.extra.get("errors")
+    if isinstance(every_field, dict) and every_field:
+        for field, message in every_field.items():
+            form.add_error(field if field in form.fields else None, message)
+        return
     if error.field and error.field in form.fields:
         form.add_error(error.field, error.detail)
     else:
         form.add_error(None, error.detail)
 
 
+def _landing(user: User) -> str:
+    """Where a login without ``next`` ends: staff on their desks, everyone else on 我的账户."""
+    return reverse("accounts:desks" if policy.has_staff_home(user) else "accounts:home")
+
+
 def _finish_login(request: HttpRequest, user: User, method: str) -> HttpResponse:
-    target = request.session.pop(PENDING_NEXT, None) or safe_next(request, reverse("accounts:home"))
+    target = request.session.pop(PENDING_NEXT, None) or safe_next(request, _landing(user))
     for key in (PENDING_USER, PENDING_AT):
         request.session.pop(key, None)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -80,7 +91,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             request.session.cycle_key()
             request.session[PENDING_USER] = outcome.user.pk
             request.session[PENDING_AT] = time.time()
-            request.session[PENDING_NEXT] = safe_next(request, reverse("accounts:home"))
+            request.session[PENDING_NEXT] = safe_next(request, _landing(outcome.user))
             return redirect("accounts:totp_setup" if outcome.needs_enrolment else "accounts:login_verify")
     return render(request, "accounts/login.html", {"form": form, "next": safe_next(request, "")})
 
@@ -269,6 +280,21 @@ def account_home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
+def staff_home(request: HttpRequest) -> HttpResponse:
+    """The staff home: every desk the user's roles open (workbench, counter, hotline, 好差评, administration)."""
+    user: User = request.user  # type: ignore[assignment]
+    if not policy.has_staff_home(user):
+        services.record_event_denied(user, "staff_home", client_address(request))
+        raise Http404
+    return render(
+        request,
+        "accounts/staff_home.html",
+        {"desks": desks_for(user), "roles": selectors.active_roles(user)},
+    )
+
+
+@login_required
 def data_access(request: HttpRequest) -> HttpResponse:
     """“谁用了我的数据”: every read of the person's full data, with who, when, what and why."""
     records = selectors.data_access_records(request.user)  # type: ignore[arg-type]
@@ -283,7 +309,7 @@ def _end_of_day(date: dt.date) -> dt.datetime:
 @login_required
 @require_http_methods(["GET", "POST"])
 def delegation_new(request: HttpRequest) -> HttpResponse:
-    form = forms.DelegationForm(request.POST or None)
+    form = forms.DelegationForm(request.POST or None, items=services.delegable_items())
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -293,7 +319,7 @@ def delegation_new(request: HttpRequest) -> HttpResponse:
                 agent_document_number=data["agent_document_number"],
                 relationship=data["relationship"],
                 valid_until=_end_of_day(data["valid_until"]),
-                scope=forms.split_scope(data["scope"]),
+                scope=list(data["scope"]),
             )
         except services.IdentityError as error:
             _show_error(form, error)
@@ -378,7 +404,7 @@ def organisation_agent_revoke(request: HttpRequest, organisation_id: int, agent_
 
 def _staff_admin_or_404(request: HttpRequest) -> User:
     user: User = request.user  # type: ignore[assignment]
-    if not (policy.is_platform_admin(user) or policy.department_scope(user, {"department_admin"})):
+    if not policy.may_administer_staff(user):
         services.record_event_denied(user, "staff_admin", client_address(request))
         raise Http404
     return user

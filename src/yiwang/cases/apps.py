@@ -19,3 +19,10 @@ class CasesConfig(AppConfig):
         # a worker without them would mark the gateway's notices done, unsent.
         import_module("yiwang.cases.payments")
         # --- end of fee payment ---
+
+        # The staff home lists the workbench and counter intake beside the other apps' desks.
+        from yiwang.cases.page_data import staff
+        from yiwang.core.desks import register_desk
+
+        register_desk("workbench:home", _("办件工作台"), staff.has_case_queue, order=0)
+        register_desk("workbench:counter", _("窗口受理"), staff.may_use_counter, order=5)

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yiwang.accounts import selectors as accounts_selectors
+from yiwang.accounts import services as accounts_services
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core.http import client_address, safe_next
 
@@ -56,13 +57,23 @@ def _refused(request: HttpRequest, reason: str, **context: Any) -> HttpResponse:
     return render(request, "cases/apply_refused.html", {"reason": reason, **context}, status=403)
 
 
+def _chosen_applicant(user: User, choice: str, item_code: str) -> services.Applicant:
+    """为谁办理: ``self``, ``organisation:<id>`` (one the user represents) or ``delegation:<id>`` (a grantor)."""
+    kind, _sep, raw_id = choice.partition(":")
+    if kind == "organisation" and raw_id.isdigit():
+        return services.applicant_for(user, organisation_id=int(raw_id))
+    if kind == "delegation" and raw_id.isdigit():
+        # Only a delegation this user received, still active and covering the item (404/refusal otherwise).
+        delegation = accounts_selectors.get_own_delegation(user, int(raw_id))
+        acting = accounts_services.act_for_by_delegation(actor=user, delegation=delegation, item_code=item_code or None)
+        return services.applicant_for(user, acting=acting)
+    return services.applicant_for(user)
+
+
 def _start(request: HttpRequest, *, item_code: str = "", bundle_code: str = "") -> HttpResponse:
     user = _user(request)
-    organisation_id = request.POST.get("organisation") or ""
     try:
-        applicant = services.applicant_for(
-            user, organisation_id=int(organisation_id) if organisation_id.isdigit() else None
-        )
+        applicant = _chosen_applicant(user, request.POST.get("applicant") or "self", item_code)
         application = services.start_application(
             actor=user,
             applicant=applicant,
@@ -71,7 +82,7 @@ def _start(request: HttpRequest, *, item_code: str = "", bundle_code: str = "") 
             channel=Channel.ONLINE,
             resume=True,
         )
-    except services.CaseError as error:
+    except (services.CaseError, accounts_services.IdentityError) as error:
         return _refused(request, error.code, message=error.message)
     return redirect("cases:application", application_id=application.pk)
 
@@ -91,7 +102,12 @@ def apply_item(request: HttpRequest, code: str) -> HttpResponse:
     gap = applications.assurance_gap(user.person_id, item)
     if gap is not None:
         return _refused(request, "assurance_too_low", item=item, gap=gap)
+    # Grantors who delegated this item to the user: the delegate applies for them (为谁办理).
+    delegations = [d for d in accounts_selectors.delegations_received(user) if d.covers(item.code)]
     if request.method == "POST":
+        if "applicant" not in request.POST and delegations:
+            # The guide's 在线办理 button says nothing about whom for: ask first.
+            return redirect("cases:apply_item", code=item.code)
         return _start(request, item_code=item.code)
     organisations = accounts_selectors.organisations_represented(user) if item.audience != "person" else []
     return render(
@@ -101,6 +117,7 @@ def apply_item(request: HttpRequest, code: str) -> HttpResponse:
             "item": item,
             "title": item.name,
             "organisations": organisations,
+            "delegations": delegations,
             "materials": item.materials.all(),
             "has_draft": selectors.has_own_draft(user, item_code=item.code),
         },

@@ -46,6 +46,12 @@ def published_items(
     return items.order_by("-popularity", "department__sort_order", "code")
 
 
+def delegable_items() -> list[tuple[str, str]]:
+    """Published items a person may apply for, as (code, "name（department）"), for the delegation form."""
+    items = published_items(audience=Audience.PERSON).order_by("department__sort_order", "name")
+    return [(item.code, f"{item.name}（{item.department.name}）") for item in items]
+
+
 def get_item(code: str, version: int | None = None) -> ServiceItem:
     """The published version of an item, or a given version from its public history."""
     items = ServiceItem.objects.select_related("department", "base_item", "department__division").prefetch_related(

@@ -238,7 +238,7 @@ def rate_visit(
 
 @router.get(
     "/results",
-    response={200: ResultsOut, **problems(400, 422)},
+    response={200: ResultsOut, **problems(400, 404, 422)},
     auth=None,
     by_alias=True,
     summary="好差评结果：按部门、事项、渠道或窗口统计满意度",
@@ -260,7 +260,7 @@ def rating_results(request: HttpRequest, params: Query[ResultsParams]) -> Result
 
 @router.get(
     "/comments",
-    response={200: CommentPage, **problems(422)},
+    response={200: CommentPage, **problems(404, 422)},
     auth=None,
     summary="公开的评价内容（已去除个人信息，最新在前）",
 )

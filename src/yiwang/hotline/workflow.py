@@ -184,5 +184,7 @@ def action_label(action: str) -> str:
         "register": pgettext("work order", "登记"),
         "reopen": pgettext("work order", "重新办理"),
         "link": pgettext("work order", "关联重复件"),
+        # The classifier's note on intake (no confident guess); it was shown as the bare word "suggest".
+        "suggest": pgettext("work order", "智能分类建议"),
     }
     return str(labels.get(action, action))

@@ -12,7 +12,9 @@ from yiwang.accounts.services.delegation import (
     ActingFor,
     act_for_at_counter,
     act_for_by_delegation,
+    delegable_items,
     grant_delegation,
+    register_delegable_items,
     revoke_delegation,
 )
 from yiwang.accounts.services.errors import IdentityError, record_event_denied
@@ -72,6 +74,7 @@ __all__ = [
     "confirm_totp",
     "create_person",
     "create_staff",
+    "delegable_items",
     "find_person",
     "find_person_by_mobile",
     "grant_delegation",
@@ -82,6 +85,7 @@ __all__ = [
     "record_login",
     "record_reveal",
     "register_citizen",
+    "register_delegable_items",
     "register_organisation",
     "reset_password",
     "reset_second_factor",

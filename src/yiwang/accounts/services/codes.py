@@ -19,7 +19,7 @@ from yiwang.accounts.models import (
     OneTimeCode,
 )
 from yiwang.accounts.services.errors import IdentityError
-from yiwang.accounts.services.people import clean_mobile, mobile_index
+from yiwang.accounts.services.people import clean_mobile, find_person_by_mobile, mobile_index
 from yiwang.accounts.sms import send_sms
 from yiwang.core import crypto, numbering
 from yiwang.core.audit import record_event
@@ -39,6 +39,9 @@ def send_code(mobile: str, purpose: str, *, ip: str | None = None) -> None:
     mobile = clean_mobile(mobile)
     if purpose not in CodePurpose.values:
         raise IdentityError("invalid_purpose", _("验证码用途无效"))
+    if purpose == CodePurpose.REGISTER and find_person_by_mobile(mobile) is not None:
+        # Refused before a message costs money and disturbs the number's owner; registering would fail anyway.
+        raise IdentityError("mobile_taken", _("该手机号已注册，请直接登录"), field="mobile")
     index = mobile_index(mobile)
     now = timezone.now()
     recent = OneTimeCode.objects.filter(mobile_index=index, created_at__gt=now - dt.timedelta(hours=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -21,6 +22,20 @@ from yiwang.accounts.models import (
 from yiwang.accounts.services.errors import IdentityError
 from yiwang.accounts.services.people import clean_document, find_person, require_person
 from yiwang.core.audit import record_event
+
+# Which services a delegation may cover: the catalogue (a higher app) provides them when Django starts.
+_delegable_items: Callable[[], list[tuple[str, str]]] | None = None
+
+
+def register_delegable_items(provider: Callable[[], list[tuple[str, str]]]) -> None:
+    """Let the catalogue say which services a grantor may pick, as (item code, label)."""
+    global _delegable_items
+    _delegable_items = provider
+
+
+def delegable_items() -> list[tuple[str, str]]:
+    """The services a grantor picks from on the delegation form, as (item code, label)."""
+    return _delegable_items() if _delegable_items is not None else []
 
 
 def grant_delegation(

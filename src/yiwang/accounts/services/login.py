@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -57,6 +58,15 @@ from yiwang.core.identifiers import (
 )
 
 
+def _checked(errors: dict[str, IdentityError], field: str, clean: Callable[[], str]) -> str:
+    """The cleaned value, or ``""`` with the refusal noted under ``field``."""
+    try:
+        return clean()
+    except IdentityError as error:
+        errors[field] = error
+        return ""
+
+
 def register_citizen(
     *,
     name: str,
@@ -67,15 +77,24 @@ def register_citizen(
     password: str,
     ip: str | None = None,
 ) -> User:
-    """Register a citizen: the SMS code proves the mobile number, giving assurance level 2."""
-    mobile = clean_mobile(mobile)
-    number = clean_document(document_type, document_number)
-    name = clean_name(name)
-    probe = User(username="probe", display_name=name)
+    """Register a citizen: the SMS code proves the mobile number, giving assurance level 2.
+
+    Every field's problem is reported at once (``errors`` of the refusal maps field to message), so a
+    person corrects the form in one go rather than one field per submission.
+    """
+    errors: dict[str, IdentityError] = {}
+    mobile = _checked(errors, "mobile", lambda: clean_mobile(mobile))
+    number = _checked(errors, "document_number", lambda: clean_document(document_type, document_number))
+    name = _checked(errors, "name", lambda: clean_name(name))
     try:
-        password_validation.validate_password(password, probe)
+        password_validation.validate_password(password, User(username="probe", display_name=name))
     except ValidationError as exc:
-        raise IdentityError("weak_password", "；".join(exc.messages), field="password") from exc
+        errors["password"] = IdentityError("weak_password", "；".join(exc.messages), field="password")
+    if errors:
+        # The first problem's code and field for programs; every field's message for people.
+        field, first = next(iter(errors.items()))
+        every_field = {key: error.detail for key, error in errors.items()}
+        raise IdentityError(first.code, first.detail, field=field, errors=every_field)
     if find_person_by_mobile(mobile):
         raise IdentityError("mobile_taken", _("该手机号已注册，请直接登录"), field="mobile")
     verify_code(mobile, CodePurpose.REGISTER, code, ip=ip)

@@ -46,13 +46,18 @@ def get_staff_case(user: Any, number: str) -> Case:
     return case
 
 
+def has_case_queue(user: Any) -> bool:
+    """Case staff and supervisors have tasks (or can see cases) on the workbench."""
+    return accounts_policy.has_any_role(user, CASE_ROLES | PLATFORM_WIDE_ROLES)
+
+
 def may_use_workbench(user: Any) -> bool:
     """Case staff and supervisors have a workbench, and so do staff with another desk (hotline, 好差评).
 
     For the latter the workbench is where they find their desks; their case queue is empty, since
     the tasks it lists are scoped by case roles.
     """
-    return accounts_policy.has_any_role(user, CASE_ROLES | PLATFORM_WIDE_ROLES) or bool(other_desks(user))
+    return has_case_queue(user) or bool(other_desks(user))
 
 
 def may_use_counter(user: Any) -> bool:

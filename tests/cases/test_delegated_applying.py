@@ -1,0 +1,123 @@
+"""Issue 12 item 13: delegation works online -- the delegate chooses 为谁办理 when applying, and the grantor
+picks the services from a list instead of typing item codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from tests.accounts.factories import full_number
+from yiwang.accounts import services as account_services
+from yiwang.accounts.constants import Relationship
+from yiwang.accounts.models import Delegation
+from yiwang.cases.models import Application
+from yiwang.core.identifiers import DocumentType
+
+from .conftest import item_code
+
+pytestmark = pytest.mark.django_db
+
+ITEM = "户籍证明开具"  # applied for online by a person
+
+
+def _delegate(grantor: Any, agent: Any, scope: list[str]) -> Delegation:
+    return account_services.grant_delegation(
+        actor=grantor,
+        agent_document_type=DocumentType.RESIDENT_ID,
+        agent_document_number=full_number(agent.person),
+        relationship=Relationship.CHILD,
+        valid_until=timezone.now() + dt.timedelta(days=30),
+        scope=scope,
+    )
+
+
+def _signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_delegate_applies_for_the_grantor(citizen: Any, other_citizen: Any) -> None:
+    code = item_code(ITEM)
+    delegation = _delegate(citizen, other_citizen, [code])
+    delegate = _signed_in(other_citizen)
+
+    page = delegate.get(f"/apply/item/{code}/").content.decode()
+    assert "为谁办理" in page and f'value="delegation:{delegation.pk}"' in page and citizen.person.name in page
+
+    response = delegate.post(f"/apply/item/{code}/", {"applicant": f"delegation:{delegation.pk}"})
+    assert response.status_code == 302
+    application = Application.objects.get()
+    assert application.applicant_person_id == citizen.person.pk
+    assert application.created_by_id == other_citizen.pk and application.agent_id == other_citizen.pk
+
+
+def test_the_guides_button_asks_for_whom_when_the_user_holds_a_delegation(citizen: Any, other_citizen: Any) -> None:
+    code = item_code(ITEM)
+    _delegate(citizen, other_citizen, [code])
+    # Without a delegation, 在线办理 on the guide opens the draft at once ...
+    assert "/applications/" in _signed_in(citizen).post(f"/apply/item/{code}/")["Location"]
+    # ... with one, it first asks 为谁办理.
+    response = _signed_in(other_citizen).post(f"/apply/item/{code}/")
+    assert response.status_code == 302 and response["Location"] == f"/apply/item/{code}/"
+    assert Application.objects.count() == 1
+
+
+def test_a_delegation_for_another_item_is_not_offered_nor_accepted(citizen: Any, other_citizen: Any) -> None:
+    code = item_code(ITEM)
+    delegation = _delegate(citizen, other_citizen, ["SOME-OTHER-ITEM"])
+    delegate = _signed_in(other_citizen)
+    assert f"delegation:{delegation.pk}" not in delegate.get(f"/apply/item/{code}/").content.decode()
+    refused = delegate.post(f"/apply/item/{code}/", {"applicant": f"delegation:{delegation.pk}"})
+    assert refused.status_code == 403
+    assert not Application.objects.exists()
+
+
+def test_nobody_applies_through_someone_elses_delegation(citizen: Any, other_citizen: Any) -> None:
+    from tests.accounts.factories import make_citizen
+
+    code = item_code(ITEM)
+    delegation = _delegate(citizen, other_citizen, [code])
+    stranger = _signed_in(make_citizen("孙三"))
+    response = stranger.post(f"/apply/item/{code}/", {"applicant": f"delegation:{delegation.pk}"})
+    assert response.status_code == 404
+    # The grantor cannot use their own delegation as if they were the delegate either.
+    own = _signed_in(citizen).post(f"/apply/item/{code}/", {"applicant": f"delegation:{delegation.pk}"})
+    assert own.status_code == 403
+    assert not Application.objects.exists()
+
+
+def test_the_grantor_picks_services_from_a_list(citizen: Any, other_citizen: Any) -> None:
+    code = item_code(ITEM)
+    grantor = _signed_in(citizen)
+    page = grantor.get("/accounts/delegations/new/").content.decode()
+    assert 'type="checkbox"' in page and f'value="{code}"' in page and ITEM in page
+
+    response = grantor.post(
+        "/accounts/delegations/new/",
+        {
+            "agent_document_type": DocumentType.RESIDENT_ID,
+            "agent_document_number": full_number(other_citizen.person),
+            "relationship": Relationship.CHILD,
+            "valid_until": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
+            "scope": [code],
+        },
+    )
+    assert response.status_code == 302
+    assert Delegation.objects.get().scope == [code]
+
+    typed = grantor.post(
+        "/accounts/delegations/new/",
+        {
+            "agent_document_type": DocumentType.RESIDENT_ID,
+            "agent_document_number": full_number(other_citizen.person),
+            "relationship": Relationship.CHILD,
+            "valid_until": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
+            "scope": ["NOT-A-SERVICE"],
+        },
+    )
+    assert typed.status_code == 200 and "scope" in typed.context["form"].errors
