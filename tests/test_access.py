@@ -257,6 +257,8 @@ RULES: list[Rule] = [
     Rule("workbench:act", POST, "/workbench/cases/{case}/actions/accept/", expect(OPENERS, ok=400)),
     Rule("workbench:file", GET, "/workbench/cases/{case}/files/{case_file}/", expect({"owner"} | OPENERS)),
     Rule("workbench:counter", GET, "/counter/", expect(CLERKS, denied=403)),
+    # An empty registration form is bad input for clerks (the form again); nobody else may register people.
+    Rule("workbench:counter_register", POST, "/counter/register/", expect(CLERKS, ok=400, denied=403)),
     Rule("workbench:counter_start", POST, "/counter/start/", expect(CLERKS, ok=302, denied=403)),
     Rule("workbench:counter_finish", POST, "/counter/finish/", expect(CLERKS, ok=302, denied=403)),
     # --- 12345 hotline pages ----------------------------------------------------------------------------

@@ -474,3 +474,99 @@ def test_a_tampered_session_cookie_is_not_a_login(client) -> None:
     session_key = client.cookies["sessionid"].value
     client.cookies["sessionid"] = session_key[:-4] + ("abcd" if not session_key.endswith("abcd") else "wxyz")
     assert client.get("/accounts/").status_code == 302
+
+
+# --- counter walk-ins (issue 12 item 9) -----------------------------------------------------------------------------
+
+
+def walk_in(clerk: User, *, name: str = "钱老伯", number: str = "", document: str = "") -> Person:
+    acting = services.register_at_counter(
+        actor=clerk,
+        name=name,
+        document_type=DocumentType.RESIDENT_ID,
+        document_number=document or resident_id(),
+        identity_checked_by="id_card_reader",
+        mobile=number,
+    )
+    return Person.objects.get(pk=acting.person_id)
+
+
+def test_a_clerk_registers_a_walk_in_in_person_without_an_account() -> None:
+    clerk = make_staff(Role.COUNTER_CLERK, "market")
+    number, document = mobile(), resident_id()
+    person = walk_in(clerk, number=number, document=document)
+    assert (person.assurance_level, person.assurance_method) == (AssuranceLevel.IN_PERSON, "counter")
+    assert not hasattr(person, "user") or person.user is None
+    # The clerk typed the mobile in: it is kept, but not proven (no SMS login with it yet).
+    assert person.mobile_index == services.mobile_index(number) and person.mobile_verified_at is None
+    assert services.find_person_by_mobile(number) is None
+    event = AuditEvent.objects.get(event="person.registered_at_counter")
+    assert (event.actor_id, event.target) == (clerk.pk, f"accounts.Person:{person.pk}")
+    # Next time the typed identity finds the same person.
+    acting = services.act_for_at_counter(
+        actor=clerk,
+        document_type=DocumentType.RESIDENT_ID,
+        document_number=document,
+        identity_checked_by="document_inspected",
+    )
+    assert acting.person_id == person.pk and Person.objects.count() == 1
+    with pytest.raises(services.IdentityError) as twice:
+        walk_in(clerk, document=document)
+    assert twice.value.code == "person_exists"
+
+
+def test_only_a_counter_clerk_after_a_document_check_registers_walk_ins() -> None:
+    with pytest.raises(services.IdentityError) as refused:
+        walk_in(make_staff(Role.REVIEWER, "market"))
+    assert refused.value.code == "forbidden"
+    with pytest.raises(services.IdentityError) as unchecked:
+        services.register_at_counter(
+            actor=make_staff(Role.COUNTER_CLERK, "market"),
+            name="钱老伯",
+            document_type=DocumentType.RESIDENT_ID,
+            document_number=resident_id(),
+            identity_checked_by="",
+        )
+    assert unchecked.value.code == "identity_check_required"
+    with pytest.raises(services.IdentityError) as bad_number:
+        walk_in(make_staff(Role.COUNTER_CLERK, "market"), document="123")
+    assert bad_number.value.code == "invalid_document"
+    assert not Person.objects.exists()
+
+
+def test_the_walk_in_claims_an_online_account_with_the_mobile_left_at_the_counter(
+    django_capture_on_commit_callbacks,
+) -> None:
+    number, document = mobile(), resident_id()
+    person = walk_in(make_staff(Role.COUNTER_CLERK, "market"), number=number, document=document)
+    user = register(number, document, name="钱老伯", callbacks=django_capture_on_commit_callbacks)
+    assert user.person_id == person.pk and Person.objects.count() == 1
+    user.person.refresh_from_db()
+    # Claiming keeps the in-person level the counter reached and proves the mobile.
+    assert user.person.assurance_level == AssuranceLevel.IN_PERSON
+    assert services.find_person_by_mobile(number) == person
+    assert AuditEvent.objects.get(event="account.registered").detail["claimed_existing_person"] is True
+
+
+def test_someone_else_with_the_document_number_cannot_claim_the_walk_in(django_capture_on_commit_callbacks) -> None:
+    clerk = make_staff(Role.COUNTER_CLERK, "market")
+    document = resident_id()
+    walk_in(clerk, number=mobile(), document=document)
+    with pytest.raises(services.IdentityError, match="到窗口") as other_mobile:
+        register(mobile(), document, name="钱老伯", callbacks=django_capture_on_commit_callbacks)
+    assert other_mobile.value.code == "claim_needs_counter"
+    # Without a mobile recorded nobody can prove it online: the counter opens the account.
+    silent = resident_id()
+    walk_in(clerk, document=silent)
+    with pytest.raises(services.IdentityError) as no_mobile:
+        register(mobile(), silent, name="钱老伯", callbacks=django_capture_on_commit_callbacks)
+    assert no_mobile.value.code == "claim_needs_counter"
+    assert not User.objects.filter(person__isnull=False).exists()
+
+
+def test_a_claim_with_the_right_mobile_must_also_name_the_person(django_capture_on_commit_callbacks) -> None:
+    number, document = mobile(), resident_id()
+    walk_in(make_staff(Role.COUNTER_CLERK, "market"), number=number, document=document)
+    with pytest.raises(services.IdentityError) as wrong_name:
+        register(number, document, name="孙大圣", callbacks=django_capture_on_commit_callbacks)
+    assert wrong_name.value.code == "claim_name_mismatch"

@@ -22,7 +22,7 @@ from tests.cases import builders
 from tests.cases.conftest import FOOD_LICENCE, ID_CARD_REISSUE, RESTAURANT_BUNDLE, Staff, item_code
 from tests.multipart import post_multipart
 from yiwang.accounts.constants import AssuranceLevel, Role
-from yiwang.accounts.models import User
+from yiwang.accounts.models import Person, User
 from yiwang.cases import definitions, services
 from yiwang.cases.constants import CaseState, Channel
 from yiwang.cases.models import Application, ApplicationFile, BundleSubmission, Case
@@ -745,6 +745,79 @@ def test_counter_intake_from_identity_check_to_the_receipt(citizen: Any, market:
     assert "请先核验办事人身份" in page_text(clerk.get("/counter/"))
     assert clerk.post("/counter/start/", {"item_code": code})["Location"] == "/counter/"
     assert Application.objects.count() == 1
+
+
+WALK_IN_ID = "110101194503074518"
+
+
+def counter_check(clerk: Client, number: str = WALK_IN_ID) -> Any:
+    return clerk.post(
+        "/counter/",
+        {"document_type": "resident_id", "document_number": number, "identity_checked_by": "id_card_reader"},
+    )
+
+
+def test_a_walk_in_who_never_registered_is_registered_and_served_at_the_counter(market: Staff) -> None:
+    """Issue 12 item 9: the person is recorded at the counter, applies there, and is found again next time."""
+    clerk = client_for(market.clerk)
+    unknown = counter_check(clerk)
+    assert unknown.status_code == 400
+    page = page_text(unknown)
+    assert "登记新办事人" in page and f'value="{WALK_IN_ID}"' in page
+
+    refused = clerk.post("/counter/register/", {"register-document_type": "resident_id"})
+    assert refused.status_code == 400 and not Person.objects.exists()
+    response = clerk.post(
+        "/counter/register/",
+        {
+            "register-name": "钱老伯",
+            "register-document_type": "resident_id",
+            "register-document_number": WALK_IN_ID,
+            "register-identity_checked_by": "id_card_reader",
+            "register-mobile": "",
+        },
+    )
+    assert response["Location"] == "/counter/"
+    person = Person.objects.get()
+    assert person.name == "钱老伯" and person.assurance_level == AssuranceLevel.IN_PERSON
+    assert not User.objects.filter(person=person).exists()
+    assert "正在为 钱* 办理" in page_text(clerk.get("/counter/"))
+
+    code = item_code(ID_CARD_REISSUE, "police")
+    clerk.post("/counter/start/", {"item_code": code})
+    application = Application.objects.get()
+    assert (application.applicant_person_id, application.agent_id) == (person.pk, market.clerk.pk)
+    builders.fill(application, market.clerk)
+    clerk.post(f"/applications/{application.pk}/submit/", {"submission_key": "walk-in-1"})
+    case = Case.objects.get()
+    assert (case.applicant_person_id, case.channel) == (person.pk, Channel.COUNTER)
+
+    # The second visit: the typed document number finds the same person; nobody is registered twice.
+    clerk.post("/counter/finish/")
+    assert counter_check(clerk)["Location"] == "/counter/"
+    assert "正在为 钱* 办理" in page_text(clerk.get("/counter/"))
+    assert Person.objects.count() == 1
+    again = clerk.post(
+        "/counter/register/",
+        {
+            "register-name": "钱老伯",
+            "register-document_type": "resident_id",
+            "register-document_number": WALK_IN_ID,
+            "register-identity_checked_by": "id_card_reader",
+        },
+    )
+    assert again.status_code == 400 and "已登记" in page_text(again) and Person.objects.count() == 1
+
+
+def test_only_counter_clerks_register_walk_ins(market: Staff) -> None:
+    form = {
+        "register-name": "钱老伯",
+        "register-document_type": "resident_id",
+        "register-document_number": WALK_IN_ID,
+        "register-identity_checked_by": "id_card_reader",
+    }
+    assert client_for(market.reviewer).post("/counter/register/", form).status_code == 403
+    assert not Person.objects.filter(name="钱老伯").exists()
 
 
 def test_counter_refuses_unknown_people_and_items(citizen: Any, market: Staff) -> None:

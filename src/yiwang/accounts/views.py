@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yiwang.core.desks import desks_for
@@ -238,7 +239,11 @@ def register(request: HttpRequest) -> HttpResponse:
             _show_error(form, error)
         else:
             request.session.pop(REGISTER_MOBILE, None)
-            messages.success(request, "注册成功，已完成二级实名认证")
+            messages.success(
+                request,
+                _("注册成功，实名认证等级：%(level)s")
+                % {"level": user.person.get_assurance_level_display() if user.person else ""},
+            )
             return _finish_login(request, user, "registration")
     return render(request, "accounts/register.html", {"form": form, **_send_context(step, form)})
 

@@ -217,5 +217,20 @@ class CounterIdentityForm(forms.Form):
     identity_checked_by = forms.ChoiceField(label=_("核验方式"), choices=IDENTITY_CHECKS, widget=forms.RadioSelect)
 
 
+class CounterRegisterForm(CounterIdentityForm):
+    """登记新办事人: the details of a walk-in read off the document the clerk has just checked."""
+
+    # Shown on the same page as the identity form: its own ids and names.
+    prefix = "register"
+
+    name = forms.CharField(label=_("姓名"), max_length=64)
+    mobile = forms.CharField(
+        label=_("手机号码（可选）"),
+        max_length=20,
+        required=False,
+        help_text=_("留下手机号，本人日后可用它在网上注册并关联本次登记"),
+    )
+
+
 class CounterItemForm(forms.Form):
     q = forms.CharField(label=_("事项名称或编码"), max_length=100, required=False)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("workbench/cases/<str:number>/reveal/", staff_views.reveal_applicant, name="reveal"),
     path("workbench/cases/<str:number>/files/<int:file_id>/", staff_views.case_file, name="file"),
     path("counter/", staff_views.counter, name="counter"),
+    path("counter/register/", staff_views.counter_register, name="counter_register"),
     path("counter/start/", staff_views.counter_start, name="counter_start"),
     path("counter/finish/", staff_views.counter_finish, name="counter_finish"),
 ]

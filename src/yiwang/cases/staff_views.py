@@ -231,13 +231,32 @@ def _end_intake(request: HttpRequest) -> None:
     request.session.pop(COUNTER_APPLICATIONS, None)
 
 
+def _start_serving(request: HttpRequest, acting: ActingFor) -> None:
+    _end_intake(request)
+    request.session[COUNTER_ACTING] = {
+        "person_id": acting.person_id,
+        "person_label": acting.person_label,
+        "basis": acting.basis,
+        "started": time.time(),
+    }
+
+
+def _show_identity_error(form: forms.forms.Form, error: accounts_services.IdentityError) -> None:
+    form.add_error(error.field if error.field and error.field in form.fields else None, error.detail)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def counter(request: HttpRequest) -> HttpResponse:
-    """Step 1: check the identity of the person at the window; step 2: choose any item for them."""
+    """Step 1: check the identity of the person at the window; step 2: choose any item for them.
+
+    A person with no record yet (a walk-in who never registered online) is
+    offered the registration form, filled in with the document just checked.
+    """
     _require_clerk(request)
     user = _user(request)
     identity_form = forms.CounterIdentityForm(request.POST or None)
+    register_form: forms.CounterRegisterForm | None = None
     if request.method == "POST" and identity_form.is_valid():
         data = identity_form.cleaned_data
         try:
@@ -249,20 +268,22 @@ def counter(request: HttpRequest) -> HttpResponse:
                 ip=client_address(request),
             )
         except accounts_services.IdentityError as error:
-            if error.field and error.field in identity_form.fields:
-                identity_form.add_error(error.field, error.detail)
-            else:
-                identity_form.add_error(None, error.detail)
+            if error.code == "person_unknown":
+                register_form = forms.CounterRegisterForm(initial=data)
+            _show_identity_error(identity_form, error)
         else:
-            _end_intake(request)
-            request.session[COUNTER_ACTING] = {
-                "person_id": acting.person_id,
-                "person_label": acting.person_label,
-                "basis": acting.basis,
-                "started": time.time(),
-            }
+            _start_serving(request, acting)
             messages.success(request, _("身份核验通过，请选择要办理的事项"))
             return redirect("workbench:counter")
+    return _render_counter(request, identity_form, register_form)
+
+
+def _render_counter(
+    request: HttpRequest,
+    identity_form: forms.CounterIdentityForm,
+    register_form: forms.CounterRegisterForm | None = None,
+) -> HttpResponse:
+    user = _user(request)
     serving = _acting(request)
     item_form = forms.CounterItemForm(request.GET or None)
     query = item_form.cleaned_data["q"] if item_form.is_bound and item_form.is_valid() else ""
@@ -272,6 +293,7 @@ def counter(request: HttpRequest) -> HttpResponse:
         "cases/staff/counter.html",
         {
             "identity_form": identity_form,
+            "register_form": register_form,
             "acting": serving,
             "item_form": item_form,
             "query": query,
@@ -280,6 +302,34 @@ def counter(request: HttpRequest) -> HttpResponse:
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+@login_required
+@require_POST
+def counter_register(request: HttpRequest) -> HttpResponse:
+    """登记新办事人: record a walk-in whose document the clerk has checked, then serve them (no account made)."""
+    _require_clerk(request)
+    user = _user(request)
+    form = forms.CounterRegisterForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            acting = accounts_services.register_at_counter(
+                actor=user,
+                name=data["name"],
+                document_type=data["document_type"],
+                document_number=data["document_number"],
+                identity_checked_by=data["identity_checked_by"],
+                mobile=data["mobile"],
+                ip=client_address(request),
+            )
+        except accounts_services.IdentityError as error:
+            _show_identity_error(form, error)
+        else:
+            _start_serving(request, acting)
+            messages.success(request, _("已登记办事人信息，请选择要办理的事项"))
+            return redirect("workbench:counter")
+    return _render_counter(request, forms.CounterIdentityForm(), form)
 
 
 @login_required

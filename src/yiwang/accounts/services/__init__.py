@@ -14,6 +14,7 @@ from yiwang.accounts.services.delegation import (
     act_for_by_delegation,
     delegable_items,
     grant_delegation,
+    register_at_counter,
     register_delegable_items,
     revoke_delegation,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "record_event_denied",
     "record_login",
     "record_reveal",
+    "register_at_counter",
     "register_citizen",
     "register_delegable_items",
     "register_organisation",

@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 
 from yiwang.accounts import policy
 from yiwang.accounts.constants import (
+    AssuranceLevel,
+    AssuranceMethod,
     Relationship,
     Role,
 )
@@ -20,7 +22,7 @@ from yiwang.accounts.models import (
     User,
 )
 from yiwang.accounts.services.errors import IdentityError
-from yiwang.accounts.services.people import clean_document, find_person, require_person
+from yiwang.accounts.services.people import clean_document, create_person, find_person, require_person
 from yiwang.core.audit import record_event
 
 # Which services a delegation may cover: the catalogue (a higher app) provides them when Django starts.
@@ -122,25 +124,79 @@ def act_for_by_delegation(*, actor: User, delegation: Delegation, item_code: str
     return ActingFor(principal.pk, f"{principal.name[:1]}*", f"delegation:{active.pk}")
 
 
+COUNTER_IDENTITY_CHECKS = frozenset({"id_card_reader", "document_inspected", "face_match"})
+
+
+def _check_counter_clerk(actor: User, identity_checked_by: str, action: str) -> None:
+    if not policy.has_any_role(actor, {Role.COUNTER_CLERK}):
+        record_event("permission.denied", actor=actor, detail={"action": action})
+        raise IdentityError("forbidden", _("只有窗口受理人员可以代为办理"))
+    if identity_checked_by not in COUNTER_IDENTITY_CHECKS:
+        raise IdentityError("identity_check_required", _("请先核验办事人身份证件"), field="identity_checked_by")
+
+
+def _start_counter_assist(
+    actor: User, person_id: int, name: str, identity_checked_by: str, ip: str | None
+) -> ActingFor:
+    label = f"{name[:1]}*"
+    record_event(
+        "assist.started",
+        actor=actor,
+        on_behalf_of_person_id=person_id,
+        on_behalf_of_label=label,
+        ip=ip,
+        detail={"basis": f"counter:{identity_checked_by}"},
+    )
+    return ActingFor(person_id, label, f"counter:{identity_checked_by}")
+
+
 def act_for_at_counter(
     *, actor: User, document_type: str, document_number: str, identity_checked_by: str, ip: str | None = None
 ) -> ActingFor:
     """A counter clerk serves a person who is present, after checking their identity document."""
-    if not policy.has_any_role(actor, {Role.COUNTER_CLERK}):
-        record_event("permission.denied", actor=actor, detail={"action": "counter_assist"})
-        raise IdentityError("forbidden", _("只有窗口受理人员可以代为办理"))
-    if identity_checked_by not in {"id_card_reader", "document_inspected", "face_match"}:
-        raise IdentityError("identity_check_required", _("请先核验办事人身份证件"), field="identity_checked_by")
+    _check_counter_clerk(actor, identity_checked_by, "counter_assist")
     number = clean_document(document_type, document_number)
     person = find_person(document_type, number)
     if person is None:
         raise IdentityError("person_unknown", _("未找到该办事人，请先为其登记"), field="document_number")
-    record_event(
-        "assist.started",
-        actor=actor,
-        on_behalf_of_person_id=person.pk,
-        on_behalf_of_label=f"{person.name[:1]}*",
-        ip=ip,
-        detail={"basis": f"counter:{identity_checked_by}"},
-    )
-    return ActingFor(person.pk, f"{person.name[:1]}*", f"counter:{identity_checked_by}")
+    return _start_counter_assist(actor, person.pk, person.name, identity_checked_by, ip)
+
+
+def register_at_counter(
+    *,
+    actor: User,
+    name: str,
+    document_type: str,
+    document_number: str,
+    identity_checked_by: str,
+    mobile: str = "",
+    ip: str | None = None,
+) -> ActingFor:
+    """A counter clerk registers a walk-in who has no record yet, after checking their document, and serves them.
+
+    No account is made: the person can claim one online later with the mobile
+    recorded here (see :func:`register_citizen`). The clerk saw the original
+    document, so the record starts at the in-person level (ADR 0006); the
+    mobile is only typed in, so it stays unverified until an SMS code proves it.
+    """
+    _check_counter_clerk(actor, identity_checked_by, "counter_register")
+    with transaction.atomic():
+        person = create_person(
+            name=name,
+            document_type=document_type,
+            document_number=document_number,
+            mobile=mobile,
+            assurance_level=AssuranceLevel.IN_PERSON,
+            assurance_method=AssuranceMethod.COUNTER,
+            mobile_verified=False,
+        )
+        record_event(
+            "person.registered_at_counter",
+            actor=actor,
+            target=f"accounts.Person:{person.pk}",
+            on_behalf_of_person_id=person.pk,
+            on_behalf_of_label=f"{person.name[:1]}*",
+            ip=ip,
+            detail={"identity_checked_by": identity_checked_by, "mobile_recorded": bool(mobile)},
+        )
+    return _start_counter_assist(actor, person.pk, person.name, identity_checked_by, ip)

@@ -25,6 +25,7 @@ from yiwang.accounts.constants import (
     CodePurpose,
 )
 from yiwang.accounts.models import (
+    Person,
     TotpDevice,
     User,
 )
@@ -37,6 +38,7 @@ from yiwang.accounts.services.people import (
     create_person,
     find_person,
     find_person_by_mobile,
+    mobile_index,
     set_mobile,
 )
 from yiwang.accounts.services.throttling import (
@@ -103,6 +105,7 @@ def register_citizen(
         if existing is not None:
             if hasattr(existing, "user"):
                 raise IdentityError("person_exists", _("该证件号码已注册，请直接登录"), field="document_number")
+            _check_claim(existing, name, mobile)
             person = existing
             set_mobile(person, mobile, verified=True)
             person.assurance_level = max(person.assurance_level, AssuranceLevel.MOBILE_VERIFIED)
@@ -122,8 +125,31 @@ def register_citizen(
         user = User(username=f"p{secrets.token_hex(6)}", display_name=name, person=person)
         user.set_password(password)
         user.save()
-        record_event("account.registered", actor=user, target=f"accounts.Person:{person.pk}", ip=ip)
+        record_event(
+            "account.registered",
+            actor=user,
+            target=f"accounts.Person:{person.pk}",
+            ip=ip,
+            detail={"claimed_existing_person": existing is not None},
+        )
     return user
+
+
+def _check_claim(person: Person, name: str, mobile: str) -> None:
+    """Whether a registration may take over a person recorded without an account (e.g. at a counter).
+
+    Knowing a document number proves nothing; the SMS code just verified proves
+    the mobile, so the claim stands only when it is the mobile recorded for the
+    person. Without one, only a counter that sees the document can open the account.
+    """
+    if not person.mobile_index or not hmac.compare_digest(person.mobile_index, mobile_index(mobile)):
+        raise IdentityError(
+            "claim_needs_counter",
+            _("该证件号码已在办事窗口登记。请使用登记时留下的手机号注册，或携带身份证件到窗口开通网上账户"),
+            field="document_number",
+        )
+    if person.name != name:
+        raise IdentityError("claim_name_mismatch", _("姓名与窗口登记的信息不一致，请核对"), field="name")
 
 
 def _user_by_identifier(identifier: str) -> User | None:

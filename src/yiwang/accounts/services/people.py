@@ -76,8 +76,13 @@ def create_person(
     mobile: str = "",
     assurance_level: int = AssuranceLevel.SELF_DECLARED,
     assurance_method: str = AssuranceMethod.SELF_DECLARED,
+    mobile_verified: bool | None = None,
 ) -> Person:
-    """Create a person from validated values; the identity and mobile numbers are stored encrypted."""
+    """Create a person from validated values; the identity and mobile numbers are stored encrypted.
+
+    The mobile counts as verified when the assurance level says it was (level 2 and up) unless
+    ``mobile_verified`` says otherwise: a number typed in by a counter clerk is not proven.
+    """
     name = clean_name(name)
     number = clean_document(document_type, document_number)
     if find_person(document_type, number):
@@ -92,7 +97,8 @@ def create_person(
         assurance_method=assurance_method,
     )
     if mobile:
-        set_mobile(person, clean_mobile(mobile), verified=assurance_level >= AssuranceLevel.MOBILE_VERIFIED)
+        verified = assurance_level >= AssuranceLevel.MOBILE_VERIFIED if mobile_verified is None else mobile_verified
+        set_mobile(person, clean_mobile(mobile), verified=verified)
     try:
         with transaction.atomic():
             person.save()
