@@ -77,7 +77,7 @@ def apply(
     return services.submit_application(application, actor=user)
 
 
-def apply_at_counter(clerk: Any, citizen: Any, *, item_code: str) -> list[Case]:
+def apply_at_counter(clerk: Any, citizen: Any, *, item_code: str, answers: dict[str, str] | None = None) -> list[Case]:
     """A counter clerk checks the citizen's identity document, fills the application in for them and submits."""
     from tests.accounts.factories import full_number
     from yiwang.accounts.services import act_for_at_counter
@@ -91,5 +91,5 @@ def apply_at_counter(clerk: Any, citizen: Any, *, item_code: str) -> list[Case]:
     application = services.start_application(
         actor=clerk, applicant=services.applicant_for(clerk, acting=acting), item_code=item_code, channel="counter"
     )
-    fill(application, clerk)
+    fill(application, clerk, answers=answers)
     return services.submit_application(application, actor=clerk)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import html
 import http.server
 import json
 import re
@@ -20,9 +21,10 @@ from django.utils import timezone
 
 from tests.cases import builders
 from tests.cases.conftest import FOOD_LICENCE, ID_CARD_REISSUE, Staff, item_code
-from yiwang.cases import payments, sandbox_gateway, services
+from yiwang.cases import definitions, payments, sandbox_gateway, services
 from yiwang.cases.constants import CaseState, PaymentStatus
-from yiwang.cases.models import Case, CaseEvent, PaymentCallback, PaymentOrder
+from yiwang.cases.models import Application, Case, CaseEvent, PaymentCallback, PaymentOrder
+from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import outbox
 from yiwang.core.models import AuditEvent, OutboxEvent
 
@@ -186,9 +188,15 @@ def test_paying_at_the_cashier_moves_the_case_on_once_the_gateway_has_notified(
     # The notice is asynchronous: nothing has changed on our side yet.
     assert order_of(fee_case).status == PaymentStatus.PENDING
     after_payment = applicant_client.get(paid["Location"]).content.decode()
-    assert "支付成功" in after_payment and 'value="pay"' not in after_payment
+    # Issue 12 item 8: never "支付成功" beside "待支付"; until the notice arrives the payment is being confirmed.
+    assert "支付结果确认中" in after_payment and 'value="pay"' not in after_payment
+    assert "支付成功" not in after_payment and "待支付" not in after_payment
+    # The query string claims nothing: without it the still pending order is payable again.
+    assert "支付成功" not in applicant_client.get(cashier).content.decode()
 
     run_worker()
+    settled = applicant_client.get(paid["Location"]).content.decode()
+    assert "支付成功" in settled and "已支付" in settled and "待支付" not in settled
 
     fee_case.refresh_from_db()
     order = order_of(fee_case)
@@ -524,3 +532,100 @@ def test_the_gateway_can_notify_over_http(
     fee_case.refresh_from_db()
     assert fee_case.state == CaseState.ISSUING
     assert OutboxEvent.objects.filter(topic=sandbox_gateway.RESEND_TOPIC, processed_at__isnull=True).count() == 1
+
+
+# --- alternative fee lines (issue 12 item 8) -------------------------------------------------------------------------
+
+ID_CARD_RENEWAL = "居民身份证换领"
+EXPIRED = "有效期满、即将到期或登记项目变更换领的"
+DAMAGED = "证件严重损坏不能辨认换领的"
+
+
+def renewal_to_decision(citizen: Any, police: Staff, answers: dict[str, str] | None = None) -> Case:
+    code = item_code(ID_CARD_RENEWAL, "police")
+    (case,) = builders.apply_at_counter(police.clerk, citizen, item_code=code, answers=answers)
+    services.perform(case, "accept", actor=police.clerk)
+    services.perform(case, "complete_task", actor=police.reviewer, reason="信息核实无误")
+    return case
+
+
+def renewal_fee_key() -> str:
+    return definitions.fee_question_key(item_code(ID_CARD_RENEWAL, "police"))
+
+
+def test_the_applicant_answer_picks_one_alternative_fee_line_instead_of_the_sum(citizen: Any, police: Staff) -> None:
+    item = catalog_selectors.published_items().get(code=item_code(ID_CARD_RENEWAL, "police"))
+    question = definitions.for_item(item).question(renewal_fee_key())
+    assert question is not None and [v for v, _label in question.options] == [EXPIRED, DAMAGED]
+    case = renewal_to_decision(citizen, police, {renewal_fee_key(): EXPIRED})
+    services.perform(case, "approve", actor=police.approver, reason="准予换领")
+    order = order_of(case)
+    assert order.amount == Decimal("20.00") and "损坏" not in order.description
+
+    damaged = renewal_to_decision(citizen, police, {renewal_fee_key(): DAMAGED})
+    services.perform(damaged, "approve", actor=police.approver, reason="准予换领")
+    assert order_of(damaged).amount == Decimal("40.00")
+
+
+def test_the_approver_picks_the_fee_line_when_the_answers_do_not(citizen: Any, police: Staff) -> None:
+    case = renewal_to_decision(citizen, police, {renewal_fee_key(): DAMAGED})
+    # An application from before the question existed: nothing picks the line.
+    Application.objects.filter(pk=case.application_id).update(situation_answers={})
+    with pytest.raises(services.CaseError) as unpicked:
+        services.perform(case, "approve", actor=police.approver, reason="准予换领")
+    assert unpicked.value.code == "fee_situation_required" and not PaymentOrder.objects.exists()
+    with pytest.raises(services.CaseError) as invented:
+        services.perform(case, "approve", actor=police.approver, reason="准予换领", fee_situation="随便收")
+    assert invented.value.code == "unknown_fee_situation"
+    services.perform(case, "approve", actor=police.approver, reason="准予换领", fee_situation=EXPIRED)
+    assert order_of(case).amount == Decimal("20.00")
+
+
+def test_fee_lines_without_a_situation_are_always_charged_and_a_lone_situation_only_when_it_applies() -> None:
+    from yiwang.catalog.models import Fee
+
+    item = catalog_selectors.published_items().get(code=item_code(ID_CARD_REISSUE, "police"))
+    fixed = list(item.fees.all())
+    assert catalog_selectors.fees_charged(item, None) == fixed
+    extra = Fee.objects.create(item=item, name="加急费", amount=Decimal("5.00"), situation="申请加急办理的")
+    item = catalog_selectors.published_items().get(pk=item.pk)
+    assert catalog_selectors.fees_charged(item, "申请加急办理的") == [*fixed, extra]
+    assert catalog_selectors.fees_charged(item, definitions.NO_FEE_SITUATION) == fixed
+    with pytest.raises(catalog_selectors.FeeSituationUnknown):
+        catalog_selectors.fees_charged(item, None)
+
+
+def staff_page(user: Any, case: Case) -> str:
+    client = Client()
+    client.force_login(user)
+    return html.unescape(client.get(f"/workbench/cases/{case.number}/").content.decode())
+
+
+def test_the_staff_case_page_shows_the_fee_and_whether_it_is_paid(citizen: Any, police: Staff) -> None:
+    case = renewal_to_decision(citizen, police, {renewal_fee_key(): DAMAGED})
+    before = staff_page(police.approver, case)
+    assert "应缴费用" in before and "40.00元" in before and "准予后生成缴款单" in before
+    services.perform(case, "approve", actor=police.approver, reason="准予换领")
+    order = order_of(case)
+    pending = staff_page(police.approver, case)
+    assert "40.00元" in pending and "待支付" in pending and order.order_number in pending
+    PaymentOrder.objects.filter(pk=order.pk).update(status=PaymentStatus.PAID)
+    paid = staff_page(police.approver, case)
+    assert "已支付" in paid and "待支付" not in paid
+
+
+def test_the_approver_chooses_the_fee_situation_on_the_case_page(citizen: Any, police: Staff) -> None:
+    case = renewal_to_decision(citizen, police, {renewal_fee_key(): DAMAGED})
+    Application.objects.filter(pk=case.application_id).update(situation_answers={})
+    page = staff_page(police.approver, case)
+    assert "收费情形待审批人确定" in page and 'name="approve-fee_situation"' in page
+    client = Client()
+    client.force_login(police.approver)
+    case.refresh_from_db()
+    refused = client.post(f"/workbench/cases/{case.number}/actions/approve/", {"approve-version": case.version})
+    assert refused.status_code == 400 and not PaymentOrder.objects.exists()
+    client.post(
+        f"/workbench/cases/{case.number}/actions/approve/",
+        {"approve-version": case.version, "approve-fee_situation": EXPIRED},
+    )
+    assert order_of(case).amount == Decimal("20.00")

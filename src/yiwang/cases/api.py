@@ -126,6 +126,8 @@ class ActionIn(Schema):
     version: int | None = None
     reason: Annotated[str, Field(max_length=2000)] = ""
     legal_basis: Annotated[str, Field(max_length=500)] = ""
+    # approve: the fee situation, when the applicant's answers do not pick one of the alternative fee lines.
+    fee_situation: Annotated[str, Field(max_length=200)] = ""
     task_id: int | None = None
     department: Annotated[str, Field(max_length=32)] = ""
     days: Annotated[int, Field(ge=0, le=365)] | None = None
@@ -442,7 +444,7 @@ def reveal_applicant(
 def act(request: HttpRequest, number: str, action: str, data: ActionIn) -> CaseOut:
     selectors.get_case(request.user, number)
     params: dict[str, Any] = {}
-    for name in ("legal_basis", "department"):
+    for name in ("legal_basis", "department", "fee_situation"):
         if getattr(data, name):
             params[name] = getattr(data, name)
     for name in ("task_id", "days", "approve", "items", "form_data"):

@@ -241,6 +241,33 @@ def _parse_questions(raw: Any) -> tuple[Question, ...]:
     return tuple(questions)
 
 
+# The answer to a fee question when the one situation a fee line names does not apply.
+NO_FEE_SITUATION = "none"
+
+
+def fee_question_key(item_code: str) -> str:
+    """The key of the question whose answer picks the item's fee line (one per item, also inside a bundle)."""
+    return _short_key("fee", item_code)
+
+
+def fee_question(item: ServiceItem) -> Question | None:
+    """收费情形: which of the item's alternative fee lines applies, asked only when the guide has such lines."""
+    situations = catalog_selectors.fee_situations(item)
+    if not situations:
+        return None
+    options: tuple[tuple[str, StrOrPromise], ...] = tuple((s, s) for s in situations)
+    if len(situations) == 1:
+        options = (*options, (NO_FEE_SITUATION, _("以上情形均不符合")))
+    text = gettext("“%(item)s”的收费按哪种情形？") % {"item": item.name}
+    return Question(fee_question_key(item.code), text, options)
+
+
+def fee_situation(item: ServiceItem, answers: Mapping[str, Any]) -> str | None:
+    """The fee situation the applicant chose for ``item``, or None if they were not asked or did not say."""
+    answer = answers.get(fee_question_key(item.code))
+    return str(answer) if answer else None
+
+
 def _item_parts(item: ServiceItem) -> tuple[list[Question], list[FormField], list[MaterialSpec]]:
     questions: dict[str, Question] = {}
     materials = []
@@ -266,6 +293,9 @@ def _item_parts(item: ServiceItem) -> tuple[list[Question], list[FormField], lis
                 item_codes=(item.code,),
             )
         )
+    fee = fee_question(item)
+    if fee is not None:
+        questions[fee.key] = fee
     custom = item.application_form or {}
     extra_questions = _parse_questions(custom.get("questions", []))
     for question in extra_questions:

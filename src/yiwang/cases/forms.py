@@ -142,12 +142,29 @@ class CorrectionForm(ActionForm):
 
 
 # The form of each staff action on the case page.
+class ApproveForm(ActionForm):
+    """准予: with the fee situation to choose when the applicant's answers leave the fee line open."""
+
+    def __init__(self, *args: Any, fee_situations: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if fee_situations:
+            self.fields["fee_situation"] = forms.ChoiceField(
+                label=_("收费情形"),
+                choices=[(s, s) for s in fee_situations],
+                help_text=_("申请人未选择收费情形，请按法定情形确定；可选的收费项目只收其中一项"),
+            )
+
+    def params(self) -> dict[str, Any]:
+        situation = self.cleaned_data.get("fee_situation")
+        return {"fee_situation": situation} if situation else {}
+
+
 ACTION_FORMS: dict[str, type[ActionForm]] = {
     "accept": ActionForm,
     "reject": LegalDecisionForm,
     "request_correction": CorrectionForm,
     "complete_task": ActionForm,
-    "approve": ActionForm,
+    "approve": ApproveForm,
     "refuse": LegalDecisionForm,
     "suspend": ReasonRequiredForm,
     "resume": ReasonRequiredForm,

@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from yiwang.cases import payments, sandbox_gateway
+from yiwang.cases.constants import PaymentStatus
 from yiwang.cases.models import PaymentOrder
 
 
@@ -40,7 +41,11 @@ def _return_url(request: HttpRequest) -> str:
 
 
 def _cashier(request: HttpRequest, order: PaymentOrder, *, error: str = "", status: int = 200) -> HttpResponse:
-    paid_now = request.GET.get("paid") == "1"
+    # Success is what the order says, not the query string: the provider's notice arrives after the redirect,
+    # and until then the payment is being confirmed (neither 支付成功 nor 待支付).
+    paid = order.status == PaymentStatus.PAID
+    confirming = not paid and order.status == PaymentStatus.PENDING and request.GET.get("paid") == "1"
+    status_label = _("支付结果确认中") if confirming else order.get_status_display()
     return render(
         request,
         "cases/payments/sandbox_cashier.html",
@@ -48,8 +53,10 @@ def _cashier(request: HttpRequest, order: PaymentOrder, *, error: str = "", stat
             "order": order,
             "item_name": order.case.item_name,
             "case_number": order.case.number,
-            "can_pay": payments.can_pay(order) and not paid_now,
-            "paid_now": paid_now,
+            "can_pay": payments.can_pay(order) and not confirming,
+            "paid_now": paid,
+            "confirming": confirming,
+            "status_label": status_label,
             "return_url": _return_url(request),
             "error": error,
         },

@@ -36,9 +36,10 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from yiwang.cases import policy, sandbox_gateway, services
+from yiwang.cases import definitions, policy, sandbox_gateway, services
 from yiwang.cases.constants import CaseState, PaymentStatus
 from yiwang.cases.models import Case, PaymentCallback, PaymentOrder
+from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import numbering
 from yiwang.core.audit import record_event
 
@@ -278,19 +279,36 @@ def _order_number() -> str:
     return f"{ORDER_PREFIX}{day:%Y%m%d}{numbering.random_digits(ORDER_RANDOM_DIGITS)}"
 
 
-def create_order(case: Case) -> PaymentOrder:
-    """Write the payment order (缴款单) for an approved case: the sum of its item's fees.
+def fee_situation_needed(case: Case, situation: str = "") -> bool:
+    """Whether the approver must pick the fee situation: the lines are alternatives and no answer picks one."""
+    chosen = situation or definitions.fee_situation(case.item, case.application.situation_answers)
+    try:
+        catalog_selectors.fees_charged(case.item, chosen)
+    except catalog_selectors.FeeSituationUnknown:
+        return True
+    return False
 
-    Called by the ``approve`` action inside its transaction. The order number
+
+def create_order(case: Case, *, situation: str = "") -> PaymentOrder:
+    """Write the payment order (缴款单) for an approved case: the fee lines its situation charges.
+
+    Called by the ``approve`` action inside its transaction. Alternative fee
+    lines are not summed: the approver's ``situation`` or else the applicant's
+    answer picks one (:func:`yiwang.catalog.selectors.fees_charged`). The order number
     is ``PAY<yyyymmdd><10 random digits>``; the provider is the configured one.
     A case that already has a pending order gets that order back, so calling
     this twice never asks the applicant to pay twice. Raises ValueError for
-    an item without fees (or whose fees add up to nothing), for a case whose
-    fee was already paid, and for an unknown configured provider.
+    an item without fees (or whose fees add up to nothing), for alternative
+    lines nobody picked, for a case whose fee was already paid, and for an
+    unknown configured provider.
     """
     provider = configured_provider()
     get_provider(provider)  # a typo in the setting must stop approval, not strand the applicant at a dead cashier
-    fees = list(case.item.fees.order_by("id"))
+    chosen = situation or definitions.fee_situation(case.item, case.application.situation_answers)
+    try:
+        fees = catalog_selectors.fees_charged(case.item, chosen)
+    except catalog_selectors.FeeSituationUnknown as unknown:
+        raise ValueError(f"事项“{case.item_name}”的收费情形未确定，不能生成缴款单") from unknown
     if not fees:
         raise ValueError(f"事项“{case.item_name}”没有收费项目，不能生成缴款单")
     amount = sum((fee.amount for fee in fees), Decimal("0")).quantize(Decimal("0.01"))

@@ -94,6 +94,8 @@ def _action_form(action: str, view: staff.StaffCaseView, data: Any = None) -> fo
         extra = {"materials": view.correction_materials, "fields": view.correction_fields}
     elif form_class is forms.TransferForm:
         extra = {"departments": view.departments}
+    elif form_class is forms.ApproveForm:
+        extra = {"fee_situations": list(view.fee_situations)}
     return form_class(data, prefix=action, initial={"version": view.case.version}, **extra)
 
 

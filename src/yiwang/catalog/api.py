@@ -108,6 +108,7 @@ class FeeOut(Schema):
     amount: Decimal
     unit: str
     basis: str
+    situation: str
 
 
 class FaqOut(Schema):

@@ -180,6 +180,11 @@ class ServiceItem(models.Model):
         return f"{self.name}（v{self.version}）"
 
     @property
+    def has_fee_alternatives(self) -> bool:
+        """Whether the guide lists fee lines of which only the one fitting the applicant's situation is charged."""
+        return any(fee.situation for fee in self.fees.all())
+
+    @property
     def channel_labels(self) -> list[str]:
         labels = dict(Channel.choices)
         return [str(labels.get(c, c)) for c in self.channels]
@@ -263,6 +268,14 @@ class Fee(models.Model):
     unit = models.CharField(_("计费单位"), max_length=50, blank=True)
     basis = models.CharField(_("收费依据"), max_length=300, blank=True)
     note = models.CharField(_("说明"), max_length=300, blank=True)
+    # Lines with a situation are alternatives (损坏换领 40 元 or 到期换领 20 元): one of them is charged, picked by
+    # the applicant's answer or, failing that, by the approver. Lines without one are always charged.
+    situation = models.CharField(
+        _("适用情形"),
+        max_length=200,
+        blank=True,
+        help_text=_("同一事项中填写了适用情形的收费项目互为选择，只收其中一项；未填写的一律收取"),
+    )
 
     class Meta:
         verbose_name = _("收费项目")

@@ -375,6 +375,7 @@ class Validator:
             "unit": _text(row.get("unit"))[:50],
             "basis": _text(row.get("basis"))[:300],
             "note": _text(row.get("note"))[:300],
+            "situation": _text(row.get("situation"))[:200],
         }
 
     @staticmethod
@@ -445,7 +446,14 @@ def item_to_record(item: ServiceItem, *, include_meta: bool = True) -> dict[str,
             for s in item.steps.all()
         ],
         "fees": [
-            {"name": f.name, "amount": f"{f.amount:.2f}", "unit": f.unit, "basis": f.basis, "note": f.note}
+            {
+                "name": f.name,
+                "amount": f"{f.amount:.2f}",
+                "unit": f.unit,
+                "basis": f.basis,
+                "note": f.note,
+                "situation": f.situation,
+            }
             for f in item.fees.all()
         ],
         "faqs": [{"question": q.question, "answer": q.answer} for q in item.faqs.all()],

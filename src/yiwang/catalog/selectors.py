@@ -15,7 +15,7 @@ from django.http import Http404
 from yiwang.directory import selectors as directory_selectors
 
 from .constants import Audience, ItemStatus, MaterialSource
-from .models import Bundle, BundleItem, Material, ServiceItem, Theme, Window
+from .models import Bundle, BundleItem, Fee, Material, ServiceItem, Theme, Window
 from .search.engine import catalog_search
 from .search.index import Filters, Hit
 
@@ -162,6 +162,33 @@ class BundleView:
     members: list[BundleMember]
     materials: list[CombinedMaterial]
     departments: list[Department]
+
+
+class FeeSituationUnknown(LookupError):
+    """The item's fee lines are alternatives and nobody has said which situation applies."""
+
+
+def fee_situations(item: ServiceItem) -> list[str]:
+    """The situations that choose between an item's alternative fee lines, in guide order."""
+    return list(dict.fromkeys(fee.situation for fee in item.fees.all() if fee.situation))
+
+
+def fees_charged(item: ServiceItem, situation: str | None) -> list[Fee]:
+    """The fee lines charged for ``item`` in ``situation``: every line without a situation, plus the chosen one.
+
+    Lines with a situation are alternatives (to be summed they would bill 换领
+    20 元 and 损坏换领 40 元 together). A single such line is charged only in
+    its situation; with several, an unknown or missing situation raises
+    :class:`FeeSituationUnknown` so that someone picks it rather than a guess.
+    """
+    fees = list(item.fees.all())
+    fixed = [fee for fee in fees if not fee.situation]
+    situations = fee_situations(item)
+    if situation in situations:
+        return fixed + [fee for fee in fees if fee.situation == situation]
+    if len(situations) > 1 or (situations and situation is None):
+        raise FeeSituationUnknown(item.code)
+    return fixed
 
 
 _MATERIAL_NOISE = re.compile(r"[\s《》“”\"'（）()【】\[\]、，,。.]|原件|复印件|及|和")

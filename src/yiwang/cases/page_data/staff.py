@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
@@ -12,7 +13,7 @@ from yiwang.accounts import policy as accounts_policy
 from yiwang.accounts.constants import CASE_ROLES, PLATFORM_WIDE_ROLES, Role
 from yiwang.cases import definitions, policy, selectors
 from yiwang.cases.constants import CaseState, ExtensionStatus, StepKind
-from yiwang.cases.models import ApplicationFile, Case, CaseTask, CorrectionNotice, Extension
+from yiwang.cases.models import ApplicationFile, Case, CaseTask, CorrectionNotice, Extension, PaymentOrder
 from yiwang.cases.page_data.applicant_case import EventRow, event_rows, open_tasks, state_label, warning_of
 from yiwang.cases.page_data.applications import holds
 from yiwang.cases.page_data.desks import other_desks
@@ -144,6 +145,35 @@ class StaffCaseView:
     documents: list[tuple[str, str]]
     open_correction: CorrectionNotice | None
     may_reveal: bool = False
+    fee: FeeRow | None = None
+    # The situations the approver chooses the fee line from, when the applicant's answers do not pick one.
+    fee_situations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeeRow:
+    """应缴费用 on the staff case page: what is (or will be) charged and whether it has been paid."""
+
+    amount: Decimal | None
+    description: str
+    state: str
+    order_number: str = ""
+
+
+def fee_row(case: Case) -> FeeRow | None:
+    """The case's fee: its latest payment order, or before the decision what the applicant's situation charges."""
+    if not case.requires_payment:
+        return None
+    order = PaymentOrder.objects.filter(case=case).order_by("-id").first()
+    if order is not None:
+        return FeeRow(order.amount, order.description, order.get_status_display(), order.order_number)
+    situation = definitions.fee_situation(case.item, case.application.situation_answers)
+    try:
+        fees = catalog_selectors.fees_charged(case.item, situation)
+    except catalog_selectors.FeeSituationUnknown:
+        return FeeRow(None, "", gettext("收费情形待审批人确定"))
+    amount = sum((fee.amount for fee in fees), Decimal("0"))
+    return FeeRow(amount, "、".join(fee.name for fee in fees), gettext("准予后生成缴款单"))
 
 
 def _shown_value(form_field: definitions.FormField, value: str) -> str:
@@ -205,7 +235,17 @@ def staff_case_view(user: Any, case: Case) -> StaffCaseView:
         documents=available_documents(case),
         open_correction=selectors.open_correction(case),
         may_reveal=policy.may_reveal_applicant(user, case),
+        fee=fee_row(case),
+        fee_situations=_approver_fee_choices(case),
     )
+
+
+def _approver_fee_choices(case: Case) -> tuple[str, ...]:
+    from yiwang.cases import payments
+
+    if case.requires_payment and case.state == CaseState.IN_REVIEW and payments.fee_situation_needed(case):
+        return tuple(catalog_selectors.fee_situations(case.item))
+    return ()
 
 
 def open_case_file(user: Any, case: Case, file_id: int) -> ApplicationFile:

@@ -10,13 +10,14 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yiwang.cases import policy
+from yiwang.cases import definitions, policy
 from yiwang.cases.constants import CaseOutcome, CaseState, StepKind, TaskStatus
 from yiwang.cases.models import Case, CaseTask
 from yiwang.cases.services._shared import Handler, no_params
 from yiwang.cases.services._stages import advance, cancel_tasks, finish_tasks, open_stage, stage_after, stage_of
 from yiwang.cases.services.errors import CaseActionRefused, CaseError
 from yiwang.cases.workflow import Transition
+from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import calendar
 
 
@@ -56,17 +57,28 @@ def _decision_stage_check(case: Case) -> None:
         raise CaseActionRefused("not_decision_stage", _("审查尚未完成，不能作出决定"))
 
 
-def _approve(case: Case, step: Transition, *, actor: Any, reason: str, **params: Any) -> dict[str, Any]:
+def _approve(
+    case: Case, step: Transition, *, actor: Any, reason: str, fee_situation: str = "", **params: Any
+) -> dict[str, Any]:
     no_params(params)
     _decision_stage_check(case)
     _open_task_for(case, actor, None)
+    if case.requires_payment:
+        from yiwang.cases import payments
+
+        known = {*catalog_selectors.fee_situations(case.item), definitions.NO_FEE_SITUATION}
+        if fee_situation and fee_situation not in known:
+            raise CaseError("unknown_fee_situation", _("收费情形不是该事项公布的情形之一"))
+        if payments.fee_situation_needed(case, fee_situation):
+            # The applicant did not say which fee line applies (or could not): the approver decides, never a sum.
+            raise CaseError("fee_situation_required", _("请选择适用的收费情形，系统不会将可选的收费项目相加"))
     case.decided_at = timezone.now()
     case.outcome = CaseOutcome.APPROVED
     finish_tasks(case, case.current_stage, actor=actor, opinion=reason)
     if case.requires_payment:
         from yiwang.cases import payments
 
-        order = payments.create_order(case)
+        order = payments.create_order(case, situation=fee_situation)
         case.state = CaseState.AWAITING_PAYMENT
         return {"payment_order": order.order_number, "amount": str(order.amount)}
     _enter_certificate(case, actor)
