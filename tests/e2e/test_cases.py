@@ -451,3 +451,51 @@ def test_a_grantor_picks_services_and_the_delegate_applies_for_them(
     chooser.get_by_label(re.compile("^李秀英")).first.check()
     son.get_by_role("button", name="开始填写").click()
     expect(son).to_have_url(re.compile(r"/applications/\d+/$"))
+
+
+def test_a_walk_in_who_never_registered_is_registered_and_served_at_the_counter(
+    new_context: Callable[..., Any], portal_url: str
+) -> None:
+    """Issue 12 item 9: the elderly person with only an ID card is recorded at the counter and found next time."""
+    from yiwang.core.identifiers import make_resident_id
+
+    walk_in = make_resident_id("990102", "19450307", "451")
+    clerk = log_in(new_context, portal_url, "counter-clerk")
+
+    def check_identity() -> None:
+        clerk.goto(portal_url + "/counter/")
+        step = clerk.get_by_role("region", name="第一步：核验办事人身份")
+        step.get_by_label("证件类型").first.select_option(label="居民身份证")
+        step.get_by_label("证件号码").first.fill(walk_in)
+        step.get_by_label("身份证阅读器读取").first.check()
+        step.get_by_role("button", name="核验身份").click()
+
+    check_identity()
+    register = clerk.get_by_role("region", name="登记新办事人")
+    expect(register).to_be_visible()
+    expect(register.get_by_label("证件号码")).to_have_value(walk_in)
+    check_accessibility(clerk, "counter registration")
+    register.get_by_label("姓名").fill("钱老伯")
+    register.get_by_label("手机号码").fill("13912345678")
+    register.get_by_role("button", name="登记并办理").click()
+    expect(clerk.get_by_role("status").filter(has_text="正在为 钱* 办理")).to_be_visible()
+
+    clerk.get_by_label("事项名称或编码").fill(ID_CARD_REISSUE)
+    clerk.get_by_role("button", name="查找").click()
+    clerk.get_by_role("button", name=named("为其办理", f"：{ID_CARD_REISSUE}")).first.click()
+    expect(clerk.get_by_role("note").filter(has_text="窗口代办")).to_be_visible()
+    answer_every_question(clerk, {})
+    clerk.get_by_label("申请人姓名").fill("钱老伯")
+    clerk.get_by_label("联系电话").fill("13912345678")
+    clerk.get_by_label("联系地址").fill("示范市幸福街道幸福路9号")
+    clerk.get_by_role("button", name="保存草稿").click()
+    upload_every_material(clerk)
+    clerk.get_by_role("button", name="提交申请").click()
+    case_number_of(clerk, ID_CARD_REISSUE)
+
+    # The next visit: the typed document number finds the person registered last time.
+    clerk.goto(portal_url + "/counter/")
+    clerk.get_by_role("button", name="结束本次接待").click()
+    check_identity()
+    expect(clerk.get_by_role("status").filter(has_text="正在为 钱* 办理")).to_be_visible()
+    expect(clerk.get_by_role("region", name="登记新办事人")).to_have_count(0)

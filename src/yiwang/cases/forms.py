@@ -242,7 +242,7 @@ class CounterRegisterForm(CounterIdentityForm):
 
     name = forms.CharField(label=_("姓名"), max_length=64)
     mobile = forms.CharField(
-        label=_("手机号码（可选）"),
+        label=_("手机号码"),
         max_length=20,
         required=False,
         help_text=_("留下手机号，本人日后可用它在网上注册并关联本次登记"),

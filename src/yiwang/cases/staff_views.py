@@ -271,7 +271,8 @@ def counter(request: HttpRequest) -> HttpResponse:
             )
         except accounts_services.IdentityError as error:
             if error.code == "person_unknown":
-                register_form = forms.CounterRegisterForm(initial=data)
+                # A copy: the error added below takes the number out of cleaned_data.
+                register_form = forms.CounterRegisterForm(initial=dict(data))
             _show_identity_error(identity_form, error)
         else:
             _start_serving(request, acting)
