@@ -361,7 +361,8 @@ def test_a_bundle_a_correction_parallel_departments_a_counter_case_and_a_payment
     registrar = log_in(new_context, portal_url, "police-registrar")
     act(registrar, portal_url, id_case, "审查通过", "挂失信息核实无误")
     police_approver = log_in(new_context, portal_url, "police-approver")
-    act(police_approver, portal_url, id_case, "准予许可", "准予补领")
+    # 居民身份证补领 is not a 行政许可: the approver's button says 同意办理 (issue 12 item 7).
+    act(police_approver, portal_url, id_case, "同意办理", "准予补领")
     expect(state_of(police_approver)).to_have_text("待缴费")
 
     # The fee, paid at the sandbox cashier; its callback arrives through the worker.

@@ -171,7 +171,9 @@ def act(request: HttpRequest, number: str, action: str) -> HttpResponse:
             return redirect("workbench:case", number=case.number)
         case.refresh_from_db()
         return _render_case(request, case, bound=form, action=action, error=refused.message, status=refused.status)
-    messages.success(request, _("已完成：%(label)s") % {"label": TRANSITIONS[action].label})
+    # The button's own words (同意办理 for a non-licensing item), not the transition table's 准予许可.
+    label = next((step.label for step in view.actions if step.action == action), TRANSITIONS[action].label)
+    messages.success(request, _("已完成：%(label)s") % {"label": label})
     return HttpResponseRedirect(safe_next(request, reverse("workbench:case", args=[case.number])))
 
 
