@@ -386,8 +386,11 @@ def test_a_bundle_a_correction_parallel_departments_a_counter_case_and_a_payment
         expect(messages.get_by_role("link", name=subject).first).to_be_visible()
     reload_until(citizen, portal_url + "/messages/", lambda p: p.get_by_role("link", name="办件已办结"))
     citizen.goto(portal_url + "/cases/")
-    for number in (food, sign, id_case):
-        expect(citizen.get_by_role("link", name=number, exact=True)).to_be_visible()
+    # The bundle's cases are listed under its one entry, each row linking to its case by the item's name.
+    bundle_cases = citizen.get_by_role("table", name="“开餐馆一件事”包含的办件")
+    for number in (food, sign):
+        expect(bundle_cases.get_by_role("row").filter(has_text=number).get_by_role("link")).to_be_visible()
+    expect(citizen.get_by_role("link", name=id_case, exact=True)).to_be_visible()
 
     # The elderly mode (适老化) reaches the case pages too: larger type, one column, still accessible.
     citizen.get_by_role("button", name="长者模式（大字体）").click()
