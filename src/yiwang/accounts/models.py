@@ -29,7 +29,7 @@ class User(AbstractUser):
         "Person", null=True, blank=True, on_delete=models.PROTECT, related_name="user", verbose_name=_("自然人")
     )
     # Raised by "log out everywhere": every session signed with the old value becomes invalid.
-    session_epoch = models.PositiveIntegerField(default=0)
+    session_epoch = models.PositiveIntegerField(default=0, verbose_name=_("会话纪元"))
 
     class Meta:
         verbose_name = _("用户")
@@ -65,7 +65,7 @@ class Person(models.Model):
         _("实名方式"), max_length=24, choices=AssuranceMethod.choices, default=AssuranceMethod.SELF_DECLARED
     )
     assurance_at = models.DateTimeField(_("实名认证时间"), default=timezone.now)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("自然人")
@@ -91,7 +91,7 @@ class Organisation(models.Model):
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("注册人")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("法人")
@@ -110,14 +110,18 @@ class ActiveQuerySet(models.QuerySet):
 class OrganisationAgent(models.Model):
     """经办人: a person authorised by an organisation to act for it, within a scope and until a date."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="agents")
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="agencies")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="agents", verbose_name=_("单位")
+    )
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="agencies", verbose_name=_("个人"))
     # Item codes the agent may handle; empty means every item.
     scope = models.JSONField(_("授权范围（事项编码）"), default=list, blank=True)
     valid_until = models.DateTimeField(_("有效期至"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
-    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("授予人")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     objects = ActiveQuerySet.as_manager()
 
@@ -132,9 +136,16 @@ class OrganisationAgent(models.Model):
 class Delegation(models.Model):
     """帮办代办授权: a person lets a relative or a community worker act for them."""
 
-    principal = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="delegations_given")
+    principal = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="delegations_given", verbose_name=_("委托人")
+    )
     agent_person = models.ForeignKey(
-        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="delegations_received"
+        Person,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="delegations_received",
+        verbose_name=_("代理人（个人）"),
     )
     agent_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -143,13 +154,16 @@ class Delegation(models.Model):
         on_delete=models.PROTECT,
         related_name="delegations_received",
         help_text=_("社区工作人员等以工作账户代办时"),
+        verbose_name=_("代理人（用户）"),
     )
     relationship = models.CharField(_("关系"), max_length=24, choices=Relationship.choices)
     scope = models.JSONField(_("授权范围（事项编码）"), default=list, blank=True)
     valid_until = models.DateTimeField(_("有效期至"))
     revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("创建人")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     objects = ActiveQuerySet.as_manager()
 
@@ -178,16 +192,30 @@ class RoleAssignmentQuerySet(models.QuerySet):
 class RoleAssignment(models.Model):
     """A role held by a user, within a department (and the departments below it) or platform-wide."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments", verbose_name=_("用户")
+    )
     role = models.CharField(_("角色"), max_length=24, choices=Role.choices)
     department = models.ForeignKey(
-        "directory.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="role_assignments"
+        "directory.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="role_assignments",
+        verbose_name=_("部门"),
     )
-    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    granted_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("授予人")
+    )
+    granted_at = models.DateTimeField(auto_now_add=True, verbose_name=_("授予时间"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("撤销时间"))
     revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("撤销人"),
     )
 
     objects = RoleAssignmentQuerySet.as_manager()
@@ -211,14 +239,14 @@ class RoleAssignment(models.Model):
 class OneTimeCode(models.Model):
     """An SMS code: stored as a keyed hash, single use, short-lived, with an attempt budget."""
 
-    purpose = models.CharField(max_length=16, choices=CodePurpose.choices)
-    mobile_index = models.CharField(max_length=64, db_index=True)
-    code_hash = models.CharField(max_length=64)
-    expires_at = models.DateTimeField()
-    attempts = models.PositiveSmallIntegerField(default=0)
-    consumed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
+    purpose = models.CharField(max_length=16, choices=CodePurpose.choices, verbose_name=_("用途"))
+    mobile_index = models.CharField(max_length=64, db_index=True, verbose_name=_("手机号索引"))
+    code_hash = models.CharField(max_length=64, verbose_name=_("验证码摘要"))
+    expires_at = models.DateTimeField(verbose_name=_("过期时间"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("尝试次数"))
+    consumed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("使用时间"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
+    ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("IP 地址"))
 
     class Meta:
         verbose_name = _("短信验证码")
@@ -231,10 +259,10 @@ class OneTimeCode(models.Model):
 class SmsMessage(models.Model):
     """The outbox of the default SMS backend: what would have been sent, for the demo and tests."""
 
-    mobile_index = models.CharField(max_length=64, db_index=True)
-    mobile_masked = models.CharField(max_length=20)
-    body = models.CharField(max_length=500)
-    created_at = models.DateTimeField(auto_now_add=True)
+    mobile_index = models.CharField(max_length=64, db_index=True, verbose_name=_("手机号索引"))
+    mobile_masked = models.CharField(max_length=20, verbose_name=_("手机号（脱敏）"))
+    body = models.CharField(max_length=500, verbose_name=_("正文"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("短信发件箱")
@@ -248,11 +276,13 @@ class SmsMessage(models.Model):
 class TotpDevice(models.Model):
     """A staff member's authenticator app (TOTP, RFC 6238)."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device")
-    secret_encrypted = models.TextField()
-    confirmed_at = models.DateTimeField(null=True, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device", verbose_name=_("用户")
+    )
+    secret_encrypted = models.TextField(verbose_name=_("密钥（加密）"))
+    confirmed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("确认时间"))
     # The last time step accepted: a code is never accepted twice.
-    last_step = models.BigIntegerField(default=0)
+    last_step = models.BigIntegerField(default=0, verbose_name=_("最近步骤"))
 
     class Meta:
         verbose_name = _("动态口令设备")
@@ -263,9 +293,11 @@ class TotpDevice(models.Model):
 
 
 class RecoveryCode(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
-    code_hash = models.CharField(max_length=64)
-    used_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes", verbose_name=_("用户")
+    )
+    code_hash = models.CharField(max_length=64, verbose_name=_("验证码摘要"))
+    used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("使用时间"))
 
     class Meta:
         verbose_name = _("恢复码")
@@ -278,10 +310,10 @@ class RecoveryCode(models.Model):
 class Throttle(models.Model):
     """Failure counts per key (an account, an address, a mobile number) for lockout and rate limits."""
 
-    key = models.CharField(max_length=120, unique=True)
-    failures = models.PositiveIntegerField(default=0)
-    window_started_at = models.DateTimeField(default=timezone.now)
-    locked_until = models.DateTimeField(null=True, blank=True)
+    key = models.CharField(max_length=120, unique=True, verbose_name=_("键"))
+    failures = models.PositiveIntegerField(default=0, verbose_name=_("失败次数"))
+    window_started_at = models.DateTimeField(default=timezone.now, verbose_name=_("窗口开始时间"))
+    locked_until = models.DateTimeField(null=True, blank=True, verbose_name=_("锁定至"))
 
     class Meta:
         verbose_name = _("限流计数")
@@ -294,14 +326,16 @@ class Throttle(models.Model):
 class DataAccessRecord(models.Model):
     """One read of a person's full personal data: who, when, which fields, why (the data tracker)."""
 
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="access_records")
-    accessor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    accessor_label = models.CharField(max_length=200)
-    department_name = models.CharField(max_length=200, blank=True)
-    fields = models.JSONField(default=list)
-    purpose = models.CharField(max_length=200)
-    case_reference = models.CharField(max_length=80, blank=True)
-    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="access_records", verbose_name=_("个人"))
+    accessor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("访问人")
+    )
+    accessor_label = models.CharField(max_length=200, verbose_name=_("访问人名称"))
+    department_name = models.CharField(max_length=200, blank=True, verbose_name=_("部门名称"))
+    fields = models.JSONField(default=list, verbose_name=_("字段"))
+    purpose = models.CharField(max_length=200, verbose_name=_("用途"))
+    case_reference = models.CharField(max_length=80, blank=True, verbose_name=_("办件编号"))
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("发生时间"))
 
     class Meta:
         verbose_name = _("个人数据查阅记录")
@@ -338,11 +372,13 @@ class RedeemedAuthorizationCode(models.Model):
     code. Only a digest is kept; the row is useless once the tokens expired.
     """
 
-    code_digest = models.CharField(max_length=64, unique=True)
-    application = models.ForeignKey("oauth2_provider.Application", on_delete=models.CASCADE, related_name="+")
-    access_token_id = models.BigIntegerField(null=True)
-    token_family = models.UUIDField(null=True)
-    redeemed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    code_digest = models.CharField(max_length=64, unique=True, verbose_name=_("验证码摘要"))
+    application = models.ForeignKey(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="+", verbose_name=_("应用")
+    )
+    access_token_id = models.BigIntegerField(null=True, verbose_name=_("访问令牌编号"))
+    token_family = models.UUIDField(null=True, verbose_name=_("令牌族"))
+    redeemed_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("兑换时间"))
 
     class Meta:
         verbose_name = _("已兑换的授权码")

@@ -67,9 +67,9 @@ class Application(models.Model):
     situation_answers = models.JSONField(_("情形选择"), default=dict, blank=True)
     form_data = models.JSONField(_("表单数据"), default=dict, blank=True)
     # The client's idempotency key for submission: a retried request finds the same cases.
-    submission_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    submission_key = models.CharField(max_length=64, null=True, blank=True, unique=True, verbose_name=_("提交键"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
     submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
 
     class Meta:
@@ -91,18 +91,20 @@ class Application(models.Model):
 class ApplicationFile(models.Model):
     """One uploaded material file, checked (type, size, content, virus scan) before it was stored."""
 
-    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="files")
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="files", verbose_name=_("应用"))
     material_key = models.CharField(_("材料"), max_length=64)
     original_name = models.CharField(_("文件名"), max_length=200)
-    storage_name = models.CharField(max_length=300, unique=True)
+    storage_name = models.CharField(max_length=300, unique=True, verbose_name=_("存储名称"))
     content_type = models.CharField(_("文件类型"), max_length=100)
     size = models.PositiveBigIntegerField(_("大小（字节）"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     scan_status = models.CharField(_("病毒扫描"), max_length=16, choices=ScanStatus.choices)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    uploaded_at = models.DateTimeField(auto_now_add=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人")
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("上传时间"))
     # Set when the applicant removes the file or replaces it during correction; kept for the record.
-    superseded_at = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("被取代时间"))
 
     class Meta:
         verbose_name = _("申请材料文件")
@@ -117,11 +119,15 @@ class ApplicationFile(models.Model):
 class CaseNumberSequence(models.Model):
     """The last serial number given to a department's cases on one day (Asia/Shanghai)."""
 
-    department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="+")
-    day = models.DateField()
-    last = models.PositiveIntegerField(default=0)
+    department = models.ForeignKey(
+        "directory.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("部门")
+    )
+    day = models.DateField(verbose_name=_("日期"))
+    last = models.PositiveIntegerField(default=0, verbose_name=_("最新值"))
 
     class Meta:
+        verbose_name = _("办件编号序列")
+        verbose_name_plural = _("办件编号序列")
         constraints = [models.UniqueConstraint(fields=["department", "day"], name="cases_number_sequence_unique")]
 
     def __str__(self) -> str:
@@ -131,8 +137,12 @@ class CaseNumberSequence(models.Model):
 class BundleNumberSequence(models.Model):
     """The last serial number given to a bundle submission on one day (Asia/Shanghai)."""
 
-    day = models.DateField(unique=True)
-    last = models.PositiveIntegerField(default=0)
+    day = models.DateField(unique=True, verbose_name=_("日期"))
+    last = models.PositiveIntegerField(default=0, verbose_name=_("最新值"))
+
+    class Meta:
+        verbose_name = _("一件事编号序列")
+        verbose_name_plural = _("一件事编号序列")
 
     def __str__(self) -> str:
         return f"{self.day}:{self.last}"
@@ -148,12 +158,21 @@ class BundleSubmission(models.Model):
     # YJS-<YYYYMMDD>-<6-digit serial>; see docs/cases.md.
     number = models.CharField(_("一件事编号"), max_length=64, unique=True)
     verification_code = models.CharField(_("查询码"), max_length=8)
-    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="bundle_submission")
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="bundle_submission", verbose_name=_("应用")
+    )
     bundle_code = models.CharField(_("一件事代码"), max_length=40)
     bundle_name = models.CharField(_("一件事名称"), max_length=200)
-    applicant_person = models.ForeignKey("accounts.Person", on_delete=models.PROTECT, related_name="+")
+    applicant_person = models.ForeignKey(
+        "accounts.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("申请人")
+    )
     applicant_organisation = models.ForeignKey(
-        "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "accounts.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("申请单位"),
     )
     submitted_at = models.DateTimeField(_("提交时间"))
 
@@ -172,9 +191,9 @@ class Case(models.Model):
 
     # <department code>-<YYYYMMDD>-<6-digit serial>; see docs/cases.md.
     number = models.CharField(_("办件编号"), max_length=64, unique=True)
-    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="cases")
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="cases", verbose_name=_("应用"))
     # The exact catalogue version applied for: later versions do not change a running case.
-    item = models.ForeignKey("catalog.ServiceItem", on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey("catalog.ServiceItem", on_delete=models.PROTECT, related_name="+", verbose_name=_("事项"))
     item_code = models.CharField(_("事项编码"), max_length=80, db_index=True)
     item_name = models.CharField(_("事项名称"), max_length=200)
     department = models.ForeignKey(
@@ -184,13 +203,25 @@ class Case(models.Model):
     outcome = models.CharField(_("办理结果"), max_length=16, choices=CaseOutcome.choices, blank=True, default="")
     current_stage = models.CharField(_("当前环节"), max_length=32, blank=True)
     channel = models.CharField(_("渠道"), max_length=16, choices=Channel.choices)
-    applicant_person = models.ForeignKey("accounts.Person", on_delete=models.PROTECT, related_name="+")
+    applicant_person = models.ForeignKey(
+        "accounts.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("申请人")
+    )
     applicant_organisation = models.ForeignKey(
-        "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "accounts.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("申请单位"),
     )
     applicant_name = models.CharField(_("申请人"), max_length=200)
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("代理人"),
     )
     assisted_basis = models.CharField(_("代办依据"), max_length=200, blank=True)
     # 办件查询: the number plus this code shows the public progress, which carries no personal data.
@@ -208,9 +239,9 @@ class Case(models.Model):
     # While the clock stops (suspended, or waiting for the applicant's correction).
     paused_since = models.DateTimeField(_("计时暂停自"), null=True, blank=True)
     # The state a correction or suspension returns to.
-    return_state = models.CharField(max_length=24, blank=True)
+    return_state = models.CharField(max_length=24, blank=True, verbose_name=_("退回状态"))
     version = models.PositiveIntegerField(_("版本"), default=1)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
 
     class Meta:
         verbose_name = _("办件")
@@ -237,18 +268,25 @@ class Case(models.Model):
 class CaseTask(models.Model):
     """One step of a case's process for one department and role (parallel branches are sibling tasks)."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="tasks")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("办件"))
     stage = models.CharField(_("环节"), max_length=32)
     kind = models.CharField(_("环节类型"), max_length=16, choices=StepKind.choices)
     name = models.CharField(_("名称"), max_length=64)
-    department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey(
+        "directory.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("部门")
+    )
     role = models.CharField(_("办理角色"), max_length=24)
     status = models.CharField(_("状态"), max_length=16, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     due = models.DateField(_("环节期限"), null=True, blank=True)
-    started_at = models.DateTimeField(auto_now_add=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("开始时间"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("完成时间"))
     completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("完成人"),
     )
     opinion = models.TextField(_("办理意见"), blank=True)
 
@@ -271,21 +309,26 @@ class CaseTask(models.Model):
 class CaseEvent(models.Model):
     """One thing that happened to a case: the case's own record, shown as its timeline."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events", verbose_name=_("办件"))
     action = models.CharField(_("动作"), max_length=32)
-    from_state = models.CharField(max_length=24, blank=True)
-    to_state = models.CharField(max_length=24, blank=True)
+    from_state = models.CharField(max_length=24, blank=True, verbose_name=_("原状态"))
+    to_state = models.CharField(max_length=24, blank=True, verbose_name=_("目标状态"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("操作人"),
     )
     actor_label = models.CharField(_("操作人"), max_length=200)
     on_behalf_of = models.CharField(_("代表"), max_length=200, blank=True)
     reason = models.TextField(_("理由"), blank=True)
-    detail = models.JSONField(default=dict, blank=True)
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("详情"))
     attachments = models.JSONField(_("附件"), default=list, blank=True)
     # Whether the applicant and the public see this entry on the timeline.
-    public = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    public = models.BooleanField(default=True, verbose_name=_("公开"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("办件记录")
@@ -299,13 +342,15 @@ class CaseEvent(models.Model):
 class CorrectionNotice(models.Model):
     """补正告知 (一次性告知): every material and field to fix, listed at once."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="corrections")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="corrections", verbose_name=_("办件"))
     # [{"kind": "material"|"field", "key": ..., "label": ..., "problem": ...}]
     items = models.JSONField(_("需补正内容"))
     due = models.DateField(_("补正期限"), null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("创建人")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("解决时间"))
 
     class Meta:
         verbose_name = _("补正告知")
@@ -319,13 +364,15 @@ class CorrectionNotice(models.Model):
 class ClockPause(models.Model):
     """A stretch during which a case's time limit does not run."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="pauses")
-    reason = models.CharField(max_length=16, choices=PauseReason.choices)
-    started_at = models.DateTimeField()
-    ended_at = models.DateTimeField(null=True, blank=True)
-    working_days = models.PositiveIntegerField(default=0)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="pauses", verbose_name=_("办件"))
+    reason = models.CharField(max_length=16, choices=PauseReason.choices, verbose_name=_("原因"))
+    started_at = models.DateTimeField(verbose_name=_("开始时间"))
+    ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("结束时间"))
+    working_days = models.PositiveIntegerField(default=0, verbose_name=_("工作日数"))
 
     class Meta:
+        verbose_name = _("时限暂停")
+        verbose_name_plural = _("时限暂停")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -335,19 +382,30 @@ class ClockPause(models.Model):
 class Extension(models.Model):
     """延期: a request to move a case's deadline, which an approver grants or refuses."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="extensions")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="extensions", verbose_name=_("办件"))
     days = models.PositiveSmallIntegerField(_("延长工作日"))
     reason = models.TextField(_("理由"))
-    status = models.CharField(max_length=16, choices=ExtensionStatus.choices, default=ExtensionStatus.REQUESTED)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    requested_at = models.DateTimeField(auto_now_add=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    status = models.CharField(
+        max_length=16, choices=ExtensionStatus.choices, default=ExtensionStatus.REQUESTED, verbose_name=_("状态")
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_reason = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("申请人")
+    )
+    requested_at = models.DateTimeField(auto_now_add=True, verbose_name=_("申请时间"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("决定人"),
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("决定时间"))
+    decision_reason = models.TextField(blank=True, verbose_name=_("决定理由"))
 
     class Meta:
+        verbose_name = _("延期申请")
+        verbose_name_plural = _("延期申请")
         ordering = ["-id"]
 
     def __str__(self) -> str:
@@ -357,15 +415,17 @@ class Extension(models.Model):
 class PaymentOrder(models.Model):
     """A fee to pay before a case can proceed (缴费单)."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="payments")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="payments", verbose_name=_("办件"))
     order_number = models.CharField(_("缴款单号"), max_length=40, unique=True)
     amount = models.DecimalField(_("金额（元）"), max_digits=12, decimal_places=2)
     description = models.CharField(_("收费项目"), max_length=200)
-    provider = models.CharField(max_length=32)
-    status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
-    provider_trade_number = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
+    provider = models.CharField(max_length=32, verbose_name=_("服务商"))
+    status = models.CharField(
+        max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING, verbose_name=_("状态")
+    )
+    provider_trade_number = models.CharField(max_length=64, blank=True, verbose_name=_("服务商交易号"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("支付时间"))
 
     class Meta:
         verbose_name = _("缴款单")
@@ -379,15 +439,19 @@ class PaymentOrder(models.Model):
 class PaymentCallback(models.Model):
     """Every callback the payment provider sent, kept as received, whatever became of it."""
 
-    provider = models.CharField(max_length=32)
-    notification_id = models.CharField(max_length=64, blank=True)
-    order = models.ForeignKey(PaymentOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="callbacks")
-    body = models.TextField()
-    signature_valid = models.BooleanField()
-    outcome = models.CharField(max_length=32)
-    received_at = models.DateTimeField(auto_now_add=True)
+    provider = models.CharField(max_length=32, verbose_name=_("服务商"))
+    notification_id = models.CharField(max_length=64, blank=True, verbose_name=_("通知编号"))
+    order = models.ForeignKey(
+        PaymentOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="callbacks", verbose_name=_("订单")
+    )
+    body = models.TextField(verbose_name=_("正文"))
+    signature_valid = models.BooleanField(verbose_name=_("签名有效"))
+    outcome = models.CharField(max_length=32, verbose_name=_("结果"))
+    received_at = models.DateTimeField(auto_now_add=True, verbose_name=_("接收时间"))
 
     class Meta:
+        verbose_name = _("支付回调")
+        verbose_name_plural = _("支付回调")
         ordering = ["-id"]
 
     def __str__(self) -> str:

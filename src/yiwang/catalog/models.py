@@ -34,7 +34,9 @@ from .constants import (
 class Window(models.Model):
     """A service counter (窗口) where an item can be handled in person."""
 
-    department = models.ForeignKey("directory.Department", on_delete=models.CASCADE, related_name="windows")
+    department = models.ForeignKey(
+        "directory.Department", on_delete=models.CASCADE, related_name="windows", verbose_name=_("部门")
+    )
     name = models.CharField(_("窗口名称"), max_length=128)
     address = models.CharField(_("办理地点"), max_length=200)
     office_hours = models.CharField(_("办理时间"), max_length=200)
@@ -97,8 +99,12 @@ class ServiceItem(models.Model):
     code = models.CharField(_("事项编码"), max_length=80, db_index=True)
     version = models.PositiveIntegerField(_("版本号"), default=1)
     status = models.CharField(_("状态"), max_length=16, choices=ItemStatus.choices, default=ItemStatus.DRAFT)
-    base_item = models.ForeignKey(BaseItem, on_delete=models.PROTECT, related_name="implementations")
-    department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="items")
+    base_item = models.ForeignKey(
+        BaseItem, on_delete=models.PROTECT, related_name="implementations", verbose_name=_("基本事项")
+    )
+    department = models.ForeignKey(
+        "directory.Department", on_delete=models.PROTECT, related_name="items", verbose_name=_("部门")
+    )
     division_code = models.CharField(_("行政区划代码"), max_length=12)
     name = models.CharField(_("事项名称"), max_length=200)
     kind = models.CharField(_("事项类型"), max_length=20, choices=ItemKind.choices)
@@ -139,10 +145,20 @@ class ServiceItem(models.Model):
     guide_complete = models.BooleanField(_("办事指南信息完整"), default=True)
     published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("发布人"),
     )
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("审核人"),
     )
     # Whoever sent this version to review: the one person who may not also publish it (four-eyes).
     submitted_by = models.ForeignKey(
@@ -153,8 +169,8 @@ class ServiceItem(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
 
     objects = ServiceItemQuerySet.as_manager()
 
@@ -202,7 +218,7 @@ class ServiceItem(models.Model):
 class Material(models.Model):
     """申请材料."""
 
-    item = models.ForeignKey(ServiceItem, on_delete=models.CASCADE, related_name="materials")
+    item = models.ForeignKey(ServiceItem, on_delete=models.CASCADE, related_name="materials", verbose_name=_("事项"))
     order = models.PositiveSmallIntegerField(_("序号"), default=0)
     name = models.CharField(_("材料名称"), max_length=200)
     form = models.CharField(_("材料形式"), max_length=20, choices=MaterialForm.choices, default=MaterialForm.ORIGINAL)
@@ -239,7 +255,7 @@ class Material(models.Model):
 class ProcessStep(models.Model):
     """办理环节."""
 
-    item = models.ForeignKey(ServiceItem, on_delete=models.CASCADE, related_name="steps")
+    item = models.ForeignKey(ServiceItem, on_delete=models.CASCADE, related_name="steps", verbose_name=_("事项"))
     order = models.PositiveSmallIntegerField(_("序号"), default=0)
     name = models.CharField(_("环节名称"), max_length=64)
     role = models.CharField(_("办理人员"), max_length=64, blank=True)
@@ -262,7 +278,7 @@ class ProcessStep(models.Model):
 class Fee(models.Model):
     """收费项目."""
 
-    item = models.ForeignKey(ServiceItem, on_delete=models.CASCADE, related_name="fees")
+    item = models.ForeignKey(ServiceItem, on_delete=models.CASCADE, related_name="fees", verbose_name=_("事项"))
     name = models.CharField(_("收费项目"), max_length=100)
     amount = models.DecimalField(_("金额（元）"), max_digits=10, decimal_places=2, default=Decimal("0"))
     unit = models.CharField(_("计费单位"), max_length=50, blank=True)
@@ -289,7 +305,7 @@ class Fee(models.Model):
 class Faq(models.Model):
     """常见问题."""
 
-    item = models.ForeignKey(ServiceItem, on_delete=models.CASCADE, related_name="faqs")
+    item = models.ForeignKey(ServiceItem, on_delete=models.CASCADE, related_name="faqs", verbose_name=_("事项"))
     order = models.PositiveSmallIntegerField(_("序号"), default=0)
     question = models.CharField(_("问题"), max_length=300)
     answer = models.TextField(_("解答"))
@@ -309,14 +325,16 @@ class Bundle(models.Model):
     code = models.SlugField(_("一件事代码"), max_length=40, unique=True)
     name = models.CharField(_("名称"), max_length=100)
     audience = models.CharField(_("服务对象"), max_length=16, choices=Audience.choices)
-    theme = models.ForeignKey(Theme, null=True, blank=True, on_delete=models.SET_NULL, related_name="bundles")
+    theme = models.ForeignKey(
+        Theme, null=True, blank=True, on_delete=models.SET_NULL, related_name="bundles", verbose_name=_("主题")
+    )
     summary = models.TextField(_("简介"), blank=True)
     promised_days = models.PositiveIntegerField(_("承诺办结时限（工作日）"), null=True, blank=True)
     partner_services = models.JSONField(_("联办的公共服务"), default=list, blank=True)
     keywords = models.JSONField(_("检索关键词"), default=list, blank=True)
     status = models.CharField(_("状态"), max_length=16, choices=ItemStatus.choices, default=ItemStatus.DRAFT)
     popularity = models.PositiveIntegerField(_("热度"), default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
 
     class Meta:
         verbose_name = _("一件事")
@@ -330,7 +348,7 @@ class Bundle(models.Model):
 class BundleItem(models.Model):
     """One item in a bundle, referred to by its code so it follows new versions."""
 
-    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="members")
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="members", verbose_name=_("一件事"))
     item_code = models.CharField(_("事项编码"), max_length=80)
     order = models.PositiveSmallIntegerField(_("序号"), default=0)
     # Members sharing a choice group are alternatives (e.g. 个体工商户 or 企业 registration).
@@ -361,9 +379,9 @@ class SearchIndexChange(models.Model):
         ITEM = "item", _("事项")
         BUNDLE = "bundle", _("一件事")
 
-    target = models.CharField(max_length=8, choices=Target.choices)
-    code = models.CharField(max_length=80)
-    created_at = models.DateTimeField(auto_now_add=True)
+    target = models.CharField(max_length=8, choices=Target.choices, verbose_name=_("对象"))
+    code = models.CharField(max_length=80, verbose_name=_("编码"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("检索索引变更")

@@ -108,9 +108,9 @@ class AuditChainHead(models.Model):
 
     SINGLETON_PK = 1
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_PK)
-    sequence = models.PositiveBigIntegerField(default=0)
-    hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_PK, verbose_name=_("编号"))
+    sequence = models.PositiveBigIntegerField(default=0, verbose_name=_("序号"))
+    hash = models.CharField(max_length=64, default=GENESIS_HASH, verbose_name=_("摘要"))
 
     class Meta:
         verbose_name = _("审计链头")
@@ -136,9 +136,14 @@ class CalendarDay(models.Model):
     is_working_day = models.BooleanField(_("是否工作日"))
     name = models.CharField(_("名称"), max_length=64, blank=True, help_text=_("如：春节、国庆节调休上班"))
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("更新人"),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
 
     class Meta:
         verbose_name = _("节假日与调休")
@@ -159,7 +164,12 @@ class CalendarYear(models.Model):
     year = models.PositiveSmallIntegerField(_("年份"), primary_key=True)
     source = models.CharField(_("依据"), max_length=200, help_text=_("如：国务院办公厅关于2027年部分节假日安排的通知"))
     confirmed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("确认人"),
     )
     confirmed_at = models.DateTimeField(_("确认时间"), auto_now_add=True)
 
@@ -189,8 +199,8 @@ class OutboxEvent(models.Model):
     available_at = models.DateTimeField(_("可处理时间"), db_index=True)
     attempts = models.PositiveIntegerField(_("尝试次数"), default=0)
     # A worker's lease: another worker may take the event once it has passed.
-    locked_until = models.DateTimeField(null=True, blank=True)
-    locked_by = models.CharField(max_length=64, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True, verbose_name=_("锁定至"))
+    locked_by = models.CharField(max_length=64, blank=True, verbose_name=_("锁定者"))
     processed_at = models.DateTimeField(_("处理完成时间"), null=True, blank=True)
     last_error = models.TextField(_("最近错误"), blank=True)
     # The request that wrote the event (yiwang.core.observability); the worker logs its handling under it.
@@ -215,12 +225,18 @@ class NotificationStatus(models.TextChoices):
 class Notification(models.Model):
     """One message to one recipient on one channel; ``dedupe_key`` makes creating it idempotent."""
 
-    dedupe_key = models.CharField(max_length=160, unique=True)
-    event = models.ForeignKey(OutboxEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    dedupe_key = models.CharField(max_length=160, unique=True, verbose_name=_("去重键"))
+    event = models.ForeignKey(
+        OutboxEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("事件")
+    )
     channel = models.CharField(_("渠道"), max_length=16)
     # No foreign keys: core must not depend on accounts; channels resolve addresses when sending.
-    recipient_user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    recipient_person_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    recipient_user_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, verbose_name=_("接收人（用户）编号")
+    )
+    recipient_person_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, verbose_name=_("接收人（个人）编号")
+    )
     template = models.CharField(_("模板"), max_length=64)
     subject = models.CharField(_("标题"), max_length=200)
     body = models.TextField(_("正文"))
@@ -228,13 +244,13 @@ class Notification(models.Model):
     status = models.CharField(
         _("状态"), max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
     )
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
-    locked_by = models.CharField(max_length=64, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("尝试次数"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("下次尝试时间"))
+    locked_until = models.DateTimeField(null=True, blank=True, verbose_name=_("锁定至"))
+    locked_by = models.CharField(max_length=64, blank=True, verbose_name=_("锁定者"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("发送时间"))
+    last_error = models.TextField(blank=True, verbose_name=_("最近错误"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("通知")
@@ -249,13 +265,17 @@ class Notification(models.Model):
 class InAppMessage(models.Model):
     """A message in a user's own message centre (站内消息); one per in-app notification."""
 
-    notification = models.OneToOneField(Notification, on_delete=models.PROTECT, related_name="in_app_message")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="in_app_messages")
+    notification = models.OneToOneField(
+        Notification, on_delete=models.PROTECT, related_name="in_app_message", verbose_name=_("通知")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="in_app_messages", verbose_name=_("用户")
+    )
     subject = models.CharField(_("标题"), max_length=200)
     body = models.TextField(_("正文"))
     link = models.CharField(_("链接"), max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("阅读时间"))
 
     class Meta:
         verbose_name = _("站内消息")

@@ -19,7 +19,9 @@ class Division(models.Model):
     code = models.CharField(_("行政区划代码"), max_length=12, unique=True)
     name = models.CharField(_("名称"), max_length=64)
     level = models.CharField(_("层级"), max_length=16, choices=Level.choices)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("上级")
+    )
 
     class Meta:
         db_table = "catalog_division"
@@ -38,9 +40,11 @@ class Department(models.Model):
     name = models.CharField(_("部门名称"), max_length=128)
     short_name = models.CharField(_("简称"), max_length=64, blank=True)
     credit_code = models.CharField(_("统一社会信用代码"), max_length=18, blank=True, db_index=True)
-    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="departments")
+    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="departments", verbose_name=_("区划"))
     level = models.CharField(_("层级"), max_length=16, choices=Level.choices)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("上级")
+    )
     description = models.TextField(_("部门职责"), blank=True)
     address = models.CharField(_("地址"), max_length=200, blank=True)
     phone = models.CharField(_("咨询电话"), max_length=64, blank=True)

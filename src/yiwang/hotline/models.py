@@ -80,7 +80,7 @@ class GridCell(models.Model):
         "directory.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("责任部门")
     )
     active = models.BooleanField(_("有效"), default=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
 
     class Meta:
         verbose_name = _("网格")
@@ -183,7 +183,7 @@ class WorkOrder(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates", verbose_name=_("重复于")
     )
     created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
     # Optimistic concurrency: every action names the version it saw.
     version = models.PositiveIntegerField(_("版本"), default=1)
 
@@ -212,19 +212,28 @@ class WorkOrder(models.Model):
 class Assignment(models.Model):
     """One department's part in a work order: the lead (主办) or an assisting department (协办)."""
 
-    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="assignments")
-    department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="+")
+    work_order = models.ForeignKey(
+        WorkOrder, on_delete=models.CASCADE, related_name="assignments", verbose_name=_("工单")
+    )
+    department = models.ForeignKey(
+        "directory.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("部门")
+    )
     role = models.CharField(_("角色"), max_length=8, choices=AssignmentRole.choices, default=AssignmentRole.LEAD)
     state = models.CharField(
         _("状态"), max_length=16, choices=AssignmentState.choices, default=AssignmentState.DISPATCHED
     )
-    dispatched_at = models.DateTimeField(auto_now_add=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(auto_now_add=True, verbose_name=_("派发时间"))
+    acknowledged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("确认时间"))
     acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("确认人"),
     )
     opinion = models.TextField(_("办理意见"), blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("结束时间"))
 
     class Meta:
         verbose_name = _("派单")
@@ -247,22 +256,32 @@ class Assignment(models.Model):
 class WorkOrderEvent(models.Model):
     """Everything that happened to a work order, in order: the timeline and the record."""
 
-    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="events")
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="events", verbose_name=_("工单"))
     action = models.CharField(_("动作"), max_length=32)
-    from_state = models.CharField(max_length=16, blank=True)
-    to_state = models.CharField(max_length=16, blank=True)
+    from_state = models.CharField(max_length=16, blank=True, verbose_name=_("原状态"))
+    to_state = models.CharField(max_length=16, blank=True, verbose_name=_("目标状态"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("操作人"),
     )
-    actor_label = models.CharField(max_length=100, blank=True)
+    actor_label = models.CharField(max_length=100, blank=True, verbose_name=_("操作人名称"))
     department = models.ForeignKey(
-        "directory.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "directory.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("部门"),
     )
-    reason = models.TextField(blank=True)
-    detail = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True, verbose_name=_("原因"))
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("详情"))
     # Shown on the public tracking page (internal notes are not).
-    public = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    public = models.BooleanField(default=True, verbose_name=_("公开"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("工单记录")
@@ -276,8 +295,12 @@ class WorkOrderEvent(models.Model):
 class WorkOrderSequence(models.Model):
     """The last serial number given to work orders on one day (Asia/Shanghai)."""
 
-    day = models.DateField(unique=True)
-    last = models.PositiveIntegerField(default=0)
+    day = models.DateField(unique=True, verbose_name=_("日期"))
+    last = models.PositiveIntegerField(default=0, verbose_name=_("最新值"))
+
+    class Meta:
+        verbose_name = _("工单编号序列")
+        verbose_name_plural = _("工单编号序列")
 
     def __str__(self) -> str:
         return f"{self.day}:{self.last}"
@@ -291,11 +314,16 @@ class KnowledgeEntry(models.Model):
     # Where it came from: "work_order:<number>" or "import:<file>:<row id>".
     source = models.CharField(_("来源"), max_length=200)
     department = models.ForeignKey(
-        "directory.Department", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "directory.Department",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("部门"),
     )
     answered_on = models.DateField(_("答复日期"), null=True, blank=True)
     active = models.BooleanField(_("有效"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("知识库条目")
@@ -310,14 +338,18 @@ class KnowledgeEntry(models.Model):
 class DispatchCorrection(models.Model):
     """An operator chose another category or department than the classifier suggested: training signal."""
 
-    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="corrections")
-    suggested_category = models.CharField(max_length=64, blank=True)
-    suggested_department = models.CharField(max_length=32, blank=True)
-    confidence = models.FloatField(null=True, blank=True)
-    chosen_category = models.CharField(max_length=64)
-    chosen_department = models.CharField(max_length=32)
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    work_order = models.ForeignKey(
+        WorkOrder, on_delete=models.CASCADE, related_name="corrections", verbose_name=_("工单")
+    )
+    suggested_category = models.CharField(max_length=64, blank=True, verbose_name=_("建议分类"))
+    suggested_department = models.CharField(max_length=32, blank=True, verbose_name=_("建议部门"))
+    confidence = models.FloatField(null=True, blank=True, verbose_name=_("置信度"))
+    chosen_category = models.CharField(max_length=64, verbose_name=_("选定分类"))
+    chosen_department = models.CharField(max_length=32, verbose_name=_("选定部门"))
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作员")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("派单纠正")
@@ -330,16 +362,23 @@ class DispatchCorrection(models.Model):
 class Attachment(models.Model):
     """A photo or document attached to a work order (a grid report's photos), checked before it is kept."""
 
-    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="attachments")
-    name = models.CharField(_("文件名"), max_length=200)
-    content_type = models.CharField(max_length=100)
-    size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
-    storage_name = models.CharField(max_length=300)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    work_order = models.ForeignKey(
+        WorkOrder, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("工单")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(_("文件名"), max_length=200)
+    content_type = models.CharField(max_length=100, verbose_name=_("内容类型"))
+    size = models.PositiveIntegerField(verbose_name=_("大小"))
+    sha256 = models.CharField(max_length=64, verbose_name=_("SHA-256 摘要"))
+    storage_name = models.CharField(max_length=300, verbose_name=_("存储名称"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("上传人"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("工单附件")
