@@ -15,10 +15,7 @@ from django.db import models
 
 def _our_models() -> list[type[models.Model]]:
     return [
-        model
-        for config in apps.get_app_configs()
-        if config.name.startswith("yiwang.")
-        for model in config.get_models()
+        model for config in apps.get_app_configs() if config.name.startswith("yiwang.") for model in config.get_models()
     ]
 
 

@@ -10,12 +10,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from tests.accounts.factories import full_number
+from tests.accounts.factories import full_number, make_citizen
 from yiwang.accounts import services as account_services
 from yiwang.accounts.constants import Relationship
-from yiwang.accounts.models import Delegation
+from yiwang.accounts.models import Delegation, OrganisationAgent
 from yiwang.cases.models import Application
-from yiwang.core.identifiers import DocumentType
+from yiwang.core.identifiers import DocumentType, make_credit_code
 
 from .conftest import item_code
 
@@ -78,8 +78,6 @@ def test_a_delegation_for_another_item_is_not_offered_nor_accepted(citizen: Any,
 
 
 def test_nobody_applies_through_someone_elses_delegation(citizen: Any, other_citizen: Any) -> None:
-    from tests.accounts.factories import make_citizen
-
     code = item_code(ITEM)
     delegation = _delegate(citizen, other_citizen, [code])
     stranger = _signed_in(make_citizen("孙三"))
@@ -121,3 +119,38 @@ def test_the_grantor_picks_services_from_a_list(citizen: Any, other_citizen: Any
         },
     )
     assert typed.status_code == 200 and "scope" in typed.context["form"].errors
+
+
+def test_the_organisation_picks_its_agent_s_services_from_a_list(citizen: Any, other_citizen: Any) -> None:
+    """The organisation's agent acts on the services offered to legal persons, picked like a delegation's."""
+    organisation = account_services.register_organisation(
+        actor=citizen, name="示范市赵记餐饮有限公司", credit_code=make_credit_code("91", "990100", "MA01B2C4")
+    )
+    for_organisations = item_code("企业变更登记")
+    for_both = item_code("食品经营许可")
+    person_only = item_code(ITEM)
+    url = f"/accounts/organisations/{organisation.pk}/"
+    boss = _signed_in(citizen)
+    page = boss.get(url).content.decode()
+    assert 'type="checkbox"' in page
+    assert f'value="{for_organisations}"' in page and f'value="{for_both}"' in page
+    assert f'value="{person_only}"' not in page
+
+    def add(scope: list[str]) -> Any:
+        return boss.post(
+            url,
+            {
+                "agent_document_type": DocumentType.RESIDENT_ID,
+                "agent_document_number": full_number(other_citizen.person),
+                "valid_until": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
+                "scope": scope,
+            },
+        )
+
+    refused = add([person_only])
+    assert refused.status_code == 200 and "scope" in refused.context["form"].errors
+    assert not OrganisationAgent.objects.exists()
+    assert add([for_organisations, for_both]).status_code == 302
+    assert OrganisationAgent.objects.get().scope == [for_organisations, for_both]
+    # Someone who does not represent the organisation does not see its page.
+    assert _signed_in(make_citizen("孙三")).get(url).status_code == 404

@@ -78,7 +78,13 @@ class AgentForm(forms.Form):
     agent_document_type = forms.ChoiceField(label=_("经办人证件类型"), choices=DocumentType.choices)
     agent_document_number = forms.CharField(label=_("经办人证件号码"), max_length=40)
     valid_until = forms.DateField(label=_("有效期至"), widget=forms.DateInput(attrs={"type": "date"}))
-    scope = forms.CharField(label=_("授权事项编码（可选）"), max_length=2000, required=False)
+    scope = forms.MultipleChoiceField(
+        label=_("授权办理的事项（可多选；不选表示全部事项）"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args: Any, items: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scope"].choices = items or []  # type: ignore[attr-defined]
 
 
 class StaffForm(forms.Form):
@@ -100,7 +106,3 @@ class RevealForm(forms.Form):
         choices=[("document_number", _("证件号码")), ("mobile", _("手机号码"))],
         widget=forms.CheckboxSelectMultiple,
     )
-
-
-def split_scope(text: str) -> list[str]:
-    return [part.strip() for part in text.replace("，", ",").split(",") if part.strip()][:100]

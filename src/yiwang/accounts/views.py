@@ -368,7 +368,7 @@ def organisation_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def organisation_detail(request: HttpRequest, organisation_id: int) -> HttpResponse:
     organisation = selectors.get_represented_organisation(request.user, organisation_id)  # type: ignore[arg-type]
-    form = forms.AgentForm(request.POST or None)
+    form = forms.AgentForm(request.POST or None, items=services.delegable_items("organisation"))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -378,7 +378,7 @@ def organisation_detail(request: HttpRequest, organisation_id: int) -> HttpRespo
                 agent_document_type=data["agent_document_type"],
                 agent_document_number=data["agent_document_number"],
                 valid_until=_end_of_day(data["valid_until"]),
-                scope=forms.split_scope(data["scope"]),
+                scope=data["scope"],
             )
         except services.IdentityError as error:
             _show_error(form, error)

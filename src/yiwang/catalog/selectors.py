@@ -46,9 +46,9 @@ def published_items(
     return items.order_by("-popularity", "department__sort_order", "code")
 
 
-def delegable_items() -> list[tuple[str, str]]:
-    """Published items a person may apply for, as (code, "name（department）"), for the delegation form."""
-    items = published_items(audience=Audience.PERSON).order_by("department__sort_order", "name")
+def delegable_items(audience: str = Audience.PERSON) -> list[tuple[str, str]]:
+    """Published items offered to an audience, as (code, "name（department）"), for the delegation forms."""
+    items = published_items(audience=audience).order_by("department__sort_order", "name")
     return [(item.code, f"{item.name}（{item.department.name}）") for item in items]
 
 

@@ -26,18 +26,23 @@ from yiwang.accounts.services.people import clean_document, create_person, find_
 from yiwang.core.audit import record_event
 
 # Which services a delegation may cover: the catalogue (a higher app) provides them when Django starts.
-_delegable_items: Callable[[], list[tuple[str, str]]] | None = None
+# The argument is the audience, "person" (a personal delegation) or "organisation" (an organisation's agent).
+_delegable_items: Callable[[str], list[tuple[str, str]]] | None = None
 
 
-def register_delegable_items(provider: Callable[[], list[tuple[str, str]]]) -> None:
-    """Let the catalogue say which services a grantor may pick, as (item code, label)."""
+def register_delegable_items(provider: Callable[[str], list[tuple[str, str]]]) -> None:
+    """Let the catalogue say which services a grantor may pick for an audience, as (item code, label)."""
     global _delegable_items
     _delegable_items = provider
 
 
-def delegable_items() -> list[tuple[str, str]]:
-    """The services a grantor picks from on the delegation form, as (item code, label)."""
-    return _delegable_items() if _delegable_items is not None else []
+def delegable_items(audience: str = "person") -> list[tuple[str, str]]:
+    """The services a grantor picks from, as (item code, label).
+
+    ``audience`` is "person" for a personal delegation and "organisation" for an
+    organisation's agent, who acts on the services offered to legal persons.
+    """
+    return _delegable_items(audience) if _delegable_items is not None else []
 
 
 def grant_delegation(
