@@ -358,7 +358,7 @@ def personal_data_key_problems() -> list[str]:
 # department does to connect: docs/sso.md.
 from yiwang.accounts import oidc_keys  # noqa: E402  (settings reads the signing key before Django starts)
 
-INSTALLED_APPS += ["oauth2_provider"]
+INSTALLED_APPS += ["yiwang.accounts.oauth_app.OAuthToolkitConfig"]  # django-oauth-toolkit, Chinese admin heading
 # DOT's own default, named so that migrations of models pointing at client applications can be made.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 
