@@ -7,12 +7,15 @@ couple of minutes; the WSGI application is called directly, with no server or ne
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from django.conf import settings as django_settings
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
 from hypothesis import HealthCheck
@@ -38,6 +41,21 @@ ACTORS: dict[str, Role | None] = {
 
 # Loaded when the module is collected: the schema view reads no database.
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Iterator[None]:
+    """Django closes a connection whose autocommit differs from its settings at the end of every request;
+    the test's transaction is such a connection. Django's test client stops that for its requests; calling
+    the WSGI application directly does not, so it is stopped here (on PostgreSQL the test database
+    connection would otherwise be closed under the test)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
