@@ -1,5 +1,5 @@
 """Schemathesis over /api/v1/openapi.json, in-process: no generated request meets a server error or a
-status the schema does not declare -- anonymous, and signed in as a citizen and several staff roles.
+status the schema does not declare -- anonymous, and signed in as a citizen and as every staff role.
 
 The examples are bounded and derandomized (the same requests every run), so the whole run stays within a
 couple of minutes; the WSGI application is called directly, with no server or network.
@@ -24,19 +24,14 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import status_code_conformance
 
 from tests.accounts.factories import make_citizen, make_staff
-from yiwang.accounts.constants import Role
+from yiwang.accounts.constants import CITY_WIDE_ROLES, PLATFORM_WIDE_ROLES, Role
 
 pytestmark = pytest.mark.django_db
 
-# Who calls: nobody, a citizen, and staff of the main desks (a department's case staff, 12345, a supervisor).
-ACTORS: dict[str, Role | None] = {
-    "anonymous": None,
-    "citizen": Role.APPLICANT,
-    "reviewer": Role.REVIEWER,
-    "counter_clerk": Role.COUNTER_CLERK,
-    "hotline_operator": Role.HOTLINE_OPERATOR,
-    "supervisor": Role.SUPERVISOR,
-}
+# Who calls: nobody, and every role (a citizen as the applicant). Staff roles held within a department are
+# held in one of the seed catalogue's departments, so their queues and scoped reads are not empty by accident.
+ACTORS: dict[str, Role | None] = {"anonymous": None, **{role.value: role for role in Role}}
+STAFF_DEPARTMENT = "market"
 
 
 # Loaded when the module is collected: the schema view reads no database.
@@ -68,7 +63,7 @@ def callers(settings: Any) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
         token = _get_new_csrf_string()
         cookies = {django_settings.CSRF_COOKIE_NAME: token}
         if role is not None:
-            user = make_citizen() if role == Role.APPLICANT else make_staff(role)
+            user = make_citizen() if role == Role.APPLICANT else _staff(role)
             client = Client()
             client.force_login(user)
             cookies[django_settings.SESSION_COOKIE_NAME] = client.cookies[django_settings.SESSION_COOKIE_NAME].value
@@ -76,9 +71,15 @@ def callers(settings: Any) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
     return result
 
 
+def _staff(role: Role) -> Any:
+    if role in PLATFORM_WIDE_ROLES or role in CITY_WIDE_ROLES:
+        return make_staff(role)
+    return make_staff(role, STAFF_DEPARTMENT)
+
+
 @schema.parametrize()
 @examples(
-    max_examples=5,
+    max_examples=3,
     derandomize=True,
     deadline=None,
     database=None,
