@@ -154,3 +154,33 @@ def test_the_organisation_picks_its_agent_s_services_from_a_list(citizen: Any, o
     assert OrganisationAgent.objects.get().scope == [for_organisations, for_both]
     # Someone who does not represent the organisation does not see its page.
     assert _signed_in(make_citizen("孙三")).get(url).status_code == 404
+
+
+RETIREMENT_BUNDLE = "retirement"  # a person's 一件事 a grown-up child often applies for on a parent's behalf
+RETIREMENT_ITEMS = ("职工基本养老保险待遇申领", "住房公积金提取")
+
+
+def test_the_delegate_applies_for_a_whole_bundle(citizen: Any, other_citizen: Any) -> None:
+    delegation = _delegate(citizen, other_citizen, [item_code(name) for name in RETIREMENT_ITEMS])
+    delegate = _signed_in(other_citizen)
+    url = f"/apply/bundle/{RETIREMENT_BUNDLE}/"
+
+    page = delegate.get(url).content.decode()
+    assert "为谁办理" in page and f'value="delegation:{delegation.pk}"' in page
+    # The bundle's 在线办理 button asks for whom first, as a single item's does.
+    assert delegate.post(url)["Location"] == url
+    response = delegate.post(url, {"applicant": f"delegation:{delegation.pk}"})
+    assert response.status_code == 302
+    application = Application.objects.get()
+    assert application.bundle_code == RETIREMENT_BUNDLE
+    assert application.applicant_person_id == citizen.person.pk and application.agent_id == other_citizen.pk
+
+
+def test_a_delegation_of_part_of_a_bundle_does_not_cover_the_bundle(citizen: Any, other_citizen: Any) -> None:
+    delegation = _delegate(citizen, other_citizen, [item_code(RETIREMENT_ITEMS[0])])
+    delegate = _signed_in(other_citizen)
+    url = f"/apply/bundle/{RETIREMENT_BUNDLE}/"
+    assert f"delegation:{delegation.pk}" not in delegate.get(url).content.decode()
+    refused = delegate.post(url, {"applicant": f"delegation:{delegation.pk}"})
+    assert refused.status_code == 403
+    assert not Application.objects.exists()

@@ -8,6 +8,8 @@ display. The full value is only ever read through
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -182,6 +184,10 @@ class Delegation(models.Model):
 
     def covers(self, item_code: str | None) -> bool:
         return not self.scope or item_code in self.scope
+
+    def covers_all(self, item_codes: Iterable[str]) -> bool:
+        """Whether every one of the items (a 一件事 bundle's) is delegated."""
+        return not self.scope or all(code in self.scope for code in item_codes)
 
 
 class RoleAssignmentQuerySet(models.QuerySet):

@@ -57,23 +57,24 @@ def _refused(request: HttpRequest, reason: str, **context: Any) -> HttpResponse:
     return render(request, "cases/apply_refused.html", {"reason": reason, **context}, status=403)
 
 
-def _chosen_applicant(user: User, choice: str, item_code: str) -> services.Applicant:
-    """为谁办理: ``self``, ``organisation:<id>`` (one the user represents) or ``delegation:<id>`` (a grantor)."""
+def _chosen_applicant(user: User, choice: str, item_codes: list[str]) -> services.Applicant:
+    """为谁办理: ``self``, ``organisation:<id>`` (one the user represents) or ``delegation:<id>`` (a grantor
+    who delegated every one of ``item_codes``: the item, or each item of a bundle)."""
     kind, _sep, raw_id = choice.partition(":")
     if kind == "organisation" and raw_id.isdigit():
         return services.applicant_for(user, organisation_id=int(raw_id))
     if kind == "delegation" and raw_id.isdigit():
         # Only a delegation this user received, still active and covering the item (404/refusal otherwise).
         delegation = accounts_selectors.get_own_delegation(user, int(raw_id))
-        acting = accounts_services.act_for_by_delegation(actor=user, delegation=delegation, item_code=item_code or None)
+        acting = accounts_services.act_for_by_delegation(actor=user, delegation=delegation, item_codes=item_codes)
         return services.applicant_for(user, acting=acting)
     return services.applicant_for(user)
 
 
-def _start(request: HttpRequest, *, item_code: str = "", bundle_code: str = "") -> HttpResponse:
+def _start(request: HttpRequest, item_codes: list[str], *, item_code: str = "", bundle_code: str = "") -> HttpResponse:
     user = _user(request)
     try:
-        applicant = _chosen_applicant(user, request.POST.get("applicant") or "self", item_code)
+        applicant = _chosen_applicant(user, request.POST.get("applicant") or "self", item_codes)
         application = services.start_application(
             actor=user,
             applicant=applicant,
@@ -108,7 +109,7 @@ def apply_item(request: HttpRequest, code: str) -> HttpResponse:
         if "applicant" not in request.POST and delegations:
             # The guide's 在线办理 button says nothing about whom for: ask first.
             return redirect("cases:apply_item", code=item.code)
-        return _start(request, item_code=item.code)
+        return _start(request, [item.code], item_code=item.code)
     organisations = accounts_selectors.organisations_represented(user) if item.audience != "person" else []
     return render(
         request,
@@ -136,8 +137,13 @@ def apply_bundle(request: HttpRequest, code: str) -> HttpResponse:
         gap = applications.assurance_gap(user.person_id, member.item)
         if gap is not None:
             return _refused(request, "assurance_too_low", bundle=view.bundle, item=member.item, gap=gap)
+    # Grantors who delegated every item of the bundle to the user (为谁办理), as for a single item.
+    member_codes = [member.item.code for member in view.members]
+    delegations = [d for d in accounts_selectors.delegations_received(user) if d.covers_all(member_codes)]
     if request.method == "POST":
-        return _start(request, bundle_code=view.bundle.code)
+        if "applicant" not in request.POST and delegations:
+            return redirect("cases:apply_bundle", code=view.bundle.code)
+        return _start(request, member_codes, bundle_code=view.bundle.code)
     organisations = accounts_selectors.organisations_represented(user) if view.bundle.audience != "person" else []
     return render(
         request,
@@ -146,6 +152,7 @@ def apply_bundle(request: HttpRequest, code: str) -> HttpResponse:
             "bundle": view.bundle,
             "title": view.bundle.name,
             "organisations": organisations,
+            "delegations": delegations,
             "members": view.members,
             "has_draft": selectors.has_own_draft(user, bundle_code=view.bundle.code),
         },

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -108,14 +108,18 @@ class ActingFor:
     basis: str  # "delegation:<id>" or "counter:<how identity was checked>"
 
 
-def act_for_by_delegation(*, actor: User, delegation: Delegation, item_code: str | None = None) -> ActingFor:
-    """An agent starts acting for the principal of an active delegation that covers the item."""
+def act_for_by_delegation(
+    *, actor: User, delegation: Delegation, item_code: str | None = None, item_codes: Sequence[str] | None = None
+) -> ActingFor:
+    """An agent starts acting for the principal of an active delegation that covers the item (or, for a
+    一件事 bundle, every one of ``item_codes``)."""
     active = Delegation.objects.active().filter(pk=delegation.pk).first()
     person = actor.person
     allowed = active is not None and (
         (person is not None and active.agent_person_id == person.pk) or active.agent_user_id == actor.pk
     )
-    if not allowed or active is None or not active.covers(item_code):
+    covered = active is not None and (active.covers(item_code) if item_codes is None else active.covers_all(item_codes))
+    if not allowed or active is None or not covered:
         record_event("permission.denied", actor=actor, target=f"accounts.Delegation:{delegation.pk}")
         raise IdentityError("not_found", _("授权不存在或已失效"))
     principal = active.principal
