@@ -51,3 +51,7 @@ def test_the_oauth_toolkit_admin_section_reads_in_chinese() -> None:
         application = apps.get_model("oauth2_provider", "Application")
         assert str(application._meta.get_field("client_type").verbose_name) == "客户端类型"
         assert str(application._meta.get_field("redirect_uris").verbose_name) == "回调地址"
+        # Every model of the toolkit is named in Chinese too, not "access token" derived from its class.
+        for model in toolkit.get_models():
+            assert not str(model._meta.verbose_name).isascii(), model._meta.label
+            assert not str(model._meta.verbose_name_plural).isascii(), model._meta.label
