@@ -71,10 +71,12 @@ def ratings() -> list[Rating]:
     for level in [4, 4, 3]:
         made.append(rate_visit(police_clerk, windows("police")[0], level))
     made.append(rate_visit(traffic_clerk, windows("traffic_police")[0], 1, channel=RatingChannel.KIOSK))
-    # A supervisor excludes one good rating (as if it were flagged): it leaves the tallies.
-    excluded = made[4]
-    Rating.objects.filter(pk=excluded.pk).update(status=RatingStatus.SUSPECT, flags=["praise_burst"])
-    services.review_suspect(supervisor=make_staff(Role.SUPERVISOR), rating_id=excluded.pk, exclude=True, note="刷评")
+    # The market's appeal against one bad rating is upheld: the rating leaves the tallies.
+    excluded = made[7]
+    appeal = services.file_appeal(
+        staff=make_staff(Role.DEPARTMENT_ADMIN, "market"), rating_id=excluded.pk, reason="恶意"
+    )
+    services.decide_appeal(supervisor=make_staff(Role.SUPERVISOR), appeal_id=appeal.pk, uphold=True, reason="查实")
     # One rectification closes on time; the worker counts it.
     handle_rectification(made[1])
     while outbox.process_batch("test"):

@@ -307,7 +307,9 @@ def test_praise_bursts_and_copy_paste_are_flagged_then_excluded_by_a_supervisor(
     last = ratings[-1]
     assert last.status == RatingStatus.SUSPECT
     assert set(last.flags) >= {"praise_burst", "copy_paste"} and ratings[0].status == RatingStatus.COUNTED
-    before = tally_total("level_5")
+    # The flagged rating waits for review outside the results; the others count.
+    counted = Rating.objects.filter(status=RatingStatus.COUNTED).count()
+    assert tally_total("level_5") == counted < len(ratings)
     supervisor = make_staff(Role.SUPERVISOR, None)
     with pytest.raises(services.RatingNotAllowed):
         services.review_suspect(supervisor=clerk, rating_id=last.pk, exclude=True, note="刷评")
@@ -315,7 +317,7 @@ def test_praise_bursts_and_copy_paste_are_flagged_then_excluded_by_a_supervisor(
         services.review_suspect(supervisor=supervisor, rating_id=ratings[0].pk, exclude=True, note="刷评")
     excluded = services.review_suspect(supervisor=supervisor, rating_id=last.pk, exclude=True, note="同一时段集中好评")
     assert excluded.status == RatingStatus.EXCLUDED and excluded.review_note == "同一时段集中好评"
-    assert tally_total("level_5") == before - 1
+    assert tally_total("level_5") == counted
 
 
 def test_floods_from_one_device_are_refused() -> None:
@@ -354,31 +356,43 @@ def public_total() -> int:
     return selectors.overall(selectors.period_of()).total
 
 
-def test_identical_ratings_from_one_device_are_all_flagged_and_stay_counted_until_excluded() -> None:
-    """Issue 12 item 10: four identical 5-star ratings from one browser within a minute."""
+def test_identical_ratings_from_one_device_are_all_held_out_of_the_results_until_reviewed() -> None:
+    """Issue 12 item 10: four identical 5-star ratings from one browser within a minute are all flagged, the
+    earlier copies too, and none of them moves the public figures until a supervisor has judged it."""
     ratings = rate_visits(4, devices=["one-browser"], comment="很好")
     assert [r.status for r in ratings] == [RatingStatus.SUSPECT] * 4
     assert all("rater_repeat" in r.flags for r in ratings)
-    # A flag does not exclude by itself (ADR 0008): the burst is counted until a supervisor judges it.
-    assert tally_total("level_5") == public_total() == 4
-    supervisor = make_staff(Role.SUPERVISOR, None)
-    for rating in ratings:
-        services.review_suspect(supervisor=supervisor, rating_id=rating.pk, exclude=True, note="同一设备重复好评")
     assert tally_total("level_5") == public_total() == 0
-    assert Rating.objects.filter(status=RatingStatus.EXCLUDED).count() == 4
+    supervisor = make_staff(Role.SUPERVISOR, None)
+    # Cleared ratings come into the results; excluded ones stay out.
+    for rating in ratings[:1]:
+        services.review_suspect(supervisor=supervisor, rating_id=rating.pk, exclude=False, note="本人确认")
+    for rating in ratings[1:]:
+        services.review_suspect(supervisor=supervisor, rating_id=rating.pk, exclude=True, note="同一设备重复好评")
+    assert tally_total("level_5") == public_total() == 1
+    assert Rating.objects.filter(status=RatingStatus.EXCLUDED).count() == 3
+
+
+def test_a_rating_counted_before_the_burst_was_found_leaves_the_results() -> None:
+    first, second = rate_visits(2, devices=["one-browser"], level=4)
+    assert first.status == second.status == RatingStatus.COUNTED
+    assert tally_total("level_4") == public_total() == 2
+    rate_visits(1, devices=["one-browser"], level=4)
+    assert {r.status for r in Rating.objects.all()} == {RatingStatus.SUSPECT}
+    assert tally_total("level_4") == public_total() == 0
 
 
 def test_a_burst_leaves_ratings_a_supervisor_already_cleared_as_they_were() -> None:
-    first, second = rate_visits(2, devices=["one-browser"], level=4)
+    first, second, _third = rate_visits(3, devices=["one-browser"], level=4)
     supervisor = make_staff(Role.SUPERVISOR, None)
-    Rating.objects.filter(pk=first.pk).update(status=RatingStatus.SUSPECT, flags=["not_party"])
     services.review_suspect(supervisor=supervisor, rating_id=first.pk, exclude=False, note="本人确认")
-    (third,) = rate_visits(1, devices=["one-browser"], level=4)
-    assert third.status == RatingStatus.SUSPECT and third.flags == ["rater_repeat"]
+    assert tally_total("level_4") == public_total() == 1
+    (fourth,) = rate_visits(1, devices=["one-browser"], level=4)
+    assert fourth.status == RatingStatus.SUSPECT and fourth.flags == ["rater_repeat"]
     assert Rating.objects.get(pk=second.pk).status == RatingStatus.SUSPECT
     cleared = Rating.objects.get(pk=first.pk)
-    assert cleared.status == RatingStatus.COUNTED and cleared.flags == ["not_party"]
-    assert tally_total("level_4") == public_total() == 3
+    assert cleared.status == RatingStatus.COUNTED and cleared.review_note == "本人确认"
+    assert tally_total("level_4") == public_total() == 1
 
 
 def test_ordinary_ratings_are_not_flagged() -> None:
@@ -412,3 +426,23 @@ def test_appeal_decided_on_the_record() -> None:
     assert "经核实为误评" in rating.review_note and tally_total("level_1") == 0
     with pytest.raises(services.RatingError):
         services.decide_appeal(supervisor=supervisor, appeal_id=appeal.pk, uphold=False, reason="改判")
+
+
+def test_the_migration_takes_ratings_flagged_under_the_old_rule_out_of_the_results() -> None:
+    """Before this release a flagged rating stayed counted; migration 0004 takes those out, so a later clear
+    counts each of them once."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("yiwang.feedback.migrations.0004_flagged_ratings_out_of_the_results")
+    (rating,) = rate_visits(1, devices=["old-release"], level=3)
+    # As the old release left it: flagged, and still in the tallies.
+    Rating.objects.filter(pk=rating.pk).update(status=RatingStatus.SUSPECT, flags=["praise_burst"])
+    assert tally_total("level_3") == 1
+    migration.take_flagged_out(apps, None)
+    assert tally_total("level_3") == public_total() == 0
+    services.review_suspect(
+        supervisor=make_staff(Role.SUPERVISOR, None), rating_id=rating.pk, exclude=False, note="核实"
+    )
+    assert tally_total("level_3") == public_total() == 1

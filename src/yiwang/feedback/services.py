@@ -176,7 +176,7 @@ def settle_rectification(order_id: Any, *, on_time: bool) -> Rating | None:
     Called when the rectification order first closes, or when it is found
     still open past its deadline (then ``on_time`` is False and a later close
     changes nothing). Idempotent, so a worker that runs it twice counts once;
-    an excluded rating is recorded but not counted.
+    an excluded or flagged rating is recorded but not counted.
     """
     with transaction.atomic():
         rating = Rating.objects.select_for_update().filter(rectification_order_id=order_id).first()
@@ -184,7 +184,8 @@ def settle_rectification(order_id: Any, *, on_time: bool) -> Rating | None:
             return None
         rating.rectified_on_time = on_time
         rating.save(update_fields=["rectified_on_time"])
-        if rating.status != RatingStatus.EXCLUDED:
+        # A rating waiting for review is out of the results; clearing it brings its rectification in too.
+        if rating.status == RatingStatus.COUNTED:
             count_rectification(rating, due=1, on_time=int(on_time))
     return rating
 
@@ -199,7 +200,10 @@ def _save_rating(rating: Rating) -> Rating:
     rating.public_comment = scrub(rating.comment)
     rating.day = calendar.today_local()
     rating.save()
-    _count(rating, 1)
+    # A flagged rating is held out of the results until a supervisor clears it (a burst must not move
+    # the public figures while it waits for review); a clear rating counts at once.
+    if rating.status == RatingStatus.COUNTED:
+        _count(rating, 1)
     _flag_earlier(assessment.earlier, burst_end=rating)
     if rating.mode == ServiceMode.ONLINE and rating.case_id is not None:
         # 一事一评: once the case is rated, by any channel, its SMS links are spent.
@@ -215,18 +219,27 @@ def _save_rating(rating: Rating) -> Rating:
     return rating
 
 
+def _take_into_results(rating: Rating, step: int) -> None:
+    """Add (1) or take (-1) a rating to or from the results: its level and, once settled, its rectification."""
+    _count(rating, step)
+    if rating.rectified_on_time is not None:
+        count_rectification(rating, due=step, on_time=step * int(rating.rectified_on_time))
+
+
 def _flag_earlier(earlier: Mapping[str, list[int]], *, burst_end: Rating) -> None:
     """Flag the earlier ratings of a burst the new rating completed, so the supervisor sees all of it.
 
-    Flagged ratings stay counted until a supervisor excludes them (ADR 0008), so
-    the tallies do not change here. Ratings a supervisor already excluded or
-    cleared keep that decision.
+    Like the rating that completed the burst, they leave the results until a
+    supervisor clears them (then they count again) or excludes them. Ratings a
+    supervisor already excluded or cleared keep that decision.
     """
     for flag, ids in earlier.items():
         rows = Rating.objects.select_for_update().filter(pk__in=ids, reviewed_at__isnull=True)
         for rating in rows.exclude(status=RatingStatus.EXCLUDED).order_by("pk"):
             if flag not in rating.flags:
                 rating.flags = [*rating.flags, flag]
+            if rating.status == RatingStatus.COUNTED:
+                _take_into_results(rating, -1)
             rating.status = RatingStatus.SUSPECT
             rating.save(update_fields=["flags", "status"])
             record_event(
@@ -437,18 +450,19 @@ def invite_for_case(case_id: int, *, channel: str = RatingChannel.SMS) -> Invita
 def _exclude(rating: Rating, *, actor: Any, note: str) -> None:
     if rating.status == RatingStatus.EXCLUDED:
         return
+    was_counted = rating.status == RatingStatus.COUNTED  # a flagged one is already out of the results
     rating.status = RatingStatus.EXCLUDED
     rating.review_note = note
     rating.reviewed_by = actor
     rating.reviewed_at = timezone.now()
     rating.save(update_fields=["status", "review_note", "reviewed_by", "reviewed_at"])
-    _count(rating, -1)
-    if rating.rectified_on_time is not None:  # its rectification was counted: take that out too
-        count_rectification(rating, due=-1, on_time=-int(rating.rectified_on_time))
+    if was_counted:
+        _take_into_results(rating, -1)
 
 
 def review_suspect(*, supervisor: Any, rating_id: int, exclude: bool, note: Any) -> Rating:
-    """A supervisor confirms a flagged rating as fake or malicious (excluded, reason kept) or clears it."""
+    """A supervisor confirms a flagged rating as fake or malicious (excluded, reason kept) or clears it, which
+    brings it into the results."""
     with transaction.atomic():
         rating = Rating.objects.select_for_update().select_related("department").filter(pk=rating_id).first()
         if rating is None:
@@ -466,6 +480,7 @@ def review_suspect(*, supervisor: Any, rating_id: int, exclude: bool, note: Any)
             rating.reviewed_by = supervisor
             rating.reviewed_at = timezone.now()
             rating.save(update_fields=["status", "review_note", "reviewed_by", "reviewed_at"])
+            _take_into_results(rating, 1)
         record_event(
             "feedback.review",
             actor=supervisor,
