@@ -491,7 +491,9 @@ def _send_email(notification: Notification) -> None:
     body = notification.body
     site_url = str(getattr(settings, "SITE_URL", "") or "").rstrip("/")
     if notification.link and site_url:
-        body = f"{body}\n\n{_('详情：')}{site_url}{notification.link}"
+        # Outside the f-string: xgettext (makemessages) does not look inside one.
+        details = _("详情：")
+        body = f"{body}\n\n{details}{site_url}{notification.link}"
     EmailMessage(
         subject=notification.subject,
         body=body,
