@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
@@ -92,6 +93,17 @@ def fresh_search_index() -> Iterator[None]:
     catalog_search.reset()
     yield
     catalog_search.reset()
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Every test starts in the site's language (Simplified Chinese), whatever an earlier test in the same
+    worker activated: a request with another Accept-Language leaves it active in the thread."""
+    from django.utils import translation
+
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
