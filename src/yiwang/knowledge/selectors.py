@@ -56,6 +56,8 @@ ANSWER_COSINE = (0.78, 0.92)
 # Matches in the answer count for less than matches in a question form.
 ANSWER_WEIGHT = 0.8
 DENSE_WEIGHT = 0.6
+# Versions without stored vectors embedded while a search waits, at most.
+EMBED_IN_REQUEST = 20
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,8 @@ def _current_signature() -> tuple[Any, ...]:
     published = EntryVersion.objects.filter(status=VersionStatus.PUBLISHED).aggregate(
         count=Count("pk"), changed=Max("updated_at"), last=Max("pk")
     )
-    return (published["count"], published["changed"], published["last"])
+    # Vectors the worker stores later replace the stand-ins of an index built before them.
+    return (published["count"], published["changed"], published["last"], VersionVector.objects.count())
 
 
 def _vectors_for(rows: list[EntryVersion]) -> dict[int, embeddings.Vectors]:
@@ -162,10 +165,20 @@ def _vectors_for(rows: list[EntryVersion]) -> dict[int, embeddings.Vectors]:
     }
     missing = [r for r in rows if r.pk not in stored and r.pk not in _computed]
     if missing:
-        logger.info("knowledge: embedding %d published versions without stored vectors", len(missing))
-    for row in missing:
+        logger.info("knowledge: %d published versions without stored vectors", len(missing))
+    # A few (just published, the worker not done yet) are embedded here; a bulk load waits for the worker or
+    # the import's own batch, and meanwhile those versions are found by their words alone.
+    for row in missing[:EMBED_IN_REQUEST]:
         _computed[row.pk] = vectors.compute(list(row.questions), row.answer)
-    return {r.pk: stored.get(r.pk, _computed.get(r.pk)) for r in rows}  # type: ignore[misc]
+    found: dict[int, embeddings.Vectors] = {}
+    for row in rows:
+        matrix = stored.get(row.pk)
+        if matrix is None:
+            matrix = _computed.get(row.pk)
+        if matrix is None:
+            matrix = np.zeros((len(row.questions) + 1, embeddings.DIMENSIONS), dtype=np.float32)
+        found[row.pk] = matrix
+    return found
 
 
 def _build() -> _Index:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,7 +24,7 @@ from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import embeddings, outbox
 from yiwang.core.audit import audit_target, record_event
 from yiwang.core.problems import ServiceError
-from yiwang.core.text import half_width, normalise
+from yiwang.core.text import normalise
 from yiwang.directory import selectors as directory_selectors
 
 from . import policy, vectors
@@ -188,10 +189,17 @@ def _require(allowed: bool, actor: Any, version: EntryVersion, action: str) -> N
 
 
 def create_entry(
-    *, actor: Any, department_code: str, content: EntryContent, change_note: str = "", from_question: int | None = None
+    *,
+    actor: Any,
+    department_code: str,
+    content: EntryContent,
+    change_note: str = "",
+    from_question: int | None = None,
+    external_key: str = "",
 ) -> EntryVersion:
     """Start a new entry of ``department_code`` with a first draft version; ``from_question`` names an
-    unanswered question it answers (its group leaves the list as drafted)."""
+    unanswered question it answers (its group leaves the list as drafted); ``external_key`` names an entry
+    from a file or the demo seed, so that loading it again finds it."""
     department = directory_selectors.department_by_code(department_code)
     if department is None:
         raise KnowledgeError("unknown_department", _("请选择所属部门"), field="department")
@@ -199,7 +207,7 @@ def create_entry(
         raise KnowledgeError("forbidden", _("您不能为该部门起草知识条目"), field="department")
     fields = _clean(content)
     with transaction.atomic():
-        entry = Entry.objects.create(department=department, created_by=_user(actor))
+        entry = Entry.objects.create(department=department, created_by=_user(actor), external_key=external_key[:100])
         version = EntryVersion.objects.create(
             entry=entry, created_by=_user(actor), updated_by=_user(actor), change_note=change_note[:200], **fields
         )
@@ -386,6 +394,148 @@ def store_vectors(version_id: int) -> bool:
     return True
 
 
+def store_missing_vectors(*, batch: int = 32, say: Any = None) -> int:
+    """Embed every published version that has no stored vectors yet, ``batch`` at a time; returns how many.
+
+    For bulk loads (the import of official replies): one model call per batch instead of one per version.
+    """
+    done = 0
+    while True:
+        rows = list(
+            EntryVersion.objects.filter(status=VersionStatus.PUBLISHED)
+            .exclude(vector__model_name=embeddings.MODEL_NAME)
+            .order_by("pk")[:batch]
+        )
+        if not rows:
+            return done
+        asked = embeddings.embed_queries([q for row in rows for q in row.questions])
+        answered = embeddings.embed_passages([vectors.passage_text(list(row.questions), row.answer) for row in rows])
+        start = 0
+        for position, row in enumerate(rows):
+            count = len(row.questions)
+            matrix = np.vstack([asked[start : start + count], answered[position : position + 1]])
+            start += count
+            VersionVector.objects.update_or_create(
+                version_id=row.pk,
+                defaults={
+                    "model_name": embeddings.MODEL_NAME,
+                    "rows": matrix.shape[0],
+                    "data": vectors.to_bytes(matrix),
+                },
+            )
+        done += len(rows)
+        if say is not None:
+            say(done)
+
+
+# --- importing official replies ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfficialReply:
+    """One official reply to a citizen's message, as an import reads it."""
+
+    number: str
+    title: str
+    answer: str
+    replied_on: dt.date | None
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    version_ids: list[int] = field(default_factory=list)
+
+
+def _reply_fields(reply: OfficialReply) -> dict[str, Any]:
+    when = f"，{reply.replied_on.isoformat()}" if reply.replied_on else ""
+    return {
+        "kind": EntryKind.OFFICIAL_REPLY,
+        "questions": [" ".join(mask_personal_data(reply.title).split())[:QUESTION_MAX_LENGTH]],
+        "answer": mask_personal_data(reply.answer.strip()),
+        "source_text": f"12345留言答复（留言编号{reply.number}{when}）"[:SOURCE_MAX_LENGTH],
+        "source_url": "",
+        "item_codes": [],
+        "valid_from": reply.replied_on,
+        "valid_until": None,
+    }
+
+
+def _import_one(reply: OfficialReply, department: Any, actor: Any, report: ImportReport) -> None:
+    fields = _reply_fields(reply)
+    key = f"replies:{reply.number}"
+    entry = Entry.objects.filter(external_key=key).first()
+    now = timezone.now()
+    if entry is None:
+        entry = Entry.objects.create(department=department, external_key=key, created_by=_user(actor))
+        number = 1
+        report.created += 1
+    else:
+        latest = EntryVersion.objects.filter(entry=entry).order_by("-version").first()
+        if latest is not None and all(getattr(latest, name) == value for name, value in fields.items()):
+            report.unchanged += 1
+            return
+        if EntryVersion.objects.filter(entry=entry, status__in=OPEN_STATUSES).exists():
+            report.skipped += 1  # a department is editing it: its draft wins over the file
+            return
+        EntryVersion.objects.filter(entry=entry, status=VersionStatus.PUBLISHED).update(
+            status=VersionStatus.SUPERSEDED, updated_at=now
+        )
+        number = (latest.version if latest else 0) + 1
+        report.updated += 1
+    version = EntryVersion.objects.create(
+        entry=entry,
+        version=number,
+        status=VersionStatus.PUBLISHED,
+        created_by=_user(actor),
+        updated_by=_user(actor),
+        published_by=_user(actor),
+        published_at=now,
+        change_note="导入官方答复",
+        **fields,
+    )
+    report.version_ids.append(version.pk)
+
+
+def import_official_replies(
+    replies: Iterable[OfficialReply], *, department_code: str, actor: Any, source_name: str
+) -> ImportReport:
+    """Publish official replies as 官方答复 entries of one department, without review (a trusted bulk source,
+    run by a platform administrator). Idempotent: a reply already imported unchanged is left alone, a changed
+    one gets a new version. One audit record for the whole import."""
+    if actor is None or not policy.is_platform_admin(actor):
+        raise KnowledgeError("forbidden", _("只有平台管理员可以导入官方答复"))
+    department = directory_selectors.department_by_code(department_code)
+    if department is None:
+        raise KnowledgeError("unknown_department", _("部门不存在：%(code)s") % {"code": department_code})
+    report = ImportReport()
+    with transaction.atomic():
+        for reply in replies:
+            if not reply.number or not reply.title.strip() or not reply.answer.strip():
+                report.skipped += 1
+                continue
+            if len(reply.answer) > ANSWER_MAX_LENGTH:
+                report.skipped += 1
+                continue
+            _import_one(reply, department, actor, report)
+        record_event(
+            "knowledge.imported",
+            actor=actor,
+            target=f"knowledge.import:{source_name[:100]}",
+            detail={
+                "department": department.code,
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "skipped": report.skipped,
+            },
+        )
+    return report
+
+
 # --- unanswered questions -------------------------------------------------------------------------------
 
 # Personal numbers a question may carry. Digits are made half-width first, so full-width ones are caught.
@@ -399,10 +549,16 @@ MASK = "＊＊＊"
 _GROUPING_DROP_RE = re.compile(r"[^\w\u3400-\u9fff＊]+")
 
 
+# Full-width digits and signs read as ASCII before matching (the rest of the text keeps its punctuation).
+_HALF_WIDTH_DIGITS = str.maketrans(
+    {chr(0xFF10 + i): str(i) for i in range(10)} | {"＋": "+", "－": "-", "Ｘ": "X", "ｘ": "x"}
+)
+
+
 def mask_personal_data(text: str) -> str:
     """``text`` with ID numbers, mobile and landline numbers, other long numbers and e-mail addresses
     replaced by ＊＊＊."""
-    text = half_width(text)
+    text = text.translate(_HALF_WIDTH_DIGITS)
     for pattern in (_EMAIL_RE, _ID_NUMBER_RE, _MOBILE_RE, _LANDLINE_RE, _LONG_NUMBER_RE):
         text = pattern.sub(MASK, text)
     return text
