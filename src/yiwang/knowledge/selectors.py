@@ -252,6 +252,13 @@ def _current_index() -> _Index:
         return _index
 
 
+def warm_up(**_kwargs: Any) -> None:
+    """Build this process's index and load the model before the first question (a server worker's start)."""
+    index = _current_index()
+    if index.docs:
+        embeddings.load_model()
+
+
 def reset_index() -> None:
     """Forget this process's index and in-memory vectors (tests switching the embedding model)."""
     global _index, _signature
