@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import embeddings
+from yiwang.core.search_sources import SourceHit
 from yiwang.core.text import normalise, segment
 
 from . import policy, vectors
@@ -334,10 +335,8 @@ def entries_for_item(item_code: str) -> list[EntryHit]:
     return [doc.hit(1.0) for doc in found]
 
 
-def search_source_hits(query: str, limit: int) -> list[Any]:
+def search_source_hits(query: str, limit: int) -> list[SourceHit]:
     """The portal search's knowledge-base source (registered in ``core.search_sources``)."""
-    from yiwang.core.search_sources import SourceHit
-
     return [
         SourceHit(kind="knowledge", title=hit.question, url=hit.url, snippet=hit.answer[:120], score=hit.score)
         for hit in search_entries(query, limit)
