@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "yiwang.cases",
     "yiwang.hotline",
     "yiwang.feedback",
+    "yiwang.assistant",
     "yiwang.demo",
 ]
 
