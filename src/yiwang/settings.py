@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "yiwang.directory",
     "yiwang.accounts",
     "yiwang.catalog",
+    "yiwang.knowledge",
     "yiwang.cases",
     "yiwang.hotline",
     "yiwang.feedback",

@@ -35,6 +35,8 @@ urlpatterns = [
     path("", include("yiwang.cases.urls")),
     path("", include("yiwang.cases.staff_urls")),
     path("hotline/", include("yiwang.hotline.urls")),
+    # 知识库: published entries (/knowledge/<id>/) and the staff desk (/knowledge/desk/…).
+    path("knowledge/", include("yiwang.knowledge.urls")),
     # 好差评: rating a case or a counter visit, public results, the staff desks (/ratings/…).
     path("", include("yiwang.feedback.urls")),
 ]

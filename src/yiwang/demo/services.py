@@ -15,12 +15,14 @@ from yiwang.accounts import demo as accounts_demo
 from yiwang.cases import demo as cases_demo
 from yiwang.catalog import demo as catalog_demo
 from yiwang.hotline import demo as hotline_demo
+from yiwang.knowledge import demo as knowledge_demo
 
 Say = Callable[[str], None]
 
 
 def load_demo(*, accounts: bool = True, say: Say = lambda line: None) -> None:
-    """Load the demo catalogue and dispatch rules; with ``accounts``, also demo people, cases and work orders.
+    """Load the demo catalogue, dispatch rules and knowledge base; with ``accounts``, also demo people, cases and
+    work orders.
 
     Demo accounts are never created in production mode, whatever ``accounts``
     says: their password is public. ``say`` receives one line per thing done.
@@ -32,6 +34,7 @@ def load_demo(*, accounts: bool = True, say: Say = lambda line: None) -> None:
         f"未变 {report.items_unchanged}，一件事 {report.bundles}"
     )
     say(f"12345 派单规则：新增 {hotline_demo.load_dispatch_rules()} 条")
+    say(f"知识库：新增 {len(knowledge_demo.create_demo_entries())} 条")
     if not accounts:
         return
     if settings.PRODUCTION:

@@ -188,6 +188,8 @@ def _render_order(
         picked = page_data.knowledge_answer(request.GET.get("use", "")[:100])
         if picked is not None:
             answer_initial = {"answer": picked[0], "source": picked[1]}
+    # Without a direct answer to give, the operator still sees what the knowledge base says about it.
+    reference = page_data.knowledge_reference(order) if not knowledge_query and policy.is_operator(user) else []
     # Open orders about the same problem at the same place, one click to merge into: on request only, since
     # comparing with every open order costs about a tenth of a second per few hundred of them.
     look_for_duplicates = "merge" in offered and request.GET.get("duplicates") == "1"
@@ -218,6 +220,7 @@ def _render_order(
             "accept_suggestions": accept,
             "knowledge_query": knowledge_query,
             "knowledge": knowledge,
+            "knowledge_reference": reference,
             "duplicates": duplicates,
             "looked_for_duplicates": look_for_duplicates,
             "may_reveal_caller": policy.reveal_desk(user, order) is not None,

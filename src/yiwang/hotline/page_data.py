@@ -32,8 +32,9 @@ from yiwang.hotline.constants import (
 )
 from yiwang.hotline.geometry.shapes import InvalidCoordinates
 from yiwang.hotline.geometry.svg import svg_map
-from yiwang.hotline.models import Assignment, Attachment, KnowledgeEntry, WorkOrder, WorkOrderEvent
+from yiwang.hotline.models import Assignment, Attachment, WorkOrder, WorkOrderEvent
 from yiwang.hotline.workflow import Actor, Transition, action_label, actions_from
+from yiwang.knowledge import selectors as knowledge_selectors
 
 TRACK_FAILURE_LIMIT = 20
 KNOWLEDGE_LIMIT = 5
@@ -436,27 +437,33 @@ def knowledge_hits(query: str) -> list[KnowledgeHit]:
                 url=reverse("catalog:item", args=[hit.doc.code]),
             )
         )
-    for entry in selectors.knowledge_search(query, limit=KNOWLEDGE_LIMIT):
+    # The knowledge base (yiwang.knowledge): published, currently valid entries.
+    for entry in knowledge_selectors.search_entries(query, limit=KNOWLEDGE_LIMIT):
         found.append(
             KnowledgeHit(
-                key=f"kb:{entry.pk}",
-                origin=_("以往答复"),
+                key=f"kb:{entry.id}",
+                origin=entry.kind_label,
                 title=entry.question,
                 detail=entry.answer[:120],
-                url="",
+                url=entry.url,
             )
         )
     return found
+
+
+def knowledge_reference(order: WorkOrder) -> list[knowledge_selectors.EntryHit]:
+    """The best knowledge-base entries for an order's text: a read-only panel for the operator."""
+    return knowledge_selectors.search_entries(f"{order.title} {order.content[:200]}", limit=3)
 
 
 def knowledge_answer(key: str) -> tuple[str, str] | None:
     """The answer text and its source for a knowledge hit's key (``item:<code>`` or ``kb:<id>``), to prefill."""
     kind, _sep, value = key.partition(":")
     if kind == "kb" and value.isdigit():
-        entry: KnowledgeEntry | None = selectors.knowledge_entry(int(value))
+        entry = knowledge_selectors.published_entry(int(value))
         if entry is None:
             return None
-        return entry.answer, entry.source[:200]
+        return entry.answer, (entry.source or _("知识库：%(question)s") % {"question": entry.question})[:200]
     if kind == "item" and value:
         item = catalog_selectors.published_items().filter(code=value[:80]).first()
         if item is None:
