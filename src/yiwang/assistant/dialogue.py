@@ -30,7 +30,10 @@ from django.utils.translation import gettext as _
 from yiwang.assistant import answers, aspects, recognise
 from yiwang.assistant.answers import Source
 from yiwang.assistant.constants import MAX_CHOICES
+from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import text as core_text
+from yiwang.knowledge import constants as knowledge_constants
+from yiwang.knowledge import selectors as knowledge_selectors
 
 # Calibrated on the dev questions (ADR 0014): the midpoint of the widest gap between the confidence of the
 # lowest right answer and of the highest off-topic question.
@@ -137,7 +140,7 @@ def respond(question: str, context: dict[str, Any] | None = None, *, choice: str
     best = recognition.best
     best_conf = confidence(best) if best else 0.0
     if best is None or best_conf < ANSWER_THRESHOLD:
-        return _decline(_("抱歉，这个问题我暂时回答不了。"), context, aspect)
+        return _from_knowledge(question, aspect) or _decline(_("抱歉，这个问题我暂时回答不了。"), context, aspect)
     if aspect is None and context.get("aspect") and question.rstrip("？?。 ").endswith("呢"):
         aspect = context["aspect"]  # "办护照呢？" after a question about fees: the same aspect of another item
     close = [
@@ -149,4 +152,37 @@ def respond(question: str, context: dict[str, Any] | None = None, *, choice: str
     ]
     if close and best.coverage == 1.0 and not any(c.named for c in recognition.candidates[:MAX_CHOICES]):
         return _clarify([best, *close], aspect, best_conf)
-    return _answer(_subject(best), aspect, best_conf)
+    reply = _answer(_subject(best), aspect, best_conf)
+    if reply.answered and aspect is None:
+        _add_knowledge(reply, question, best.code)
+    return reply
+
+
+def _knowledge_source(hit: knowledge_selectors.EntryHit) -> Source:
+    return Source("knowledge", hit.question, hit.url, str(hit.id))
+
+
+def _from_knowledge(question: str, aspect: str | None) -> Reply | None:
+    """An answer from the knowledge base when it holds one for this question (a reliable score)."""
+    hits = knowledge_selectors.search_entries(question, limit=1)
+    if not hits or hits[0].score < knowledge_constants.RELIABLE_SCORE:
+        return None
+    hit = hits[0]
+    text = hit.answer + "\n" + _("（摘自知识库：%(question)s）") % {"question": hit.question}
+    if hit.source:
+        text += "\n" + _("依据：%(source)s") % {"source": hit.source}
+    context: dict[str, Any] = {"aspect": aspect}
+    if len(hit.item_codes) == 1:
+        code = hit.item_codes[0]
+        context["subject"] = {"type": "item", "code": code, "name": catalog_selectors.item_names([code]).get(code, "")}
+    return Reply("answer", text, aspect, [_knowledge_source(hit)], context=context, confidence=hit.score)
+
+
+def _add_knowledge(reply: Reply, question: str, item_code: str) -> None:
+    """A general question about an item: the knowledge base's answer linked to it, if it has a reliable one."""
+    hits = knowledge_selectors.search_entries(question, limit=3)
+    for hit in hits:
+        if hit.score >= knowledge_constants.RELIABLE_SCORE and item_code in hit.item_codes:
+            reply.text += "\n" + _("相关解答（知识库）：%(answer)s") % {"answer": hit.answer}
+            reply.sources.append(_knowledge_source(hit))
+            return

@@ -33,6 +33,7 @@ from yiwang.core.problems import ServiceError
 from yiwang.hotline import services as hotline_services
 from yiwang.hotline.constants import Source as HotlineSource
 from yiwang.hotline.constants import WorkOrderKind
+from yiwang.knowledge import services as knowledge_services
 
 # Hotline channels for the assistant's channels (the API files as the web does).
 _HOTLINE_SOURCES = {
@@ -151,7 +152,10 @@ def ask(conversation: Conversation, question: Any, *, choice: str = "") -> Excha
 
 
 def _record_unanswered(text: str, conversation: Conversation) -> None:
-    """Hook for the knowledge base (its editors see what citizens asked that nobody could answer)."""
+    """The knowledge base's editors see what citizens asked that nobody could answer (masked, nobody named)."""
+    knowledge_services.record_unanswered_question(
+        text, channel=conversation.channel, conversation_reference=conversation.reference
+    )
 
 
 def hand_off(conversation: Conversation, *, actor: Any) -> Conversation:
