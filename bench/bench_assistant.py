@@ -59,7 +59,9 @@ def main() -> None:
                 totals[group]["item"].append(item_ok)
                 totals[group]["aspect"].append(aspect_ok)
             if not (item_ok and aspect_ok):
-                misses.append(f"  {row.get('split', '')} {row['question']!r} got {reply.kind} {first[:24]} {reply.aspect}")
+                misses.append(
+                    f"  {row.get('split', '')} {row['question']!r} got {reply.kind} {first[:24]} {reply.aspect}"
+                )
         else:
             declined = reply.kind == "decline"
             for group in dict.fromkeys(groups):

@@ -81,7 +81,9 @@ def test_two_items_fitting_equally_are_offered_and_the_choice_answers() -> None:
     assert by_code.sources[0].code == reply.choices[1]["code"]
 
 
-@pytest.mark.parametrize("question", ["明天天气怎么样", "现在买什么股票好", "申请发明专利需要什么材料", "红烧肉怎么做好吃"])
+@pytest.mark.parametrize(
+    "question", ["明天天气怎么样", "现在买什么股票好", "申请发明专利需要什么材料", "红烧肉怎么做好吃"]
+)
 def test_off_topic_and_uncatalogued_questions_are_declined(question: str) -> None:
     reply = services.answer_question(question)
     assert reply.kind == "decline" and not reply.answered

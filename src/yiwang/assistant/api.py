@@ -16,7 +16,6 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from yiwang.assistant import selectors, services
-
 from yiwang.assistant.models import Conversation, Turn
 from yiwang.assistant.session import remember, session_references
 from yiwang.core.problems import problems
@@ -107,6 +106,7 @@ def _conversation(request: HttpRequest, params: AnswerParams) -> Conversation:
     "/answer",
     response={200: AnswerOut, **problems(404, 409, 422)},
     auth=None,
+    url_name="assistant_answer",
     summary="智能客服：回答一个问题（可带会话编号追问）",
 )
 def answer(request: HttpRequest, params: Query[AnswerParams]) -> AnswerOut:
@@ -133,7 +133,7 @@ def answer(request: HttpRequest, params: Query[AnswerParams]) -> AnswerOut:
         answered=result.answered,
         aspect=result.aspect,  # type: ignore[arg-type]
         text=result.text,
-        sources=[SourceOut(**source.as_dict()) for source in result.sources],
+        sources=[SourceOut.model_validate(source.as_dict()) for source in result.sources],
         choices=[ChoiceOut(**choice) for choice in result.choices],
     )
 
@@ -142,6 +142,7 @@ def answer(request: HttpRequest, params: Query[AnswerParams]) -> AnswerOut:
     "/conversations/{reference}",
     response={200: ConversationOut, **problems(404, 422)},
     auth=None,
+    url_name="assistant_conversation",
     summary="智能客服：读取本人的会话（可只取某条之后的记录，用于轮询人工回复）",
 )
 def conversation(request: HttpRequest, reference: Reference, params: Query[TurnParams]) -> ConversationOut:
@@ -154,6 +155,3 @@ def conversation(request: HttpRequest, reference: Reference, params: Query[TurnP
         work_order_number=found.work_order_number,
         turns=[turn_out(turn) for turn in selectors.turns(found, after=params.after)],
     )
-
-
-

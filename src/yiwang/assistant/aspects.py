@@ -44,7 +44,12 @@ CUES: list[tuple[str, re.Pattern[str]]] = [
             r"|哪些东西|什么东西|复印件|照片"
         ),
     ),
-    (Aspect.PLACE, re.compile(r"在哪里|去哪里|在哪儿|去哪儿|在哪|去哪|哪里|哪儿|地址|窗口|地点|哪个部门|什么地方|哪个派出所|电话|上班时间|几点")),
+    (
+        Aspect.PLACE,
+        re.compile(
+            r"在哪里|去哪里|在哪儿|去哪儿|在哪|去哪|哪里|哪儿|地址|窗口|地点|哪个部门|什么地方|哪个派出所|电话|上班时间|几点"
+        ),
+    ),
 ]
 WEAK_CUES: list[tuple[str, re.Pattern[str]]] = [
     (Aspect.FEES, re.compile(r"免费|花钱|收不收")),

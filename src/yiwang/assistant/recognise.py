@@ -114,7 +114,9 @@ class DenseIndex:
             return self
         with self.lock:
             entries = _catalogue_entries()
-            signature = hashlib.sha256("\n".join(f"{e.type}\t{e.code}\t{e.words}" for e in entries).encode()).hexdigest()
+            signature = hashlib.sha256(
+                "\n".join(f"{e.type}\t{e.code}\t{e.words}" for e in entries).encode()
+            ).hexdigest()
             if signature != self.signature:
                 self.vectors = _passage_vectors([_passage(e) for e in entries])
                 self.entries = entries
@@ -196,7 +198,8 @@ def write_packaged_vectors(path: Path = PACKAGED_VECTORS) -> int:
     passages = catalogue_passages()
     vectors = embeddings.embed_passages(passages)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **{passage_key(p): v.astype(np.float16) for p, v in zip(passages, vectors, strict=True)})
+    arrays: dict[str, Any] = {passage_key(p): v.astype(np.float16) for p, v in zip(passages, vectors, strict=True)}
+    np.savez_compressed(path, **arrays)
     return len(passages)
 
 
@@ -216,7 +219,8 @@ def _passage_vectors(passages: list[str]) -> np.ndarray:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **{key: cached[key] for key in keys if key not in packaged})
+            arrays: dict[str, Any] = {key: cached[key] for key in keys if key not in packaged}
+            np.savez(tmp, **arrays)
             tmp.replace(path)
         except OSError:
             logger.warning("assistant: could not write the vector cache %s", path, exc_info=True)
@@ -257,7 +261,7 @@ def recognise(question: str, *, dense: bool = True) -> Recognition:
     index = dense_index.current() if dense else None
     if index is not None:
         vector = embeddings.embed_query(normalised)
-        for rank, (entry, similarity) in enumerate(index.nearest(vector, DEPTH)):
+        for rank, (entry, _similarity) in enumerate(index.nearest(vector, DEPTH)):
             candidate = found.setdefault((entry.type, entry.code), Candidate(entry.type, entry.code, entry.name))
             candidate.dense_rank = rank
         # Every candidate's similarity, those found only lexically too.
@@ -266,12 +270,14 @@ def recognise(question: str, *, dense: bool = True) -> Recognition:
             if passage is not None:
                 candidate.dense = float(passage @ vector)
     for candidate in found.values():
-        entry = index.entry(candidate.type, candidate.code) if index is not None else None
-        candidate.coverage = coverage(content, entry.words if entry else candidate.name)
-        candidate.named = entry is not None and any(phrase in normalised for phrase in entry.phrases)
+        known = index.entry(candidate.type, candidate.code) if index is not None else None
+        candidate.coverage = coverage(content, known.words if known else candidate.name)
+        candidate.named = known is not None and any(phrase in normalised for phrase in known.phrases)
         candidate.score = _fused(candidate)
     # Ties (one view's first is the other's second) go to the lexical order: it names items more exactly.
-    ranked = sorted(found.values(), key=lambda c: (-round(c.score, 9), c.lexical_rank if c.lexical_rank is not None else DEPTH))
+    ranked = sorted(
+        found.values(), key=lambda c: (-round(c.score, 9), c.lexical_rank if c.lexical_rank is not None else DEPTH)
+    )
     return Recognition(ranked, vector, content)
 
 

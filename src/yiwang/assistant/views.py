@@ -213,7 +213,9 @@ def claim(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 @require_POST
 def reply(request: HttpRequest, reference: str) -> HttpResponse:
-    return _desk_act(request, reference, lambda c, agent: services.staff_reply(c, staff=agent, text=request.POST.get("text")))
+    return _desk_act(
+        request, reference, lambda c, agent: services.staff_reply(c, staff=agent, text=request.POST.get("text"))
+    )
 
 
 @login_required

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,50 +14,126 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(max_length=32, unique=True, verbose_name='会话编号')),
-                ('channel', models.CharField(choices=[('web', '网站'), ('mobile', '移动端'), ('kiosk', '自助终端'), ('api', '开放接口')], default='web', max_length=16, verbose_name='渠道')),
-                ('kept', models.BooleanField(default=False, verbose_name='同意保存记录')),
-                ('status', models.CharField(choices=[('assistant', '智能客服应答'), ('waiting', '等待人工客服'), ('live', '人工客服接待中'), ('closed', '已结束')], default='assistant', max_length=16, verbose_name='状态')),
-                ('context', models.JSONField(blank=True, default=dict, verbose_name='对话上下文')),
-                ('title', models.CharField(blank=True, max_length=100, verbose_name='标题')),
-                ('handed_off_at', models.DateTimeField(blank=True, null=True, verbose_name='转人工时间')),
-                ('work_order_number', models.CharField(blank=True, max_length=32, verbose_name='12345工单编号')),
-                ('expires_at', models.DateTimeField(blank=True, db_index=True, null=True, verbose_name='过期时间')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='更新时间')),
-                ('staff', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='接待人员')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='assistant_conversations', to=settings.AUTH_USER_MODEL, verbose_name='用户')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reference", models.CharField(max_length=32, unique=True, verbose_name="会话编号")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("web", "网站"), ("mobile", "移动端"), ("kiosk", "自助终端"), ("api", "开放接口")],
+                        default="web",
+                        max_length=16,
+                        verbose_name="渠道",
+                    ),
+                ),
+                ("kept", models.BooleanField(default=False, verbose_name="同意保存记录")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("assistant", "智能客服应答"),
+                            ("waiting", "等待人工客服"),
+                            ("live", "人工客服接待中"),
+                            ("closed", "已结束"),
+                        ],
+                        default="assistant",
+                        max_length=16,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("context", models.JSONField(blank=True, default=dict, verbose_name="对话上下文")),
+                ("title", models.CharField(blank=True, max_length=100, verbose_name="标题")),
+                ("handed_off_at", models.DateTimeField(blank=True, null=True, verbose_name="转人工时间")),
+                ("work_order_number", models.CharField(blank=True, max_length=32, verbose_name="12345工单编号")),
+                ("expires_at", models.DateTimeField(blank=True, db_index=True, null=True, verbose_name="过期时间")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="创建时间")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="更新时间")),
+                (
+                    "staff",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="接待人员",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assistant_conversations",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="用户",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '智能客服会话',
-                'verbose_name_plural': '智能客服会话',
-                'ordering': ['-updated_at'],
+                "verbose_name": "智能客服会话",
+                "verbose_name_plural": "智能客服会话",
+                "ordering": ["-updated_at"],
             },
         ),
         migrations.CreateModel(
-            name='Turn',
+            name="Turn",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sender', models.CharField(choices=[('citizen', '咨询人'), ('assistant', '智能客服'), ('staff', '人工客服'), ('system', '系统')], max_length=16, verbose_name='发言方')),
-                ('text', models.TextField(verbose_name='内容')),
-                ('answered', models.BooleanField(blank=True, null=True, verbose_name='已解答')),
-                ('aspect', models.CharField(blank=True, choices=[('materials', '申请材料'), ('fees', '收费标准'), ('time', '办理时限'), ('place', '办理地点'), ('conditions', '受理条件'), ('online', '网上办理')], max_length=16, verbose_name='咨询要点')),
-                ('sources', models.JSONField(blank=True, default=list, verbose_name='答案来源')),
-                ('choices', models.JSONField(blank=True, default=list, verbose_name='可选事项')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='时间')),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='turns', to='assistant.conversation', verbose_name='会话')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "sender",
+                    models.CharField(
+                        choices=[
+                            ("citizen", "咨询人"),
+                            ("assistant", "智能客服"),
+                            ("staff", "人工客服"),
+                            ("system", "系统"),
+                        ],
+                        max_length=16,
+                        verbose_name="发言方",
+                    ),
+                ),
+                ("text", models.TextField(verbose_name="内容")),
+                ("answered", models.BooleanField(blank=True, null=True, verbose_name="已解答")),
+                (
+                    "aspect",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("materials", "申请材料"),
+                            ("fees", "收费标准"),
+                            ("time", "办理时限"),
+                            ("place", "办理地点"),
+                            ("conditions", "受理条件"),
+                            ("online", "网上办理"),
+                        ],
+                        max_length=16,
+                        verbose_name="咨询要点",
+                    ),
+                ),
+                ("sources", models.JSONField(blank=True, default=list, verbose_name="答案来源")),
+                ("choices", models.JSONField(blank=True, default=list, verbose_name="可选事项")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="时间")),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="turns",
+                        to="assistant.conversation",
+                        verbose_name="会话",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '会话记录',
-                'verbose_name_plural': '会话记录',
-                'ordering': ['conversation', 'id'],
+                "verbose_name": "会话记录",
+                "verbose_name_plural": "会话记录",
+                "ordering": ["conversation", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['status', 'handed_off_at'], name='assistant_waiting_idx'),
+            model_name="conversation",
+            index=models.Index(fields=["status", "handed_off_at"], name="assistant_waiting_idx"),
         ),
     ]
