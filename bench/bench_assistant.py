@@ -5,7 +5,7 @@ code or a bundle code; empty: no item covers it and the assistant must
 decline), the expected ``aspect`` (empty: none) and the ``split``: ``dev``
 rows were used to calibrate the thresholds (docs/adr/0014-assistant.md),
 ``test`` rows never were. Each question is asked as the first turn of a
-new conversation, through the same service the API and the chat page call.
+new conversation, through the same dialogue the API and the chat page use (nothing is stored).
 
 - item_top1: share of answerable questions whose first source is the right item or bundle
   (answers and clarifying questions alike: a clarification lists the fitting items best first);
