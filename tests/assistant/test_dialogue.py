@@ -105,3 +105,32 @@ def test_empty_and_overlong_questions_are_refused(question: str) -> None:
     with pytest.raises(services.AssistantError) as refused:
         services.answer_question(question)
     assert refused.value.status == 422
+
+
+@pytest.mark.parametrize(
+    ("question", "aspect"),
+    [
+        ("公积金中心几点上班", Aspect.PLACE),  # office hours belong to the place
+        ("办护照要多长时间", Aspect.TIME),
+        ("结婚证贵不贵", Aspect.FEES),
+        ("能用微信办吗", Aspect.ONLINE),
+    ],
+)
+def test_more_aspect_cues(question: str, aspect: str) -> None:
+    assert aspects.by_cues(question) == aspect
+
+
+def test_a_general_question_about_an_item_adds_the_knowledge_base_answer_linked_to_it() -> None:
+    from yiwang.knowledge import demo as knowledge_demo
+    from yiwang.knowledge import selectors as knowledge_selectors
+
+    knowledge_demo.create_demo_entries()
+    knowledge_selectors.reset_index()
+    try:
+        reply = services.answer_question("社保卡丢了怎么办")
+    finally:
+        knowledge_selectors.reset_index()
+    assert reply.answered and reply.aspect is None
+    assert reply.sources[0].name == "社会保障卡挂失与补换"  # the item first
+    assert [s.type for s in reply.sources[1:]] == ["knowledge"]
+    assert "挂失" in reply.text and "知识库" in reply.text
