@@ -98,37 +98,13 @@ class _Entry:
     phrases: tuple[str, ...] = ()  # name and keywords, normalised
 
 
-@dataclass
-class DenseIndex:
-    """Vectors of the published items and bundles, built on first use and refreshed when they change."""
+@dataclass(frozen=True)
+class DenseSnapshot:
+    """The vectors of one state of the catalogue; replaced whole, so a reader never sees half an update."""
 
-    entries: list[_Entry] = field(default_factory=list)
+    entries: tuple[_Entry, ...] = ()
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, embeddings.DIMENSIONS), dtype=np.float32))
     positions: dict[tuple[str, str], int] = field(default_factory=dict)
-    signature: str = ""
-    checked_at: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def current(self) -> DenseIndex:
-        if self.signature and time.monotonic() - self.checked_at < REFRESH_SECONDS:
-            return self
-        with self.lock:
-            entries = _catalogue_entries()
-            signature = hashlib.sha256(
-                "\n".join(f"{e.type}\t{e.code}\t{e.words}" for e in entries).encode()
-            ).hexdigest()
-            if signature != self.signature:
-                self.vectors = _passage_vectors([_passage(e) for e in entries])
-                self.entries = entries
-                self.positions = {(e.type, e.code): i for i, e in enumerate(entries)}
-                self.signature = signature
-            self.checked_at = time.monotonic()
-        return self
-
-    def reset(self) -> None:
-        with self.lock:
-            self.signature = ""
-            self.entries = []
 
     def nearest(self, vector: np.ndarray, limit: int) -> list[tuple[_Entry, float]]:
         if not self.entries:
@@ -144,6 +120,39 @@ class DenseIndex:
     def vector(self, type_: str, code: str) -> np.ndarray | None:
         position = self.positions.get((type_, code))
         return None if position is None else self.vectors[position]
+
+
+@dataclass
+class DenseIndex:
+    """Vectors of the published items and bundles, built on first use and refreshed when they change."""
+
+    snapshot: DenseSnapshot = field(default_factory=DenseSnapshot)
+    signature: str = ""
+    checked_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def current(self) -> DenseSnapshot:
+        if self.signature and time.monotonic() - self.checked_at < REFRESH_SECONDS:
+            return self.snapshot
+        with self.lock:
+            entries = _catalogue_entries()
+            signature = hashlib.sha256(
+                "\n".join(f"{e.type}\t{e.code}\t{e.words}" for e in entries).encode()
+            ).hexdigest()
+            if signature != self.signature:
+                self.snapshot = DenseSnapshot(
+                    tuple(entries),
+                    _passage_vectors([_passage(e) for e in entries]),
+                    {(e.type, e.code): i for i, e in enumerate(entries)},
+                )
+                self.signature = signature
+            self.checked_at = time.monotonic()
+        return self.snapshot
+
+    def reset(self) -> None:
+        with self.lock:
+            self.signature = ""
+            self.snapshot = DenseSnapshot()
 
 
 dense_index = DenseIndex()
