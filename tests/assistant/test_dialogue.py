@@ -91,8 +91,12 @@ def test_off_topic_and_uncatalogued_questions_are_declined(question: str) -> Non
     assert "转人工" in reply.text
 
 
-def test_a_follow_up_without_a_subject_is_declined() -> None:
-    assert services.answer_question("那要多少钱？").kind == "decline"
+def test_a_follow_up_without_a_subject_asks_for_the_item_and_then_answers_it() -> None:
+    reply = services.answer_question("那要多少钱？")
+    assert reply.kind == "decline" and reply.needs_subject and "事项" in reply.text
+    # The aspect asked is remembered: naming the item answers it.
+    named = services.answer_question("办护照", reply.context)
+    assert named.answered and named.aspect == Aspect.FEES and named.sources[0].name == "普通护照签发"
 
 
 def test_confidence_threshold_is_between_the_calibrated_bounds() -> None:

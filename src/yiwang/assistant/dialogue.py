@@ -58,6 +58,8 @@ class Reply:
     choices: list[dict[str, str]] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)
     confidence: float = 0.0
+    # Declined only because the question names no item ("要带什么材料？" to begin with): not a gap to record.
+    needs_subject: bool = False
 
     @property
     def answered(self) -> bool:
@@ -137,12 +139,17 @@ def respond(question: str, context: dict[str, Any] | None = None, *, choice: str
     aspect = aspects.recognise(question, recognition.vector)
     if _follow_up(question, recognition.content, context):
         return _answer(context["subject"], aspect or context.get("aspect"))
+    if not recognition.content and aspect is not None:
+        text = _("请告诉我您要办理的事项，例如：“办身份证要带啥？”")
+        return Reply("decline", text, aspect, context={"aspect": aspect}, needs_subject=True)
     best = recognition.best
     best_conf = confidence(best) if best else 0.0
     if best is None or best_conf < ANSWER_THRESHOLD:
         return _from_knowledge(question, aspect) or _decline(_("抱歉，这个问题我暂时回答不了。"), context, aspect)
-    if aspect is None and context.get("aspect") and question.rstrip("？?。 ").endswith("呢"):
-        aspect = context["aspect"]  # "办护照呢？" after a question about fees: the same aspect of another item
+    elliptic = question.rstrip("？?。 ").endswith("呢") or not context.get("subject")
+    if aspect is None and context.get("aspect") and elliptic:
+        # "办护照呢？" after a question about fees, or the item named after "要多少钱？": the aspect asked before.
+        aspect = context["aspect"]
     close = [
         other
         for other in recognition.candidates[1:MAX_CHOICES]

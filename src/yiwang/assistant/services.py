@@ -146,7 +146,7 @@ def ask(conversation: Conversation, question: Any, *, choice: str = "") -> Excha
         if not conversation.kept:
             conversation.expires_at = _expiry(False)
         conversation.save(update_fields=["context", "title", "expires_at", "updated_at"])
-    if result is not None and result.kind == "decline":
+    if result is not None and result.kind == "decline" and not result.needs_subject:
         _record_unanswered(text, conversation)
     return Exchange(conversation, asked, reply, result)
 
