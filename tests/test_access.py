@@ -72,6 +72,13 @@ HOTLINE_VIEWERS = frozenset({"hotline_operator", "housing_handler", "supervisor"
 # The 12345 desk: operators, supervisors and department staff who may be sent orders (not the counters).
 HOTLINE_DESK = HOTLINE_VIEWERS | {"reviewer", "approver", "market_admin", "police_admin", "grid_worker"}
 
+# The knowledge base: who may draft entries (department staff answering for their department, 12345 operators,
+# platform administrators), and who sees the market department's entry on the staff pages.
+KB_DRAFTERS = frozenset(
+    {"reviewer", "approver", "market_admin", "police_admin", "housing_handler", "hotline_operator", "platform_admin"}
+)
+KB_MARKET = frozenset({"reviewer", "approver", "market_admin", "hotline_operator", "platform_admin"})
+
 LOGIN = -302  # a redirect to the login page (checked by its Location), not any redirect
 
 
@@ -368,6 +375,18 @@ RULES: list[Rule] = [
     Rule("api-v1:assistant_answer", GET, "/api/v1/assistant/answer?q=护照在哪里办", anyone()),
     Rule("api-v1:assistant_conversation", GET, "/api/v1/assistant/conversations/{chat}",
          expect({"owner"}, anonymous=404)),
+    # --- 知识库: published entries are public; the desk is for those who may draft (department staff who answer
+    # for their department, 12345 operators); review for department administrators; the world's entry is market's.
+    Rule("knowledge:entry", GET, "/knowledge/{kb_entry}/", anyone()),
+    Rule("knowledge:desk", GET, "/knowledge/desk/", expect(KB_DRAFTERS, denied=403)),
+    Rule("knowledge:new", GET, "/knowledge/desk/new/", expect(KB_DRAFTERS, denied=403)),
+    Rule("knowledge:review", GET, "/knowledge/desk/review/", expect(DEPT_ADMINS | {"platform_admin"}, denied=403)),
+    Rule("knowledge:unanswered", GET, "/knowledge/desk/unanswered/", expect(KB_DRAFTERS, denied=403)),
+    Rule("knowledge:dismiss", POST, "/knowledge/desk/unanswered/{kb_question}/dismiss/",
+         expect(DEPT_ADMINS | {"hotline_operator", "platform_admin"}, ok=302, denied=403)),
+    Rule("knowledge:detail", GET, "/knowledge/desk/{kb_entry}/", expect(KB_MARKET)),
+    Rule("knowledge:edit", GET, "/knowledge/desk/{kb_entry}/edit/", expect(KB_MARKET)),
+    Rule("knowledge:act", POST, "/knowledge/desk/{kb_entry}/actions/submit/", expect(KB_MARKET, ok=302)),
     # --- the Django admin: only staff accounts (is_staff; the platform administrators in the demo) ---------
     # Every admin view is wrapped by AdminSite.admin_view; the rows are expanded to every admin route below.
     # The superuser's answer may be a 403 or a redirect where a model is read-only or an object is missing.
@@ -641,6 +660,23 @@ def build_world() -> World:
         invitation=feedback_services.invite_for_case(unrated.pk).token,
     )
 
+    # 知识库: market's entry, published and with a new draft (reviewer's); one unanswered question.
+    from yiwang.knowledge import selectors as knowledge_selectors
+    from yiwang.knowledge import services as knowledge_services
+
+    kb_draft = knowledge_services.create_entry(
+        actor=users["reviewer"],
+        department_code="market",
+        content=knowledge_services.EntryContent(
+            kind="answer", questions=["开饭店要办什么证"], answer="先办营业执照，再办食品经营许可证。"
+        ),
+    )
+    knowledge_services.submit_for_review(kb_draft, actor=users["reviewer"])
+    knowledge_services.publish_version(kb_draft, actor=users["market_admin"])
+    knowledge_services.start_new_version(kb_draft.entry_id, actor=users["reviewer"])
+    knowledge_services.record_unanswered_question("公租房怎么申请", channel="assistant")
+    ids.update(kb_entry=kb_draft.entry_id, kb_question=knowledge_selectors.unanswered_groups()[0].question_id)
+
     # 智能客服: the owner's kept conversation, declined and handed to the live-chat desk.
     from yiwang.assistant import services as assistant_services
 
@@ -792,6 +828,7 @@ def test_the_walk_finds_every_app() -> None:
         "workbench",
         "hotline",
         "feedback",
+        "knowledge",
     } <= namespaces
     counts = {ns: sum(key.startswith(f"{ns}:") for key in ROUTE_KEYS) for ns in ("hotline", "feedback")}
     assert counts["hotline"] >= 15 and counts["feedback"] >= 15, counts

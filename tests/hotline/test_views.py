@@ -24,7 +24,7 @@ from yiwang.directory.models import Department
 from yiwang.hotline import page_data, services
 from yiwang.hotline.constants import AssignmentState, Satisfaction, Source, WorkOrderKind, WorkOrderState
 from yiwang.hotline.geometry.geojson import DEMO_GRID_PATH
-from yiwang.hotline.models import KnowledgeEntry, WorkOrder
+from yiwang.hotline.models import WorkOrder
 from yiwang.hotline.services import intake
 
 from .conftest import handler
@@ -373,27 +373,41 @@ def test_an_anonymous_report_hides_the_reporter_from_the_department(caller: Any,
     assert "孙来电" in operator_page
 
 
-def test_the_operator_answers_a_consultation_from_the_knowledge_base(operator: Any) -> None:
-    entry = KnowledgeEntry.objects.create(
-        question="身份证丢了怎么补办",
-        answer="携带户口簿到户籍所在地派出所办理，也可在网上申请补领。",
-        source="work_order:12345-20240101-000001",
+def test_the_operator_answers_a_consultation_from_the_knowledge_base(
+    operator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.knowledge.fakes import use_fake_embeddings
+    from yiwang.knowledge import services as knowledge_services
+
+    use_fake_embeddings(monkeypatch)
+    writer, publisher = make_staff(Role.REVIEWER, "police"), make_staff(Role.DEPARTMENT_ADMIN, "police")
+    draft = knowledge_services.create_entry(
+        actor=writer,
+        department_code="police",
+        content=knowledge_services.EntryContent(
+            kind="answer",
+            questions=["身份证丢了怎么补办"],
+            answer="携带户口簿到户籍所在地派出所办理，也可在网上申请补领。",
+            source_text="《居民身份证法》第十一条",
+        ),
     )
+    knowledge_services.submit_for_review(draft, actor=writer)
+    entry = knowledge_services.publish_version(draft, actor=publisher)
     order = phone_order(operator, kind=WorkOrderKind.CONSULT, title="身份证丢失如何补办", content="身份证丢了")
     desk = client_for(operator)
     page = page_text(desk.get(f"/hotline/desk/{order.number}/"))
-    assert "知识库" in page and entry.question in page and f"use=kb%3A{entry.pk}" in page
-    prefilled = page_text(desk.get(f"/hotline/desk/{order.number}/", {"use": f"kb:{entry.pk}"}))
-    assert entry.answer in prefilled and entry.source in prefilled
+    assert "知识库" in page and entry.title in page and f"use=kb%3A{entry.entry_id}" in page
+    prefilled = page_text(desk.get(f"/hotline/desk/{order.number}/", {"use": f"kb:{entry.entry_id}"}))
+    assert entry.answer in prefilled and entry.source_text in prefilled
     searched = page_text(desk.get(f"/hotline/desk/{order.number}/", {"kb": "护照"}))
     assert "办事指南" in searched or "没有找到可用的答复依据" in searched
     answered = desk.post(
         f"/hotline/desk/{order.number}/actions/answer/",
-        {"answer-expected_version": order.version, "answer-answer": entry.answer, "answer-source": entry.source},
+        {"answer-expected_version": order.version, "answer-answer": entry.answer, "answer-source": entry.source_text},
     )
     assert answered.status_code == 302
     order.refresh_from_db()
-    assert order.state == WorkOrderState.CLOSED and order.answer_source == entry.source
+    assert order.state == WorkOrderState.CLOSED and order.answer_source == entry.source_text
     # A complaint offers no direct answer at all.
     complaint = phone_order(operator)
     assert 'id="action-answer"' not in page_text(desk.get(f"/hotline/desk/{complaint.number}/"))

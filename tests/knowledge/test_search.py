@@ -174,3 +174,15 @@ def test_the_real_model_ranks_a_paraphrase_above_the_reliable_score(
     assert [hit.score < RELIABLE_SCORE for hit in hits if hit.id == other.entry_id] == [True]
     assert selectors.search_entries("我的身份证找不到了，要重新办一张")[0].id == mine.entry_id
     assert selectors.search_entries("今天天气怎么样") == []
+
+
+def test_a_server_worker_builds_the_index_before_the_first_question(
+    knowledge_base: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yiwang.core.warmup import warm_up_worker
+
+    loaded = []
+    monkeypatch.setattr(embeddings, "load_model", lambda: loaded.append(True))
+    selectors.reset_index()
+    warm_up_worker()
+    assert loaded == [True] and selectors._index is not None and len(selectors._index.docs) == 3

@@ -11,6 +11,7 @@ class KnowledgeConfig(AppConfig):
     def ready(self) -> None:
         from yiwang.core.desks import register_desk
         from yiwang.core.search_sources import register_search_source
+        from yiwang.core.warmup import worker_started
 
         # tasks registers the outbox handler that stores a published version's vectors.
         from . import policy, selectors, tasks  # noqa: F401
@@ -18,3 +19,5 @@ class KnowledgeConfig(AppConfig):
         # The staff home lists this desk for those who may draft; the portal search shows published entries.
         register_desk("knowledge:desk", _("知识库"), policy.may_use_desk, order=70)
         register_search_source("knowledge", _("知识库问答"), selectors.search_source_hits, order=10)
+        # A server worker builds the index (and loads the model) before its first request.
+        worker_started.connect(selectors.warm_up, dispatch_uid="knowledge_warm_up")

@@ -54,8 +54,10 @@ class EntryForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["department"].choices = departments
-        self.fields["item_codes"].choices = items
+        department, item_codes = self.fields["department"], self.fields["item_codes"]
+        assert isinstance(department, forms.ChoiceField) and isinstance(item_codes, forms.MultipleChoiceField)
+        department.choices = departments
+        item_codes.choices = items
         if fixed_department:
             # An entry stays with the department that owns it; a draft's department is not edited.
             del self.fields["department"]
@@ -88,4 +90,6 @@ class DeskFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [("", _("全部")), *VersionStatus.choices]
+        status = self.fields["status"]
+        assert isinstance(status, forms.ChoiceField)
+        status.choices = [("", _("全部")), *VersionStatus.choices]

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import embeddings
+from yiwang.core.search_sources import SourceHit
 from yiwang.core.text import normalise, segment
 
 from . import policy, vectors
@@ -148,8 +149,11 @@ class _Index:
 _lock = threading.Lock()
 _index: _Index | None = None
 _signature: tuple[Any, ...] | None = None
-# Vectors computed in this process for versions the worker has not stored yet (published versions never change).
+# Published versions never change, so what was read or worked out for one is kept while it is published:
+# vectors read from the database, vectors computed here for versions the worker has not stored yet, and words.
+_stored: dict[int, embeddings.Vectors] = {}
 _computed: dict[int, embeddings.Vectors] = {}
+_words: dict[int, tuple[frozenset[str], list[frozenset[str]], frozenset[str]]] = {}
 
 
 def _current_signature() -> tuple[Any, ...]:
@@ -160,11 +164,21 @@ def _current_signature() -> tuple[Any, ...]:
     return (published["count"], published["changed"], published["last"], VersionVector.objects.count())
 
 
+def _forget_unpublished(published: set[int]) -> None:
+    for cache in (_stored, _computed, _words):
+        for pk in [pk for pk in cache if pk not in published]:
+            del cache[pk]
+
+
 def _vectors_for(rows: list[EntryVersion]) -> dict[int, embeddings.Vectors]:
-    stored = {
-        v.version_id: vectors.from_bytes(v.data, v.rows)
-        for v in VersionVector.objects.filter(version_id__in=[r.pk for r in rows], model_name=embeddings.MODEL_NAME)
-    }
+    unread = [r.pk for r in rows if r.pk not in _stored]
+    for chunk in range(0, len(unread), 500):
+        for v in VersionVector.objects.filter(
+            version_id__in=unread[chunk : chunk + 500], model_name=embeddings.MODEL_NAME
+        ):
+            _stored[v.version_id] = vectors.from_bytes(v.data, v.rows)
+            _computed.pop(v.version_id, None)
+    stored = _stored
     missing = [r for r in rows if r.pk not in stored and r.pk not in _computed]
     if missing:
         logger.info("knowledge: %d published versions without stored vectors", len(missing))
@@ -189,9 +203,17 @@ def _build() -> _Index:
         .select_related("entry__department")
         .order_by("entry_id")
     )
+    _forget_unpublished({row.pk for row in rows})
     docs: list[_Doc] = []
     for row in rows:
         questions = tuple(str(q) for q in row.questions) or ("",)
+        if row.pk not in _words:
+            _words[row.pk] = (
+                frozenset(normalise(q) for q in questions),
+                [words(q) for q in questions],
+                words(row.answer),
+            )
+        question_keys, question_words, answer_words = _words[row.pk]
         docs.append(
             _Doc(
                 version_id=row.pk,
@@ -207,9 +229,9 @@ def _build() -> _Index:
                 department_name=row.entry.department.name,
                 valid_from=row.valid_from,
                 valid_until=row.valid_until,
-                question_keys=frozenset(normalise(q) for q in questions),
-                question_words=[words(q) for q in questions],
-                answer_words=words(row.answer),
+                question_keys=question_keys,
+                question_words=question_words,
+                answer_words=answer_words,
             )
         )
     document_frequency: Counter[str] = Counter()
@@ -252,13 +274,21 @@ def _current_index() -> _Index:
         return _index
 
 
+def warm_up(**_kwargs: Any) -> None:
+    """Build this process's index and load the model before the first question (a server worker's start)."""
+    index = _current_index()
+    if index.docs:
+        embeddings.load_model()
+
+
 def reset_index() -> None:
     """Forget this process's index and in-memory vectors (tests switching the embedding model)."""
     global _index, _signature
     with _lock:
         _index = None
         _signature = None
-        _computed.clear()
+        for cache in (_stored, _computed, _words):
+            cache.clear()
 
 
 def _coverage(query: frozenset[str], found: frozenset[str], index: _Index) -> float:
@@ -327,10 +357,8 @@ def entries_for_item(item_code: str) -> list[EntryHit]:
     return [doc.hit(1.0) for doc in found]
 
 
-def search_source_hits(query: str, limit: int) -> list[Any]:
+def search_source_hits(query: str, limit: int) -> list[SourceHit]:
     """The portal search's knowledge-base source (registered in ``core.search_sources``)."""
-    from yiwang.core.search_sources import SourceHit
-
     return [
         SourceHit(kind="knowledge", title=hit.question, url=hit.url, snippet=hit.answer[:120], score=hit.score)
         for hit in search_entries(query, limit)
@@ -412,8 +440,6 @@ def staff_entries(user: Any, *, query: str = "", status: str = "") -> list[Entry
     """Entries ``user`` sees on the desk (their department tree), newest first, by text and status."""
     entries = policy.visible_entries(user, Entry.objects.select_related("department"))
     versions = EntryVersion.objects.filter(entry__in=entries)
-    if query:
-        versions = versions.filter(Q(questions__icontains=query) | Q(answer__icontains=query))
     latest: dict[int, EntryVersion] = {}
     published: dict[int, int] = {}
     for version in versions.select_related("entry__department").order_by("entry_id", "version"):
@@ -421,6 +447,10 @@ def staff_entries(user: Any, *, query: str = "", status: str = "") -> list[Entry
         if version.status == VersionStatus.PUBLISHED:
             published[version.entry_id] = version.version
     rows = [EntryRow(v.entry, v, published.get(entry_id)) for entry_id, v in latest.items()]
+    if query:
+        # In Python: the question forms are JSON (escaped on some databases), and one department's entries are few.
+        wanted = normalise(query)
+        rows = [row for row in rows if wanted in normalise(" ".join([*row.latest.questions, row.latest.answer]))]
     if status:
         rows = [row for row in rows if row.latest.status == status]
     rows.sort(key=lambda row: row.latest.updated_at, reverse=True)

@@ -544,9 +544,9 @@ _MOBILE_RE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]{4}){
 _LANDLINE_RE = re.compile(r"(?<![0-9])0[0-9]{2,3}-?[0-9]{7,8}(?![0-9])")
 # Bank cards and other long numbers: nothing a question about a service needs.
 _LONG_NUMBER_RE = re.compile(r"[0-9](?:[- ]?[0-9]){10,}")
-_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 MASK = "＊＊＊"
-_GROUPING_DROP_RE = re.compile(r"[^\w\u3400-\u9fff＊]+")
+_GROUPING_DROP_RE = re.compile(r"[^\w\u3400-\u9fff*]+")
 
 
 # Full-width digits and signs read as ASCII before matching (the rest of the text keeps its punctuation).
