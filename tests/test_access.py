@@ -351,6 +351,30 @@ RULES: list[Rule] = [
     Rule("api-v1:published_comments", GET, "/api/v1/ratings/comments", anyone()),
     Rule("api-v1:confirm_resolution", POST, "/api/v1/ratings/{rating}/resolution", api({"owner"}),
          {"resolved": True}),
+    # --- 智能客服: anyone may ask; a conversation is its owner's (404 for everyone else, anonymous included); ------
+    # the live-chat desk is the 12345 operators' (403 for other accounts). The world's chat waits on the desk.
+    Rule("assistant:chat", GET, "/assistant/", anyone()),
+    Rule("assistant:ask", POST, "/assistant/ask/", anyone(302), {"q": "护照在哪里办"}),
+    Rule("assistant:mine", GET, "/assistant/mine/", anyone()),
+    Rule("assistant:conversation", GET, "/assistant/c/{chat}/", expect({"owner"}, anonymous=404)),
+    # Already handed off: the owner is told so on the page (a redirect), nobody else learns it exists.
+    Rule("assistant:hand_off", POST, "/assistant/c/{chat}/handoff/", expect({"owner"}, ok=302, anonymous=404)),
+    # A work order needs a signed-in person: anonymous visitors are sent to log in first.
+    Rule("assistant:work_order", POST, "/assistant/c/{chat}/work-order/", expect({"owner"}, ok=302)),
+    Rule("assistant:consent", POST, "/assistant/c/{chat}/consent/", expect({"owner"}, ok=302, anonymous=404),
+         {"keep": "0"}),
+    Rule("assistant:delete", POST, "/assistant/c/{chat}/delete/", expect({"owner"}, ok=302, anonymous=404)),
+    Rule("assistant:desk", GET, "/assistant/desk/", expect({"hotline_operator"}, denied=403)),
+    Rule("assistant:desk_conversation", GET, "/assistant/desk/{chat}/", expect({"hotline_operator"}, denied=403)),
+    Rule("assistant:claim", POST, "/assistant/desk/{chat}/claim/", expect({"hotline_operator"}, ok=302, denied=403)),
+    # Not yet claimed: the operator's reply is refused on the page (a redirect with the reason).
+    Rule("assistant:reply", POST, "/assistant/desk/{chat}/reply/", expect({"hotline_operator"}, ok=302, denied=403),
+         {"text": "您好"}),
+    Rule("assistant:desk_close", POST, "/assistant/desk/{chat}/close/",
+         expect({"hotline_operator"}, ok=302, denied=403)),
+    Rule("api-v1:assistant_answer", GET, "/api/v1/assistant/answer?q=护照在哪里办", anyone()),
+    Rule("api-v1:assistant_conversation", GET, "/api/v1/assistant/conversations/{chat}",
+         expect({"owner"}, anonymous=404)),
     # --- 知识库: published entries are public; the desk is for those who may draft (department staff who answer
     # for their department, 12345 operators); review for department administrators; the world's entry is market's.
     Rule("knowledge:entry", GET, "/knowledge/{kb_entry}/", anyone()),
@@ -652,6 +676,14 @@ def build_world() -> World:
     knowledge_services.start_new_version(kb_draft.entry_id, actor=users["reviewer"])
     knowledge_services.record_unanswered_question("公租房怎么申请", channel="assistant")
     ids.update(kb_entry=kb_draft.entry_id, kb_question=knowledge_selectors.unanswered_groups()[0].question_id)
+
+    # 智能客服: the owner's kept conversation, declined and handed to the live-chat desk.
+    from yiwang.assistant import services as assistant_services
+
+    chat = assistant_services.start_conversation(user=owner, keep=True)
+    assistant_services.ask(chat, "明天天气怎么样")
+    assistant_services.hand_off(chat, actor=owner)
+    ids["chat"] = chat.reference
 
     # The admin: the first object of every registered model (a model without any shows a missing id).
     ids["admin_objects"] = {

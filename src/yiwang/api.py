@@ -58,6 +58,7 @@ api.add_router("/accounts/", accounts_router)
 api.add_router("/cases/", cases_router)
 api.add_router("/hotline/", "yiwang.hotline.api.router")
 api.add_router("/ratings/", "yiwang.feedback.api.router")
+api.add_router("/assistant/", "yiwang.assistant.api.router")
 
 
 def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "yiwang.cases",
     "yiwang.hotline",
     "yiwang.feedback",
+    "yiwang.assistant",
     "yiwang.demo",
 ]
 

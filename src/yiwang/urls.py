@@ -37,6 +37,8 @@ urlpatterns = [
     path("hotline/", include("yiwang.hotline.urls")),
     # 知识库: published entries (/knowledge/<id>/) and the staff desk (/knowledge/desk/…).
     path("knowledge/", include("yiwang.knowledge.urls")),
+    # 智能客服: the chat, 我的咨询 and the live-chat desk (/assistant/…).
+    path("assistant/", include("yiwang.assistant.urls")),
     # 好差评: rating a case or a counter visit, public results, the staff desks (/ratings/…).
     path("", include("yiwang.feedback.urls")),
 ]
