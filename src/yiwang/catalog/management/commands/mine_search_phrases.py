@@ -22,7 +22,7 @@ _TEXT_COLUMNS = ("留言主题", "留言详情", "答复意见")
 
 
 def _read_names(paths: list[Path]) -> list[str]:
-    names = []
+    names: list[str] = []
     for path in paths:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             names.extend(row["name"] for row in csv.DictReader(handle) if row.get("name"))
