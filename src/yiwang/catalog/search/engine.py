@@ -122,8 +122,9 @@ def _kind_label(kind: str) -> str:
 
 
 def _guide_text(item: ServiceItem) -> tuple[str, ...]:
-    """What the guide says beyond the name, in the order it tells most about the service."""
+    """What the guide says beyond the name (keywords first: the words people use), most telling first."""
     parts = [
+        "、".join(item.keywords),
         item.summary,
         item.result_name,
         "、".join(f.question for f in item.faqs.all()),
@@ -172,7 +173,13 @@ def bundle_documents(codes: Iterable[str] | None = None) -> list[Document]:
                 },
                 kind_label="一件事",
                 guide_text=tuple(
-                    p for p in (bundle.summary[:_GUIDE_PART_CHARS], "、".join(i.name for i in items)) if p
+                    p
+                    for p in (
+                        "、".join(bundle.keywords),
+                        bundle.summary[:_GUIDE_PART_CHARS],
+                        "、".join(i.name for i in items),
+                    )
+                    if p
                 ),
             )
         )
@@ -345,20 +352,17 @@ class CatalogSearch:
             row = self._dense.rows.get(hit.doc.key)
             cosine = float(scores[row]) if row is not None else 0.0
             candidates.setdefault(hit.doc.key, hybrid.Candidate(hit.doc, cosine, 0.0)).lexical = hit.score
+        exact = {index.docs[d].key for d in index.exact.get(chinese.replace(" ", ""), ())}
+        for key in exact & candidates.keys():
+            candidates[key].exact = True
         ranked = hybrid.fuse(list(candidates.values()), chinese=chinese, choices=choices_for(query))
         outcome = SearchOutcome([Hit(c.doc, round(c.relevance, 4), c.relevance) for c in ranked[:limit]], len(ranked))
-        if ranked and not self._good_enough(ranked[0], index, chinese):
+        # A query that is an item's exact name or keyword is answered whatever the vectors say.
+        if ranked and not ranked[0].exact and ranked[0].relevance < hybrid.NO_GOOD_MATCH_BELOW:
             outcome = SearchOutcome([], 0, no_good_match=True)
         if faqs:
             outcome.faqs = self._faq_hits(query_vector, chinese, faqs)
         return outcome
-
-    @staticmethod
-    def _good_enough(best: hybrid.Candidate, index: SearchIndex, chinese: str) -> bool:
-        # A query that is an item's exact name is answered whatever the vectors say.
-        if best.doc.key in {index.docs[d].key for d in index.exact.get(chinese.replace(" ", ""), ())}:
-            return True
-        return best.relevance >= hybrid.NO_GOOD_MATCH_BELOW
 
     def _faq_hits(self, query_vector: np.ndarray, chinese: str, limit: int) -> list[FaqHit]:
         if not len(self._faq_dense):

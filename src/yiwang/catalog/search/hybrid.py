@@ -38,6 +38,9 @@ LEXICAL_DEPTH = 60
 OPERATION_MATCH = 0.0
 OPERATION_MISMATCH = -0.02
 UNASKED_VARIANT = -0.01
+# The query is a document's exact name or one of its keywords: what the person means, whatever the
+# vectors say (keywords are words the catalogue's editors wrote for that item).
+EXACT_MATCH = 0.05
 # Choices: at most this much for the result chosen most often after the same query.
 CHOICE_WEIGHT = 0.04
 POPULARITY_WEIGHT = 0.005
@@ -112,6 +115,7 @@ class Candidate:
     cosine: float
     lexical: float
     relevance: float = 0.0
+    exact: bool = False
 
 
 def fuse(
@@ -129,6 +133,8 @@ def fuse(
         if best_lexical > 0:
             relevance += LEXICAL_SHARE * c.lexical / best_lexical
         relevance += operation_adjustment(asked, c.doc)
+        if c.exact:
+            relevance += EXACT_MATCH
         chosen = choices.get(c.doc.key, 0)
         if chosen:
             relevance += CHOICE_WEIGHT * math.log1p(chosen) / math.log1p(most_chosen)

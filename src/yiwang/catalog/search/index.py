@@ -132,9 +132,7 @@ class _QueryTerm:
 
 
 class SearchIndex:
-    def __init__(
-        self, synonyms: dict[str, list[str]] | None = None, mined: dict[str, list[str]] | None = None
-    ) -> None:
+    def __init__(self, synonyms: dict[str, list[str]] | None = None, mined: dict[str, list[str]] | None = None) -> None:
         self.docs: dict[int, Document] = {}
         self.ids: dict[tuple[str, str], int] = {}
         self._next_id = 0
@@ -325,17 +323,8 @@ class SearchIndex:
         tokens = text.segment(chinese)
         for token in tokens:
             add(token, 1.0)
-        # Colloquial phrases and abbreviations: longest phrases first, each adds its standard terms.
-        for phrase, expansions in self.synonyms.items():
-            if phrase in chinese:
-                for expansion in expansions:
-                    add(expansion, 0.9)
-                    for token in text.segment(expansion):
-                        add(token, 0.8)
-        for phrase, expansions in self.mined.items():
-            if phrase in chinese:
-                for expansion in expansions:
-                    add(expansion, MINED_WEIGHT)
+        for term, weight in self._expansions(chinese):
+            add(term, weight)
         # Stretches the catalogue cannot explain with its own words may hold a wrong
         # character: look for a known word that sounds the same (户照 → 护照) or
         # differs by one character (结昏登记 → 结婚登记).
@@ -343,6 +332,20 @@ class SearchIndex:
             for word in self._near_words(span):
                 add(word, 0.7)
         return [_QueryTerm(t, w) for t, w in weights.items()]
+
+    def _expansions(self, chinese: str) -> Iterable[tuple[str, float]]:
+        """Standard terms for the colloquial phrases and abbreviations in the query (longest phrases
+        first), written ones with their words, mined ones weaker."""
+        for phrase, expansions in self.synonyms.items():
+            if phrase in chinese:
+                for expansion in expansions:
+                    yield expansion, 0.9
+                    for token in text.segment(expansion):
+                        yield token, 0.8
+        for phrase, expansions in self.mined.items():
+            if phrase in chinese:
+                for expansion in expansions:
+                    yield expansion, MINED_WEIGHT
 
     def _unexplained_spans(self, chinese: str) -> Iterable[str]:
         """Spans of 2-5 characters containing a character no known word or stop word covers."""
