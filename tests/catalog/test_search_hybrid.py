@@ -134,7 +134,8 @@ def test_a_question_the_catalogue_does_not_cover_gets_no_loose_results() -> None
 def test_a_covered_question_is_answered() -> None:
     outcome = selectors.search_outcome("开饭店要办什么证")
     assert not outcome.no_good_match
-    assert outcome.hits[0].doc.name == "食品经营许可"
+    # The licence itself or the 开餐馆一件事 bundle that includes it.
+    assert "食品经营许可" in [h.doc.name for h in outcome.hits[:2]]
 
 
 def test_the_page_says_not_found_and_where_to_ask(client: Client) -> None:
@@ -147,7 +148,7 @@ def test_the_api_flags_no_good_match(client: Client) -> None:
     body = client.get("/api/v1/catalog/search", {"q": "附近哪家火锅好吃"}).json()
     assert body["no_good_match"] is True and body["results"] == []
     body = client.get("/api/v1/catalog/search", {"q": "开饭店要办什么证"}).json()
-    assert body["no_good_match"] is False and body["results"][0]["name"] == "食品经营许可"
+    assert body["no_good_match"] is False and "食品经营许可" in [r["name"] for r in body["results"][:2]]
 
 
 # --- stored vectors -------------------------------------------------------------------------------
