@@ -55,10 +55,16 @@ def django_db_setup(
     from yiwang.catalog.demo import load_seed
     from yiwang.catalog.search.engine import catalog_search
 
-    from .db_template import prepare_test_database
+    from .db_template import keep_search_vectors, prepare_test_database, restore_search_vectors
 
     def seed() -> None:
         load_seed()
+        # Embed the seed catalogue once into the template (SearchVector rows), so that every test
+        # process builds its search index from stored vectors instead of running the model over it;
+        # the vectors also outlive the template (which any source change rebuilds) in a file beside it.
+        restore_search_vectors()
+        catalog_search.rebuild()
+        keep_search_vectors()
 
     verbosity = request.config.option.verbose
     with django_db_blocker.unblock():

@@ -182,3 +182,40 @@ def _pg_admin(sql: str) -> None:
 
 def _pg_database_exists(name: str) -> bool:
     return bool(_pg_admin_rows("SELECT 1 FROM pg_database WHERE datname = %s", [name]))
+
+
+# Search vectors depend only on the model and the text embedded, not on the source hash.
+VECTOR_CACHE = CACHE_DIR / "search-vectors.npz"
+
+
+def restore_search_vectors() -> None:
+    """Load the search vectors kept by an earlier template build (see :func:`keep_search_vectors`)."""
+    import numpy as np
+
+    from yiwang.catalog.models import SearchVector
+
+    if not VECTOR_CACHE.exists():
+        return
+    with np.load(VECTOR_CACHE) as cached:
+        rows = [
+            SearchVector(digest=str(d), vector=v.tobytes())
+            for d, v in zip(cached["digests"], cached["vectors"], strict=True)
+        ]
+    SearchVector.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+
+
+def keep_search_vectors() -> None:
+    """Keep every stored search vector in a file beside the templates, for the next template build."""
+    import numpy as np
+
+    from yiwang.catalog.models import SearchVector
+
+    rows = list(SearchVector.objects.values_list("digest", "vector"))
+    if not rows:
+        return
+    digests = np.array([d for d, _ in rows])
+    vectors = np.vstack([np.frombuffer(bytes(v), dtype=np.float32) for _, v in rows])
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    partial = VECTOR_CACHE.with_suffix(".tmp.npz")
+    np.savez(partial, digests=digests, vectors=vectors)
+    partial.replace(VECTOR_CACHE)

@@ -261,6 +261,8 @@ YIWANG_READYZ_TIMEOUT = float(os.environ.get("YIWANG_READYZ_TIMEOUT", "2"))
 
 # Search: the longest query accepted, in characters, after normalisation.
 SEARCH_MAX_QUERY_LENGTH = int(os.environ.get("SEARCH_MAX_QUERY_LENGTH", "100"))
+# A search result counts as "what people chose after this query" only from this many choices up.
+SEARCH_CHOICE_MIN_COUNT = int(os.environ.get("SEARCH_CHOICE_MIN_COUNT", "5"))
 
 
 # The front proxy (load balancer) ends TLS and itself redirects plain HTTP to HTTPS: only then may

@@ -204,6 +204,10 @@ class SearchResponse(Schema):
     query: str
     results: list[SearchResult]
     total: int
+    no_good_match: bool = Field(
+        False,
+        description="没有足够相关的结果：results 为空，应引导用户换个说法、拨打12345、问智能帮办或到窗口咨询",
+    )
 
 
 class ItemFilters(Schema):
@@ -403,7 +407,7 @@ class SearchParams(Schema):
 @router.get("/search", response={200: SearchResponse, **problems(400, 422)}, summary="一网通查：搜索事项和一件事")
 def search(request: HttpRequest, params: Query[SearchParams]) -> SearchResponse:
     query = validate_query(params.q)
-    hits, total = selectors.search(
+    outcome = selectors.search_outcome(
         query,
         limit=params.limit,
         type=params.type,
@@ -415,7 +419,8 @@ def search(request: HttpRequest, params: Query[SearchParams]) -> SearchResponse:
     )
     return SearchResponse(
         query=query,
-        total=total,
+        total=outcome.total,
+        no_good_match=outcome.no_good_match,
         results=[
             SearchResult(
                 type=h.doc.type,  # type: ignore[arg-type]
@@ -427,7 +432,7 @@ def search(request: HttpRequest, params: Query[SearchParams]) -> SearchResponse:
                 level=h.doc.level,
                 url=_item_url(h.doc.code) if h.doc.type == "item" else f"/bundles/{h.doc.code}/",
             )
-            for h in hits
+            for h in outcome.hits
         ],
     )
 

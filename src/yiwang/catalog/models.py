@@ -389,3 +389,51 @@ class SearchIndexChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.target}:{self.code}"
+
+
+class SearchVector(models.Model):
+    """The embedding of one search passage, computed once and shared by every process.
+
+    Keyed by a digest of the model name and the passage text: an item whose
+    guide text changes gets a new passage and so a new row, an unchanged one
+    is never embedded again (a worker start reads the rows instead of running
+    the model over the whole catalogue). Rows nothing refers to any more stay
+    (a few KB each) until the table is cleared; a rebuild recreates what is needed.
+    """
+
+    digest = models.CharField(_("摘要"), max_length=64, unique=True)
+    vector = models.BinaryField(_("向量"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
+
+    class Meta:
+        verbose_name = _("检索向量")
+        verbose_name_plural = _("检索向量")
+
+    def __str__(self) -> str:
+        return self.digest[:12]
+
+
+class SearchChoice(models.Model):
+    """How often people who searched a (normalised) query chose a result: aggregated, never per person.
+
+    No user, session, address or time of a single choice is kept: only the
+    query's normalised key, the chosen item or bundle and a count. The ranking
+    uses a count only from ``SEARCH_CHOICE_MIN_COUNT`` upwards, so a few clicks
+    cannot steer what everybody sees.
+    """
+
+    query_key = models.CharField(_("查询词（规范化）"), max_length=100)
+    target = models.CharField(max_length=8, choices=SearchIndexChange.Target.choices, verbose_name=_("对象"))
+    code = models.CharField(_("编码"), max_length=80)
+    count = models.PositiveIntegerField(_("选择次数"), default=0)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
+
+    class Meta:
+        verbose_name = _("检索选择统计")
+        verbose_name_plural = _("检索选择统计")
+        constraints = [
+            models.UniqueConstraint(fields=["query_key", "target", "code"], name="catalog_search_choice_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.query_key} → {self.target}:{self.code} ×{self.count}"

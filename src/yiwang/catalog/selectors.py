@@ -16,7 +16,7 @@ from yiwang.directory import selectors as directory_selectors
 
 from .constants import Audience, ItemStatus, MaterialSource
 from .models import Bundle, BundleItem, Fee, Material, ServiceItem, Theme, Window
-from .search.engine import catalog_search
+from .search.engine import SearchOutcome, catalog_search
 from .search.index import Filters, Hit
 
 if TYPE_CHECKING:
@@ -252,6 +252,24 @@ def search(
     """Search published items and bundles; returns the top hits and how many matched."""
     filters = Filters(department=department, level=level, kind=kind, audience=audience, theme=theme, type=type)
     return catalog_search.search(query, filters=filters, limit=limit)
+
+
+def search_outcome(
+    query: str,
+    *,
+    limit: int = 10,
+    faqs: int = 0,
+    department: str | None = None,
+    level: str | None = None,
+    kind: str | None = None,
+    audience: str | None = None,
+    theme: str | None = None,
+    type: str | None = None,
+) -> SearchOutcome:
+    """Like :func:`search`, with whether the query matched nothing well (``no_good_match``) and the best
+    ``faqs`` matching FAQs of published items."""
+    filters = Filters(department=department, level=level, kind=kind, audience=audience, theme=theme, type=type)
+    return catalog_search.search_full(query, filters=filters, limit=limit, faqs=faqs)
 
 
 # --- for other apps: items by id or name, windows -----------------------------------------

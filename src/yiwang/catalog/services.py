@@ -11,7 +11,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,7 +21,19 @@ from yiwang.core.audit import record_event
 from yiwang.core.problems import ServiceError
 
 from .constants import GuideFact, ItemStatus, guide_is_complete
-from .models import Bundle, Faq, Fee, Material, ProcessStep, SearchIndexChange, ServiceItem, Theme, Window
+from .models import (
+    Bundle,
+    Faq,
+    Fee,
+    Material,
+    ProcessStep,
+    SearchChoice,
+    SearchIndexChange,
+    ServiceItem,
+    Theme,
+    Window,
+)
+from .search.hybrid import query_key
 
 
 class CatalogError(ServiceError):
@@ -226,3 +240,35 @@ def save_window(*, department: Any, name: str, **fields: Any) -> Window:
     """Create or update a department's window by its name (seed and directory import)."""
     window, _created = Window.objects.update_or_create(department=department, name=name, defaults=fields)
     return window
+
+
+def record_search_choice(query: str, target: str, code: str) -> bool:
+    """Count that someone who searched ``query`` opened the item or bundle ``code`` from the results.
+
+    Only the normalised query, the target and a count are stored -- no user, session, address or
+    time of the single choice (see ``SearchChoice``). Returns whether anything was counted: an empty
+    or over-long query, an unknown target and an unpublished code are ignored, not errors, since the
+    link that carries them can be edited by anyone.
+    """
+    if not query or len(query) > settings.SEARCH_MAX_QUERY_LENGTH * 4:
+        return False
+    key = query_key(query)
+    if not key or len(key) > settings.SEARCH_MAX_QUERY_LENGTH:
+        return False
+    if target == SearchIndexChange.Target.ITEM:
+        exists = ServiceItem.objects.published().filter(code=code).exists()
+    elif target == SearchIndexChange.Target.BUNDLE:
+        exists = Bundle.objects.filter(code=code, status=ItemStatus.PUBLISHED).exists()
+    else:
+        return False
+    if not exists:
+        return False
+    with transaction.atomic():
+        updated = SearchChoice.objects.filter(query_key=key, target=target, code=code).update(count=F("count") + 1)
+        if not updated:
+            try:
+                with transaction.atomic():
+                    SearchChoice.objects.create(query_key=key, target=target, code=code, count=1)
+            except IntegrityError:  # another request created it first
+                SearchChoice.objects.filter(query_key=key, target=target, code=code).update(count=F("count") + 1)
+    return True

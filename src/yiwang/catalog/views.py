@@ -18,12 +18,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from yiwang.core import text
 from yiwang.core.middleware import ELDERLY_COOKIE
+from yiwang.core.search_sources import search_other_sources
 
-from . import selectors
+from . import selectors, services
 from .constants import Audience, ItemKind, Level, ThemeAudience
 
 RESULTS_PER_PAGE = 10
 MAX_RESULTS = 100
+FAQ_RESULTS = 3
+OTHER_SOURCE_RESULTS = 3
 
 
 @require_GET
@@ -65,6 +68,9 @@ def search(request: HttpRequest) -> HttpResponse:
         "error": "",
         "page": None,
         "total": 0,
+        "no_good_match": False,
+        "faq_hits": [],
+        "other_sources": [],
     }
     status = 200
     query = text.normalise(raw)
@@ -73,10 +79,15 @@ def search(request: HttpRequest) -> HttpResponse:
         context["query"] = ""
         status = 400
     elif query:
-        hits, total = selectors.search(query, limit=MAX_RESULTS, **{k: v or None for k, v in filters.items()})
-        paginator = Paginator(hits, RESULTS_PER_PAGE)
+        outcome = selectors.search_outcome(
+            query, limit=MAX_RESULTS, faqs=FAQ_RESULTS, **{k: v or None for k, v in filters.items()}
+        )
+        paginator = Paginator(outcome.hits, RESULTS_PER_PAGE)
         context["page"] = paginator.get_page(request.GET.get("page"))
-        context["total"] = total
+        context["total"] = outcome.total
+        context["no_good_match"] = outcome.no_good_match
+        context["faq_hits"] = outcome.faqs
+        context["other_sources"] = search_other_sources(query, OTHER_SOURCE_RESULTS)
     return render(request, "catalog/search.html", context, status=status)
 
 
@@ -85,6 +96,7 @@ def item_guide(request: HttpRequest, code: str) -> HttpResponse:
     version_param = request.GET.get("version", "")
     version = int(version_param) if version_param.isdigit() and len(version_param) < 7 else None
     item = selectors.get_item(code, version)
+    _count_choice(request, "item", code)
     return render(
         request,
         "catalog/item_guide.html",
@@ -133,7 +145,17 @@ def bundle_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def bundle_detail(request: HttpRequest, code: str) -> HttpResponse:
-    return render(request, "catalog/bundle_detail.html", {"view": selectors.get_bundle(code)})
+    view = selectors.get_bundle(code)
+    _count_choice(request, "bundle", code)
+    return render(request, "catalog/bundle_detail.html", {"view": view})
+
+
+def _count_choice(request: HttpRequest, target: str, code: str) -> None:
+    # A result link on the search page carries the query (?from_search=…), so the choice is counted
+    # without JavaScript; only the aggregate is stored (services.record_search_choice).
+    query = request.GET.get("from_search", "")
+    if query:
+        services.record_search_choice(query, target, code)
 
 
 @require_POST

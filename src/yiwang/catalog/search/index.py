@@ -54,6 +54,8 @@ PHRASE_GAIN = 1.2
 # Frequently used services win ties: most people who type 医保 mean the common item.
 POPULARITY_WEIGHT = 0.3
 MAX_INITIALS = 8
+# Weight of a catalogue word that a mined phrasing in the query stands for (written synonyms: 0.9).
+MINED_WEIGHT = 0.4
 # Fields whose words also become vocabulary for pinyin, initials and typo lookup.
 VOCABULARY_FIELDS = ("name", "keyword", "base_name", "result", "member")
 
@@ -76,6 +78,9 @@ class Document:
     themes: frozenset[str] = frozenset()
     popularity: int = 0
     fields: dict[str, list[str]] = field(default_factory=dict)
+    # For the dense side (``vectors.passage``): the kind's Chinese name and what guide text exists.
+    kind_label: str = ""
+    guide_text: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -111,8 +116,13 @@ class Filters:
 
 @dataclass
 class Hit:
+    """A ranked document. ``score`` orders hits within one search; ``relevance`` (cosine units, about
+    0.75-0.95) says how well the best reading of the query matches and is what the no-good-match
+    threshold is calibrated on."""
+
     doc: Document
     score: float
+    relevance: float = 0.0
 
 
 @dataclass
@@ -122,7 +132,7 @@ class _QueryTerm:
 
 
 class SearchIndex:
-    def __init__(self, synonyms: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, synonyms: dict[str, list[str]] | None = None, mined: dict[str, list[str]] | None = None) -> None:
         self.docs: dict[int, Document] = {}
         self.ids: dict[tuple[str, str], int] = {}
         self._next_id = 0
@@ -137,10 +147,13 @@ class SearchIndex:
         self.by_initials: dict[str, set[str]] = defaultdict(set)
         self.by_pattern: dict[str, set[str]] = defaultdict(set)
         self.synonyms = synonyms or {}
+        # Mined phrasings (data/mined_synonyms.tsv) are weaker evidence than written ones: they add
+        # lexical terms at MINED_WEIGHT and never steer the dense side.
+        self.mined = {k: v for k, v in (mined or {}).items() if k not in self.synonyms}
         for phrase, expansions in self.synonyms.items():
             for word in [phrase, *expansions]:
                 self._add_vocabulary(word)
-        text.add_words(list(self.synonyms))
+        text.add_words(list(self.synonyms) + list(self.mined))
 
     # --- building -------------------------------------------------------
     def add(self, doc: Document) -> None:
@@ -226,6 +239,21 @@ class SearchIndex:
         return len(self.docs)
 
     # --- querying -------------------------------------------------------
+    def rewrite(self, query: str) -> tuple[str, list[str]]:
+        """The query as Chinese text (pinyin spelled back) and the catalogue words its phrases or wrong
+        characters stand for, for the dense side to read alongside the person's own words."""
+        norm = text.normalise(query)
+        if not norm:
+            return "", []
+        chinese = self._latin_to_chinese(norm) if text.is_latin_query(norm) else norm
+        extras: dict[str, None] = {}
+        for phrase, expansions in self.synonyms.items():
+            if phrase in chinese:
+                extras.update(dict.fromkeys(e for e in expansions if e not in chinese))
+        for span in self._unexplained_spans(chinese):
+            extras.update(dict.fromkeys(w for w in self._near_words(span) if w not in chinese))
+        return chinese, list(extras)
+
     def search(self, query: str, *, filters: Filters | None = None, limit: int = 10) -> tuple[list[Hit], int]:
         """Rank documents for ``query``; returns the top ``limit`` hits and the number matched."""
         norm = text.normalise(query)
@@ -295,13 +323,8 @@ class SearchIndex:
         tokens = text.segment(chinese)
         for token in tokens:
             add(token, 1.0)
-        # Colloquial phrases and abbreviations: longest phrases first, each adds its standard terms.
-        for phrase, expansions in self.synonyms.items():
-            if phrase in chinese:
-                for expansion in expansions:
-                    add(expansion, 0.9)
-                    for token in text.segment(expansion):
-                        add(token, 0.8)
+        for term, weight in self._expansions(chinese):
+            add(term, weight)
         # Stretches the catalogue cannot explain with its own words may hold a wrong
         # character: look for a known word that sounds the same (户照 → 护照) or
         # differs by one character (结昏登记 → 结婚登记).
@@ -309,6 +332,20 @@ class SearchIndex:
             for word in self._near_words(span):
                 add(word, 0.7)
         return [_QueryTerm(t, w) for t, w in weights.items()]
+
+    def _expansions(self, chinese: str) -> Iterable[tuple[str, float]]:
+        """Standard terms for the colloquial phrases and abbreviations in the query (longest phrases
+        first), written ones with their words, mined ones weaker."""
+        for phrase, expansions in self.synonyms.items():
+            if phrase in chinese:
+                for expansion in expansions:
+                    yield expansion, 0.9
+                    for token in text.segment(expansion):
+                        yield token, 0.8
+        for phrase, expansions in self.mined.items():
+            if phrase in chinese:
+                for expansion in expansions:
+                    yield expansion, MINED_WEIGHT
 
     def _unexplained_spans(self, chinese: str) -> Iterable[str]:
         """Spans of 2-5 characters containing a character no known word or stop word covers."""

@@ -1,0 +1,237 @@
+"""Hybrid search (issue 13): fusion, choices people made, honest empty answers, stored vectors, typed results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from django.test import Client
+
+from yiwang.catalog import selectors, services
+from yiwang.catalog.models import SearchChoice, SearchVector, ServiceItem
+from yiwang.catalog.search import hybrid, vectors
+from yiwang.catalog.search.engine import catalog_search, choices_for
+from yiwang.catalog.search.index import Document
+from yiwang.core import search_sources
+
+from .factories import make_item
+
+pytestmark = pytest.mark.django_db
+
+
+def doc(code: str, name: str, popularity: int = 0) -> Document:
+    return Document(
+        type="item", code=code, name=name, department_code="d", department_name="部门", popularity=popularity
+    )
+
+
+# --- fusion -----------------------------------------------------------------------------------
+
+
+def test_lexical_evidence_lifts_a_candidate_the_dense_side_ranks_slightly_lower() -> None:
+    a, b = doc("A", "甲事项"), doc("B", "乙事项")
+    ranked = hybrid.fuse([hybrid.Candidate(a, 0.870, 0.0), hybrid.Candidate(b, 0.865, 5.0)], chinese="乙", choices={})
+    assert [c.doc.code for c in ranked] == ["B", "A"]
+    assert ranked[0].relevance == pytest.approx(0.865 + hybrid.LEXICAL_SHARE)
+
+
+@pytest.mark.parametrize(
+    ("query", "wanted"),
+    [
+        ("身份证丢了", "证件补办"),
+        ("证件到期了怎么续", "证件延续"),
+        ("店不开了要注销", "证件注销"),
+        ("证件怎么办", "证件新办"),  # no operation asked: the item that starts the service, not a variant
+    ],
+)
+def test_the_operation_the_query_asks_for_decides_between_variants(query: str, wanted: str) -> None:
+    names = ["证件新办", "证件补办", "证件延续", "证件注销"]
+    candidates = [hybrid.Candidate(doc(str(i), n), 0.85, 0.0) for i, n in enumerate(names)]
+    ranked = hybrid.fuse(candidates, chinese=query, choices={})
+    assert ranked[0].doc.name == wanted
+
+
+def test_item_operation_reads_the_last_bracket_first() -> None:
+    assert hybrid.item_operation("客运车辆道路运输证办理（补办）") == "replace"
+    assert hybrid.item_operation("食品小经营店备案注销") == "cancel"
+    assert hybrid.item_operation("犬类准养证核发") == "new"
+    assert hybrid.item_operation("最低生活保障") == ""
+
+
+def test_choices_lift_what_people_chose_after_the_same_query() -> None:
+    a, b = doc("A", "甲"), doc("B", "乙")
+    ranked = hybrid.fuse(
+        [hybrid.Candidate(a, 0.87, 0.0), hybrid.Candidate(b, 0.86, 0.0)], chinese="x", choices={("item", "B"): 9}
+    )
+    assert ranked[0].doc.code == "B"
+
+
+def test_query_key_drops_filler_and_punctuation() -> None:
+    assert hybrid.query_key("养狗要办什么证？") == hybrid.query_key("养狗  办什么证")
+    assert len(hybrid.query_key("证" * 500)) <= 100
+
+
+# --- choice feedback ----------------------------------------------------------------------------
+
+
+def food_licence() -> ServiceItem:
+    return ServiceItem.objects.published().get(name="食品经营许可")
+
+
+def test_opening_a_result_counts_the_choice_without_storing_who(client: Client, django_user_model: type) -> None:
+    user = django_user_model.objects.create_user(username="chooser", password="x")
+    client.force_login(user)
+    code = food_licence().code
+    assert client.get(f"/items/{code}/", {"from_search": "开饭店要办什么证？"}).status_code == 200
+    assert client.get(f"/items/{code}/", {"from_search": "开饭店 要办什么证"}).status_code == 200
+    row = SearchChoice.objects.get()
+    assert (row.query_key, row.target, row.code, row.count) == (hybrid.query_key("开饭店要办什么证"), "item", code, 2)
+    stored = {f.name for f in SearchChoice._meta.get_fields()}
+    assert stored == {"id", "query_key", "target", "code", "count", "updated_at"}
+    assert "chooser" not in str(SearchChoice.objects.values().get())
+
+
+def test_a_choice_counts_for_ranking_only_from_the_minimum_count(settings: pytest.FixtureRequest) -> None:
+    settings.SEARCH_CHOICE_MIN_COUNT = 3  # type: ignore[attr-defined]
+    code = food_licence().code
+    for _ in range(2):
+        services.record_search_choice("开饭店", "item", code)
+    assert choices_for("开饭店") == {}
+    services.record_search_choice("开饭店", "item", code)
+    assert choices_for("开饭店") == {("item", code): 3}
+
+
+@pytest.mark.parametrize(
+    ("query", "target", "code"),
+    [
+        ("", "item", None),
+        ("开饭店", "user", None),
+        ("开饭店", "item", "NO-SUCH-CODE"),
+        ("开" * 1000, "item", None),
+    ],
+)
+def test_bad_choices_are_ignored(query: str, target: str, code: str | None) -> None:
+    assert services.record_search_choice(query, target, code or food_licence().code) is False
+    assert not SearchChoice.objects.exists()
+
+
+def test_an_unknown_item_with_a_choice_is_a_404_and_counts_nothing(client: Client) -> None:
+    assert client.get("/items/NOPE-1/", {"from_search": "开饭店"}).status_code == 404
+    assert not SearchChoice.objects.exists()
+
+
+# --- honest empty answers -------------------------------------------------------------------------
+
+
+def test_a_question_the_catalogue_does_not_cover_gets_no_loose_results() -> None:
+    outcome = selectors.search_outcome("附近哪家火锅好吃")
+    assert outcome.no_good_match and outcome.hits == [] and outcome.total == 0
+    hits, total = selectors.search("附近哪家火锅好吃")
+    assert (hits, total) == ([], 0)
+
+
+def test_a_covered_question_is_answered() -> None:
+    outcome = selectors.search_outcome("开饭店要办什么证")
+    assert not outcome.no_good_match
+    # The licence itself or the 开餐馆一件事 bundle that includes it.
+    assert "食品经营许可" in [h.doc.name for h in outcome.hits[:2]]
+
+
+def test_the_page_says_not_found_and_where_to_ask(client: Client) -> None:
+    page = client.get("/search/", {"q": "附近哪家火锅好吃"}).content.decode()
+    assert "没有找到" in page and "12345" in page and "智能帮办" in page and "窗口" in page
+    assert 'class="result-list"' not in page
+
+
+def test_the_api_flags_no_good_match(client: Client) -> None:
+    body = client.get("/api/v1/catalog/search", {"q": "附近哪家火锅好吃"}).json()
+    assert body["no_good_match"] is True and body["results"] == []
+    body = client.get("/api/v1/catalog/search", {"q": "开饭店要办什么证"}).json()
+    assert body["no_good_match"] is False and "食品经营许可" in [r["name"] for r in body["results"][:2]]
+
+
+# --- stored vectors -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def embedded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every text the model is asked to embed while the test runs."""
+    seen: list[str] = []
+    real_queries, real_passages = vectors.embeddings.embed_queries, vectors.embeddings.embed_passages
+
+    def queries(texts: list[str]) -> np.ndarray:
+        seen.extend(texts)
+        return real_queries(texts)
+
+    def passages(texts: list[str]) -> np.ndarray:
+        seen.extend(texts)
+        return real_passages(texts)
+
+    monkeypatch.setattr(vectors.embeddings, "embed_queries", queries)
+    monkeypatch.setattr(vectors.embeddings, "embed_passages", passages)
+    yield seen
+
+
+def test_a_rebuild_reads_stored_vectors_and_embeds_nothing(fresh_search_index: None, embedded: list[str]) -> None:
+    stored = SearchVector.objects.count()
+    catalog_search.rebuild()
+    assert embedded == []
+    assert SearchVector.objects.count() == stored
+
+
+def test_a_changed_item_is_embedded_again_and_only_it(fresh_search_index: None, embedded: list[str]) -> None:
+    catalog_search.current()
+    make_item(name="宠物犬只登记证明", department="market")
+    outcome = selectors.search_outcome("养狗登记")
+    assert embedded[0] == "宠物犬只登记证明"
+    assert [t for t in embedded if "宠物" in t] and all(("宠物" in t or "养狗" in t) for t in embedded)
+    assert any(h.doc.name == "宠物犬只登记证明" for h in outcome.hits)
+
+
+def test_vectors_are_keyed_by_model_side_and_text() -> None:
+    assert vectors.digest("犬类准养证核发", is_query=True) != vectors.digest("犬类准养证核发", is_query=False)
+    first = vectors.vectors_for(["犬类准养证核发"], is_query=True)
+    again = vectors.vectors_for(["犬类准养证核发"], is_query=True)
+    assert np.array_equal(first, again)
+    assert SearchVector.objects.filter(digest=vectors.digest("犬类准养证核发", is_query=True)).count() == 1
+
+
+def test_the_dense_index_reuses_rows_after_removals() -> None:
+    dense = vectors.DenseIndex()
+    eye = np.eye(4, 384, dtype=np.float32)
+    dense.add_many([("item", "a"), ("item", "b"), ("item", "c")], eye[:3])
+    dense.remove(("item", "b"))
+    dense.add_many([("item", "d")], eye[3:4])
+    assert len(dense) == 3 and dense.matrix.shape[0] == 3
+    scores = dense.scores(eye[3])
+    assert dense.keys[int(np.argmax(scores))] == ("item", "d")
+
+
+# --- typed results on the page ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def reply_source() -> Iterator[None]:
+    def search(query: str, limit: int) -> list[search_sources.SourceHit]:
+        if "营业执照" not in query:
+            return []
+        return [search_sources.SourceHit("reply", "关于营业执照的答复", "/replies/1/", "答复内容……", 0.9)]
+
+    search_sources.register_search_source("reply", "12345答复", search)
+    yield
+    search_sources._sources.pop("reply", None)
+
+
+def test_the_page_shows_faqs_and_other_sources_typed_and_linked(client: Client, reply_source: None) -> None:
+    page = client.get("/search/", {"q": "领了营业执照后还要办哪些手续"}).content.decode()
+    assert "常见问题" in page and "领了营业执照后还要办哪些手续？" in page
+    assert "#faq" in page
+    assert "12345答复" in page and 'href="/replies/1/"' in page and "关于营业执照的答复" in page
+    assert "from_search=" in page  # result links count the choice without JavaScript
+
+
+def test_the_page_works_when_no_source_is_registered(client: Client) -> None:
+    response = client.get("/search/", {"q": "开饭店要办什么证"})
+    assert response.status_code == 200
+    assert "食品经营许可" in response.content.decode()
