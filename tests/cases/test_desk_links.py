@@ -57,14 +57,21 @@ def test_a_supervisor_is_offered_ratings_supervision_and_the_hotline_desks() -> 
 
 
 def test_an_approver_is_offered_the_department_ratings_desk_and_the_hotline_desk() -> None:
-    # Approvers answer for their department's bad ratings (appeal) and handle work orders dispatched to it.
+    # Approvers answer for their department's bad ratings (appeal), handle work orders dispatched to it and
+    # write its knowledge-base answers.
     links = workbench_links(make_staff(Role.APPROVER, "market"))
-    assert links == {reverse("feedback:department"), reverse("hotline:desk")}
+    assert links == {reverse("feedback:department"), reverse("hotline:desk"), reverse("knowledge:desk")}
 
 
 def test_staff_without_a_case_role_reach_their_desks_from_an_empty_workbench() -> None:
     operator = make_staff(Role.HOTLINE_OPERATOR)
-    assert workbench_links(operator) == {reverse("hotline:desk"), reverse("feedback:phone")}
+    # The city's help line: work orders, ratings by phone, the assistant's live chats and the knowledge base.
+    assert workbench_links(operator) == {
+        reverse("hotline:desk"),
+        reverse("feedback:phone"),
+        reverse("assistant:desk"),
+        reverse("knowledge:desk"),
+    }
     head = make_staff(Role.DEPARTMENT_ADMIN, "market")
     assert reverse("feedback:department") in workbench_links(head)
     page = client_for(head).get(reverse("workbench:home"))
