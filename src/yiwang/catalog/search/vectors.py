@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -89,6 +90,31 @@ def vectors_for(texts: Sequence[str], *, is_query: bool = False) -> np.ndarray:
     if not digests:
         return np.zeros((0, embeddings.DIMENSIONS), dtype=np.float32)
     return np.vstack([known[key] for key in digests]).astype(np.float32)
+
+
+def store_vector_file(path: Path) -> int:
+    """Store the vectors held in ``path`` (written by :func:`write_vector_file`) that the database lacks.
+
+    The seed catalogue ships one, so a fresh database does not spend minutes embedding texts whose vectors
+    are known; rows are keyed by model, side and text, so a vector of a text no longer used is merely
+    unused. Returns how many vectors the file held.
+    """
+    with np.load(path) as held:
+        rows = [
+            SearchVector(digest=str(key), vector=np.asarray(vector, dtype=np.float32).tobytes())
+            for key, vector in zip(held["digests"], held["vectors"], strict=True)
+        ]
+    SearchVector.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    return len(rows)
+
+
+def write_vector_file(path: Path) -> int:
+    """Write every stored vector to ``path`` (NumPy archive of digests and float32 vectors)."""
+    rows = list(SearchVector.objects.order_by("digest").values_list("digest", "vector"))
+    digests = np.array([key for key, _ in rows])
+    vectors = np.vstack([np.frombuffer(bytes(blob), dtype=np.float32) for _, blob in rows])
+    np.savez_compressed(path, digests=digests, vectors=vectors)
+    return len(rows)
 
 
 class DenseIndex:
