@@ -22,4 +22,5 @@ def item_guide_path(page: Page, portal_url: str, name: str) -> str:
     expect(link).to_be_visible()
     href = link.get_attribute("href")
     assert href and href.startswith("/items/"), href
-    return href
+    # The result link also tells the search which item was chosen (?from_search=…); the guide is the path.
+    return href.partition("?")[0]
