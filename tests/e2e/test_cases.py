@@ -230,6 +230,9 @@ def test_a_bundle_a_correction_parallel_departments_a_counter_case_and_a_payment
     # 1. 开餐馆一件事: one application, the situations decide the items and materials.
     citizen.goto(portal_url + "/bundles/open-restaurant/")
     citizen.get_by_role("button", name="一件事一次办", exact=True).click()
+    # 张三 holds 李秀英's delegation, so the bundle first asks for whom: for himself.
+    citizen.get_by_role("group", name="为谁办理").get_by_label("本人", exact=True).check()
+    citizen.get_by_role("button", name="开始填写").click()
     expect(citizen).to_have_url(re.compile(r"/applications/\d+/$"))
     application_url = citizen.url
     answer_every_question(citizen, {"主体登记": "个体工商户设立登记（以个体工商户形式经营）", "门头招牌": "是"})
