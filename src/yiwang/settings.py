@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "yiwang.catalog",
     "yiwang.knowledge",
     "yiwang.cases",
+    "yiwang.licences",
     "yiwang.hotline",
     "yiwang.feedback",
     "yiwang.assistant",
