@@ -306,35 +306,6 @@ class WorkOrderSequence(models.Model):
         return f"{self.day}:{self.last}"
 
 
-class KnowledgeEntry(models.Model):
-    """An official answer operators can give at once: an earlier reply worth reusing."""
-
-    question = models.CharField(_("问题"), max_length=300)
-    answer = models.TextField(_("答复"))
-    # Where it came from: "work_order:<number>" or "import:<file>:<row id>".
-    source = models.CharField(_("来源"), max_length=200)
-    department = models.ForeignKey(
-        "directory.Department",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("部门"),
-    )
-    answered_on = models.DateField(_("答复日期"), null=True, blank=True)
-    active = models.BooleanField(_("有效"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
-
-    class Meta:
-        verbose_name = _("知识库条目")
-        verbose_name_plural = _("知识库条目")
-        ordering = ["-answered_on", "-id"]
-        constraints = [models.UniqueConstraint(fields=["source"], name="hotline_knowledge_source_unique")]
-
-    def __str__(self) -> str:
-        return self.question[:40]
-
-
 class DispatchCorrection(models.Model):
     """An operator chose another category or department than the classifier suggested: training signal."""
 

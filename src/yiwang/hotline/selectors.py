@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,7 +14,7 @@ from yiwang.accounts import policy as accounts_policy
 from yiwang.core import calendar
 from yiwang.hotline import policy
 from yiwang.hotline.constants import OPEN_WORK_ORDER_STATES, ExtensionStatus, WorkOrderKind, WorkOrderState
-from yiwang.hotline.models import Attachment, DispatchRule, GridCell, KnowledgeEntry, WorkOrder, WorkOrderEvent
+from yiwang.hotline.models import Attachment, DispatchRule, GridCell, WorkOrder, WorkOrderEvent
 
 PAGE_SIZE = 20
 
@@ -121,9 +120,6 @@ def my_orders(user: Any) -> QuerySet[WorkOrder]:
 
 # Orders whose department nobody at the hotline chose: the platform routed them (a bad rating, a grid cell).
 SELF_ROUTED_KINDS = (WorkOrderKind.RECTIFICATION, WorkOrderKind.GRID)
-KNOWLEDGE_CANDIDATES = 200
-# A title's worth of words: a longer text would make one huge OR of LIKEs for little gain.
-KNOWLEDGE_PIECES = 40
 
 
 def _supervised(user: Any, orders: QuerySet[WorkOrder]) -> QuerySet[WorkOrder]:
@@ -168,45 +164,6 @@ def active_grid_cells() -> QuerySet[GridCell]:
 def dispatch_categories() -> list[tuple[str, str]]:
     """(category, responsible department's name) of the category → department map."""
     return list(DispatchRule.objects.order_by("category").values_list("category", "department__name"))
-
-
-def _query_pieces(query: str) -> list[str]:
-    """Words of the query, and the character pairs of its Chinese runs (no segmentation needed)."""
-    pieces: list[str] = []
-    for word in re.findall(r"[0-9A-Za-z]{2,}|[\u3400-\u9fff]+", query):
-        if word.isascii() or len(word) <= 2:
-            pieces.append(word)
-        else:
-            pieces.extend(word[i : i + 2] for i in range(len(word) - 1))
-    return list(dict.fromkeys(pieces))
-
-
-def knowledge_search(query: str, *, limit: int = 5) -> list[KnowledgeEntry]:
-    """Earlier official answers whose question shares the most words (or character pairs) with ``query``."""
-    query = query.strip()[:200]
-    pieces = _query_pieces(query)[:KNOWLEDGE_PIECES]
-    if not pieces:
-        return []
-    condition = Q()
-    for piece in pieces:
-        condition |= Q(question__icontains=piece)
-    candidates = KnowledgeEntry.objects.filter(condition, active=True)[:KNOWLEDGE_CANDIDATES]
-    lowered_query = query.lower()
-    scored = []
-    for entry in candidates:
-        question = entry.question.lower()
-        shared = sum(1 for piece in pieces if piece.lower() in question)
-        # The whole query inside the question beats any number of pairs in common.
-        exact = len(pieces) if lowered_query in question else 0
-        scored.append(((shared + exact) / len(pieces), entry.pk, entry))
-    scored.sort(key=lambda row: (row[0], row[1]), reverse=True)
-    # One pair in common out of many is chance, not an answer.
-    threshold = 0.0 if len(pieces) <= 2 else 0.34
-    return [entry for share, _pk, entry in scored if share > threshold][:limit]
-
-
-def knowledge_entry(entry_id: int) -> KnowledgeEntry | None:
-    return KnowledgeEntry.objects.filter(pk=entry_id, active=True).first()
 
 
 # --- duplicates and hot issues (一事多诉, 热点诉求) ---------------------------------------
