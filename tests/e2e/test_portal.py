@@ -215,3 +215,16 @@ def test_fields_keep_their_height_and_phone_results_come_first(new_context: Any,
     else:
         expect(filters).to_be_visible()
         expect(page.get_by_text("更多筛选条件")).to_be_hidden()
+
+
+def test_a_search_nothing_answers_says_so_and_offers_people(page: Page, portal_url: str) -> None:
+    """Issue 13: a question the catalogue does not cover gets 没有找到 and where to ask, not loose results."""
+    _search_from_home(page, portal_url, "周末去哪里看电影比较好")
+    status = page.get_by_role("status").filter(has_text="没有找到")
+    expect(status).to_contain_text("周末去哪里看电影比较好")
+    expect(page.get_by_text("12345").first).to_be_visible()
+    expect(page.get_by_role("link", name="部门")).to_be_visible()
+    expect(page.locator(".result-list")).to_have_count(0)
+    # A covered question still lists the service, so the empty answer is the search's judgement.
+    _search_from_home(page, portal_url, RESTAURANT_QUERY)
+    expect(page.locator(".result-list").get_by_role("link", name=FOOD_LICENCE, exact=True).first).to_be_visible()

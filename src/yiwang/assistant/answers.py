@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from yiwang.assistant.constants import Aspect
 from yiwang.catalog import selectors as catalog_selectors
@@ -37,6 +38,19 @@ class Source:
         return {"type": self.type, "name": self.name, "url": self.url, "code": self.code}
 
 
+# Punctuation between parts of an answer follows the language (、 and ；in Chinese, commas in English).
+def _enumeration() -> str:
+    return pgettext("enumeration separator", "、")
+
+
+def _separator() -> str:
+    return pgettext("list separator", "；")
+
+
+def _clause_separator() -> str:
+    return pgettext("clause separator", "，")
+
+
 def _amount(value: Decimal) -> str:
     return f"{value.normalize():f}" if value == value.to_integral() else f"{value:.2f}"
 
@@ -49,7 +63,10 @@ def _materials(item: ServiceItem) -> str | None:
         return _("办理“%(name)s”无需提交申请材料。") % {"name": item.name}
     lines = [_("办理“%(name)s”需要准备以下材料：") % {"name": item.name}]
     for number, material in enumerate(materials[:MAX_MATERIALS], start=1):
-        detail = [f"{material.get_form_display()}{material.copies}份"]
+        detail = [
+            ngettext("%(form)s%(count)d份", "%(form)s%(count)d份", material.copies)
+            % {"form": material.get_form_display(), "count": material.copies}
+        ]
         if material.requirement == MaterialRequirement.CONDITIONAL and material.condition:
             detail.append(material.condition)
         elif material.requirement == MaterialRequirement.OPTIONAL:
@@ -58,9 +75,16 @@ def _materials(item: ServiceItem) -> str | None:
             detail.append(str(material.get_source_display()))
         elif material.source == MaterialSource.ISSUED_BY_DEPARTMENT:
             detail.append(_("由窗口出具"))
-        lines.append(f"{number}. {material.name}（{'；'.join(detail)}）")
+        lines.append(
+            _("%(number)d. %(name)s（%(detail)s）")
+            % {"number": number, "name": material.name, "detail": _separator().join(detail)}
+        )
     if len(materials) > MAX_MATERIALS:
-        lines.append(_("……共%(count)d项，完整清单见办事指南。") % {"count": len(materials)})
+        count = len(materials)
+        lines.append(
+            ngettext("……共%(count)d项，完整清单见办事指南。", "……共%(count)d项，完整清单见办事指南。", count)
+            % {"count": count}
+        )
     return "\n".join(lines)
 
 
@@ -74,7 +98,7 @@ def _fees(item: ServiceItem) -> str | None:
     for fee in fees:
         # Outside the f-string: xgettext 0.21 (makemessages) does not look into f-string expressions.
         unit = fee.unit or _("元")
-        line = f"· {fee.name}：{_amount(fee.amount)}{unit}"
+        line = _("· %(name)s：%(amount)s%(unit)s") % {"name": fee.name, "amount": _amount(fee.amount), "unit": unit}
         if fee.situation:
             line += _("（%(situation)s）") % {"situation": fee.situation}
         lines.append(line)
@@ -91,12 +115,16 @@ def _time(item: ServiceItem) -> str | None:
         if item.promised_days == 0:
             parts.append(_("承诺即办（当场办结）"))
         else:
-            parts.append(_("承诺%(days)d个工作日内办结") % {"days": item.promised_days})
+            days = item.promised_days
+            parts.append(ngettext("承诺%(days)d个工作日内办结", "承诺%(days)d个工作日内办结", days) % {"days": days})
     if item.statutory_days:
-        parts.append(_("法定时限%(days)d个工作日") % {"days": item.statutory_days})
+        days = item.statutory_days
+        parts.append(ngettext("法定时限%(days)d个工作日", "法定时限%(days)d个工作日", days) % {"days": days})
     if not parts and not item.time_limit_note:
         return None
-    text = _("“%(name)s”：%(limits)s。") % {"name": item.name, "limits": "，".join(parts)} if parts else ""
+    text = (
+        _("“%(name)s”：%(limits)s。") % {"name": item.name, "limits": _clause_separator().join(parts)} if parts else ""
+    )
     if item.time_limit_note:
         text = (text + "\n" if text else "") + item.time_limit_note
     return text
@@ -108,7 +136,11 @@ def _place(item: ServiceItem) -> str | None:
     if windows:
         lines.append(_("可到以下窗口办理："))
         for window in windows:
-            line = f"· {window.name}：{window.address}；{window.office_hours}"
+            line = _("· %(name)s：%(address)s；%(hours)s") % {
+                "name": window.name,
+                "address": window.address,
+                "hours": window.office_hours,
+            }
             if window.phone:
                 line += _("；电话 %(phone)s") % {"phone": window.phone}
             lines.append(line)
@@ -125,14 +157,15 @@ def _conditions(item: ServiceItem) -> str | None:
 
 def _online(item: ServiceItem) -> str | None:
     depth = OnlineDepth(item.online_depth).label if item.online_depth in OnlineDepth.values else ""
-    channels = "、".join(str(label) for value, label in _channel_labels() if value in (item.channels or []))
+    channels = _enumeration().join(str(label) for value, label in _channel_labels() if value in (item.channels or []))
     lines = [_("“%(name)s”的办理深度：%(depth)s。") % {"name": item.name, "depth": depth}]
     if channels:
         lines.append(_("办理渠道：%(channels)s。") % {"channels": channels})
     if item.visits_required == 0:
         lines.append(_("全程网上办理，无需到现场。"))
     else:
-        lines.append(_("需到现场%(count)d次。") % {"count": item.visits_required})
+        visits = item.visits_required
+        lines.append(ngettext("需到现场%(count)d次。", "需到现场%(count)d次。", visits) % {"count": visits})
     return "\n".join(lines)
 
 
@@ -178,16 +211,21 @@ def bundle_answer(code: str, aspect: str | None) -> tuple[str | None, Source]:
     view = catalog_selectors.get_bundle(code)
     bundle = view.bundle
     source = Source("bundle", bundle.name, reverse("catalog:bundle", args=[code]), code)
-    names = "、".join(member.item.name for member in view.members)
+    names = _enumeration().join(member.item.name for member in view.members)
     if aspect == Aspect.MATERIALS:
         lines = [_("“%(name)s”合并后需要准备的材料：") % {"name": bundle.name}]
         for number, combined in enumerate(view.materials[:MAX_MATERIALS], start=1):
-            lines.append(f"{number}. {combined.material.name}（{'、'.join(combined.item_names)}）")
+            lines.append(
+                _("%(number)d. %(name)s（%(detail)s）")
+                % {"number": number, "name": combined.material.name, "detail": _enumeration().join(combined.item_names)}
+            )
         return "\n".join(lines), source
     if aspect == Aspect.TIME and bundle.promised_days is not None:
-        return _("“%(name)s”承诺%(days)d个工作日内办结。") % {"name": bundle.name, "days": bundle.promised_days}, source
+        days = bundle.promised_days
+        text = ngettext("“%(name)s”承诺%(days)d个工作日内办结。", "“%(name)s”承诺%(days)d个工作日内办结。", days)
+        return text % {"name": bundle.name, "days": days}, source
     if aspect == Aspect.PLACE:
-        departments = "、".join(department.name for department in view.departments)
+        departments = _enumeration().join(department.name for department in view.departments)
         return _("“%(name)s”涉及的部门：%(departments)s。各事项的办理地点见对应的办事指南。") % {
             "name": bundle.name,
             "departments": departments,
