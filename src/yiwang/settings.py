@@ -372,6 +372,14 @@ def signing_key_store_problems() -> list[str]:
 
 # --- end of core security kernel ---
 
+# --- e-seals and trust lists (licences; docs/licences.md) ---
+# The platform's id in licence QR payloads and its signed trust list, its
+# name there, and how long a published trust list stays current.
+YIWANG_PLATFORM_ID = os.environ.get("YIWANG_PLATFORM_ID", "").strip() or "yiwang"
+YIWANG_PLATFORM_NAME = os.environ.get("YIWANG_PLATFORM_NAME", "").strip() or "一网通办"
+YIWANG_TRUST_LIST_HOURS = env_int("YIWANG_TRUST_LIST_HOURS", 7 * 24, minimum=1, maximum=90 * 24)
+# --- end of e-seals and trust lists ---
+
 # --- OpenID Connect provider ---
 # Yiwang is the identity provider (统一身份认证) through which other departments'
 # systems sign their users in, built on django-oauth-toolkit: authorization code

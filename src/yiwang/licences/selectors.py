@@ -7,6 +7,7 @@ A missing licence and one the caller may not see both raise the same
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +113,7 @@ class PublicStatus:
     status_reason: str
     newer_identifier: str
     seal_intact: bool
+    seal_message: str
 
 
 def public_status(identifier: str, code: str) -> PublicStatus | None:
@@ -120,7 +122,7 @@ def public_status(identifier: str, code: str) -> PublicStatus | None:
     A malformed identifier or a wrong check character raises ``bad_identifier``
     with the reason, so a typing mistake is told apart from an unknown licence.
     """
-    from yiwang.licences.services.issuance import seal_intact
+    from yiwang.licences.services.issuance import seal_verification
 
     try:
         parsed = parse_licence_identifier(identifier)
@@ -131,12 +133,11 @@ def public_status(identifier: str, code: str) -> PublicStatus | None:
         .filter(identifier=str(parsed))
         .first()
     )
-    import hmac
-
     if licence is None or not hmac.compare_digest(licence.verification_code, code.strip().upper()):
         return None
     status = licence.effective_status(calendar.today_local())
     newer = getattr(licence, "next_version", None)
+    verification = seal_verification(licence)
     return PublicStatus(
         identifier=licence.identifier,
         type_name=licence.licence_type.name,
@@ -148,7 +149,8 @@ def public_status(identifier: str, code: str) -> PublicStatus | None:
         status_label=str(LicenceStatus(status).label),
         status_reason=licence.status_reason if status == LicenceStatus.REVOKED else "",
         newer_identifier=newer.identifier if newer is not None else "",
-        seal_intact=seal_intact(licence),
+        seal_intact=verification is None or verification.ok,
+        seal_message=verification.message if verification is not None else "",
     )
 
 

@@ -9,13 +9,20 @@ from yiwang.licences.models.licences import (
     ShareVerification,
     WalletMaterial,
 )
+from yiwang.licences.models.seals import ForeignPlatform, KeyPurpose, PlatformKey, Seal, SealStatus, SigningKey
 
 __all__ = [
+    "ForeignPlatform",
+    "KeyPurpose",
     "Licence",
     "LicenceEvent",
     "LicenceShare",
     "LicenceType",
     "MaterialSaving",
+    "PlatformKey",
+    "Seal",
+    "SealStatus",
     "ShareVerification",
+    "SigningKey",
     "WalletMaterial",
 ]

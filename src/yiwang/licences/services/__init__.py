@@ -1,11 +1,16 @@
-"""Every state change of the licences app; other apps use this public face.
+"""Every state change of the licences app, one module per concern; other apps use this public face.
 
+- ``seals``: department seals and staff keys, ``seal_document`` / ``verify_document``;
+- ``qr``: the QR payload codec (``encode_qr_payload`` / ``verify_qr_payload``), offline;
+- ``trust``: this platform's signed trust list and the imported lists of other platforms;
+- ``seal_types``: the published types (``SealedSignature``, ``Verification``, ``QrClaims``…);
 - ``issuance``: licence types, issuing (from a case's 制证 or by hand), change, re-issue, revocation, expiry;
 - ``wallet``: materials taken from the wallet into applications, the 六减 record, expiry reminders;
 - ``shares``: 亮证, the holder's time-limited, single-use shares and their verification;
-- ``errors``: ``LicenceError``, the one refusal.
+- ``documents``: the licence face and its sealed PDF;
+- ``errors``: ``LicenceError``, the refusal of the licence services.
 
-``_sealing`` adapts the seals' API for the modules above and is not imported from outside.
+``_sealing`` adapts the seals' API for issuance, documents and shares and is not imported from outside.
 """
 
 from yiwang.licences.services.errors import LicenceError

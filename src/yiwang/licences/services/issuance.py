@@ -20,9 +20,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiwang.accounts import selectors as accounts_selectors
-from yiwang.core import calendar, numbering, outbox
+from yiwang.core import calendar, crypto, numbering, outbox
 from yiwang.core.audit import record_event
-from yiwang.core.identifiers import LICENCE_TYPE_CODE_LENGTH, credit_code_problem, make_licence_identifier
+from yiwang.core.identifiers import (
+    LICENCE_ID_ARC,
+    LICENCE_TYPE_CODE_LENGTH,
+    credit_code_problem,
+    make_licence_identifier,
+)
 from yiwang.licences import policy
 from yiwang.licences.constants import EXPIRY_REMINDER_DAYS, FieldType, HolderKind, LicenceEventKind, LicenceStatus
 from yiwang.licences.models import Licence, LicenceEvent, LicenceType
@@ -31,6 +36,7 @@ from yiwang.licences.services.errors import LicenceError
 
 if TYPE_CHECKING:
     from yiwang.directory.models import Department
+    from yiwang.licences.services.seal_types import Verification
 
 FIELD_KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 MAX_FIELDS = 30
@@ -197,20 +203,48 @@ def claims_of(licence: Licence) -> dict[str, Any]:
     }
 
 
+def _holder_document(licence: Licence) -> str:
+    if licence.holder_person_id is not None and licence.holder_organisation_id is None:
+        return crypto.decrypt(accounts_selectors.get_person(licence.holder_person_id).document_number_encrypted)
+    return licence.holder_code
+
+
 def _seal(licence: Licence) -> None:
     result = _sealing.seal_claims(claims_of(licence), department_code=licence.department.code)
     licence.signer_key_id = result.key_id
     licence.digest = result.digest
     licence.signature = result.signature
-    licence.qr_payload = result.qr_payload
+    licence.qr_payload = _sealing.qr_payload(
+        department_code=licence.department.code,
+        licence_id=qr_licence_id(licence.identifier),
+        licence_type=licence.licence_type.name,
+        holder_name=licence.holder_name,
+        holder_document=_holder_document(licence),
+        issued_on=licence.issued_on,
+        expires_on=licence.valid_until,
+        digest_hex=result.digest,
+        fields=[(f["label"], str(licence.data.get(f["key"], ""))) for f in licence.licence_type.fields],
+    )
     licence.save(update_fields=["signer_key_id", "digest", "signature", "qr_payload"])
+
+
+def qr_licence_id(identifier: str) -> str:
+    """The licence id as the QR payload carries it: without the constant arc ``1.2.156.3005.2.`` (the payload
+    allows 64 characters; a GB/T 36904 identifier has about 70). Verifiers put the arc back."""
+    return identifier.removeprefix(LICENCE_ID_ARC + ".")
+
+
+def seal_verification(licence: Licence) -> Verification | None:
+    """The seals' verification of the licence's claims (None: unsigned and its digest matches)."""
+    return _sealing.verify_claims(
+        claims_of(licence), key_id=licence.signer_key_id, signature=licence.signature, digest=licence.digest
+    )
 
 
 def seal_intact(licence: Licence) -> bool:
     """Whether the stored seal still matches the licence's claims (a changed row is detected)."""
-    return _sealing.verify_claims(
-        claims_of(licence), key_id=licence.signer_key_id, signature=licence.signature, digest=licence.digest
-    )
+    verification = seal_verification(licence)
+    return verification is None or verification.ok
 
 
 # --- issuing ------------------------------------------------------------------------------------

@@ -178,6 +178,7 @@ def open_share(token: str, *, client_address: str | None = None) -> SharedView:
         "share": share.pk,
         "verified_at": now.isoformat(timespec="seconds"),
     }
+    # The attestation is sealed at the moment it is shown: the verifier's page carries a fresh signature.
     sealed = _sealing.seal_claims(attestation, department_code=licence.department.code)
     return SharedView(
         type_name=licence.licence_type.name,
