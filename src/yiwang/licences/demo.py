@@ -21,7 +21,7 @@ from yiwang.core import calendar
 from yiwang.directory import selectors as directory_selectors
 from yiwang.licences.constants import HolderKind
 from yiwang.licences.models import Licence, LicenceType
-from yiwang.licences.services import define_licence_type, issue_licence
+from yiwang.licences.services import define_licence_type, issue_licence, seals
 
 TEXT, DATE, CHOICE = "text", "date", "choice"
 
@@ -112,8 +112,12 @@ DEMO_TYPES: list[tuple[str, int, str, str, int | None, list[str], list[str], lis
 
 
 def create_licence_types() -> list[LicenceType]:
-    """Define the demo licence types (skipping a department or item the catalogue lacks)."""
+    """Define the demo licence types and give their departments a seal (skipping what the catalogue lacks)."""
     created = []
+    for department_code in dict.fromkeys(entry[0] for entry in DEMO_TYPES):
+        # Each issuing department gets a seal (its key in the key store), so demo licences are sealed.
+        if directory_selectors.department_by_code(department_code) and seals.active_seal(department_code) is None:
+            seals.create_seal(department_code, bottom_text="电子证照专用章")
     for department_code, number, name, holder_kind, years, item_names, material_names, fields in DEMO_TYPES:
         department = directory_selectors.department_by_code(department_code)
         if department is None:
