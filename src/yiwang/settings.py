@@ -332,6 +332,7 @@ def insecure_settings() -> list[str]:
     if SMS_CODE_RESEND_SECONDS < 60:
         problems.append("YIWANG_SMS_RESEND_SECONDS must be at least 60")
     problems.extend(personal_data_key_problems())  # defined in the core security kernel block below
+    problems.extend(signing_key_store_problems())  # defined in the core security kernel block below
     problems.extend(oidc_problems())  # defined in the OpenID Connect provider block below
     problems.extend(materials_problems())  # defined in the application materials block below
     # OIDC_ISSUER and YIWANG_PAYMENT_PROVIDER are set in their blocks below, before this runs.
@@ -353,7 +354,31 @@ def personal_data_key_problems() -> list[str]:
     return key_configuration_problems(os.environ.get("YIWANG_PII_KEYS"), os.environ.get("YIWANG_BLIND_INDEX_KEY"))
 
 
+# Private signing keys (SM2, yiwang.core.keystore): YIWANG_KEY_STORE names the
+# store class (an HSM/KMS adapter may replace the file store); the file store
+# encrypts keys with SM4-GCM under YIWANG_KEY_STORE_KEY = base64(16 bytes),
+# generated into VAR_DIR/key_store_key in development, required in production.
+YIWANG_KEY_STORE = os.environ.get("YIWANG_KEY_STORE", "").strip() or "yiwang.core.keystore.FileKeyStore"
+
+
+def signing_key_store_problems() -> list[str]:
+    """Production checks for the file key store's master key (none when another store is configured)."""
+    from yiwang.core.keystore import DEFAULT_KEY_STORE, key_store_problems
+
+    if YIWANG_KEY_STORE != DEFAULT_KEY_STORE:
+        return []
+    return key_store_problems(os.environ.get("YIWANG_KEY_STORE_KEY"))
+
+
 # --- end of core security kernel ---
+
+# --- e-seals and trust lists (licences; docs/licences.md) ---
+# The platform's id in licence QR payloads and its signed trust list, its
+# name there, and how long a published trust list stays current.
+YIWANG_PLATFORM_ID = os.environ.get("YIWANG_PLATFORM_ID", "").strip() or "yiwang"
+YIWANG_PLATFORM_NAME = os.environ.get("YIWANG_PLATFORM_NAME", "").strip() or "一网通办"
+YIWANG_TRUST_LIST_HOURS = env_int("YIWANG_TRUST_LIST_HOURS", 7 * 24, minimum=1, maximum=90 * 24)
+# --- end of e-seals and trust lists ---
 
 # --- OpenID Connect provider ---
 # Yiwang is the identity provider (统一身份认证) through which other departments'

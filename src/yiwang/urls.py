@@ -34,6 +34,8 @@ urlpatterns = [
     # and the staff side: the workbench and counter intake (/workbench/…, /counter/).
     path("", include("yiwang.cases.urls")),
     path("", include("yiwang.cases.staff_urls")),
+    # 我的证照, 亮证, 证照状态查询 and the licence desk (/licences/…), materials from the wallet.
+    path("", include("yiwang.licences.wallet_urls")),
     path("hotline/", include("yiwang.hotline.urls")),
     # 知识库: published entries (/knowledge/<id>/) and the staff desk (/knowledge/desk/…).
     path("knowledge/", include("yiwang.knowledge.urls")),

@@ -503,6 +503,7 @@ def _production_settings(env: dict[str, str], tmp_path: Any) -> subprocess.Compl
         "DATABASE_URL": "postgresql://yiwang@db.example/yiwang",
         "YIWANG_PII_KEYS": "k1:" + base64.b64encode(os.urandom(16)).decode(),
         "YIWANG_BLIND_INDEX_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "YIWANG_KEY_STORE_KEY": base64.b64encode(os.urandom(16)).decode(),
     }
     return subprocess.run(
         [sys.executable, "-c", "import yiwang.settings"],

@@ -22,6 +22,7 @@ SECURE = {
     "DATABASE_URL": "postgresql://yiwang@db.example/yiwang",
     "YIWANG_PII_KEYS": GOOD_PII_KEYS,
     "YIWANG_BLIND_INDEX_KEY": GOOD_BLIND_INDEX_KEY,
+    "YIWANG_KEY_STORE_KEY": "q7Lw2Zx9Vb1Nc4Md8Fg3Hj==",
     "OIDC_ISSUER": "https://gov.example",
     # A deployment's own provider, registered by the deployment (the sandbox moves no money).
     "YIWANG_PAYMENT_PROVIDER": "unionpay",
@@ -111,6 +112,8 @@ def test_production_starts_with_secure_settings(tmp_path) -> None:
         ({"YIWANG_PII_KEYS": "k1:c2hvcnQ="}, "must be 16 bytes"),
         ({"YIWANG_PII_KEYS": "no-colon-here"}, "kid:base64"),
         ({"YIWANG_BLIND_INDEX_KEY": "V7raBkCCW1RvtzAq2Ik9Gw=="}, "must be 32 bytes"),
+        ({"YIWANG_KEY_STORE_KEY": ""}, "YIWANG_KEY_STORE_KEY must be set"),
+        ({"YIWANG_KEY_STORE_KEY": "A" * 22 + "=="}, "is weak"),
     ],
 )
 def test_production_refuses_missing_or_weak_personal_data_keys(

@@ -253,6 +253,14 @@ def files_of(case: Case) -> QuerySet[Any]:
     return case.application.files.filter(superseded_at__isnull=True).order_by("material_key", "id")
 
 
+def case_by_id(case_id: int) -> Case | None:
+    """A case by id with its item, department and application, for higher apps' outbox handlers.
+
+    No access check: the caller acts for the platform on an event about this case.
+    """
+    return Case.objects.select_related("item", "department", "application").filter(pk=case_id).first()
+
+
 def get_own_case(user: Any, number: str) -> Case:
     """A case ``user`` applied for (or applied for on someone's behalf); 404 for anyone else's."""
     case = Case.objects.select_related("item", "department", "application").filter(number=number).first()

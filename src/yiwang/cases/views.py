@@ -170,7 +170,9 @@ def _render_application(
     upload_error: tuple[str, str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    view = applications.application_view(application, show_problems=show_problems, upload_error=upload_error)
+    view = applications.application_view(
+        application, show_problems=show_problems, upload_error=upload_error, user=request.user
+    )
     return render(
         request,
         "cases/application.html",

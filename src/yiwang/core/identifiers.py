@@ -328,3 +328,89 @@ def normalise_mobile(raw: str) -> str:
     if len(number) == 13 and number.startswith("861"):
         return number[2:]
     return number
+
+
+# --- 电子证照标识 (GB/T 36904) ---------------------------------------------------
+#
+# Structure relied on (see ../shared/STACK-NOTES.md and docs/adr/0017):
+#
+#   1.2.156.3005.2.<licence type code>.<issuer credit code>.<serial>.<version>.<check>
+#
+# * ``1.2.156.3005.2`` is the fixed object-identifier arc of electronic licences;
+# * the licence type code has 21 characters: the 18-character credit code of the
+#   department that defines the type and a 3-digit type number;
+# * the issuer is the issuing department's 18-character credit code;
+# * the serial is a run of digits (this platform issues 8, per type and issuer);
+# * the version has 3 digits (001 for the first issue; a change issues the next);
+# * the check character is ISO 7064 MOD 37,36 (hybrid system over the 36
+#   characters 0-9A-Z) computed over every character before it, dots left out.
+
+LICENCE_ID_ARC = "1.2.156.3005.2"
+ISO7064_36_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+LICENCE_TYPE_CODE_LENGTH = 21
+LICENCE_SERIAL_LENGTH = 8
+_LICENCE_ID_RE = re.compile(
+    re.escape(LICENCE_ID_ARC)
+    + r"\.(?P<type>[0-9A-Z]{21})\.(?P<issuer>[0-9A-Z]{18})\.(?P<serial>[0-9]{1,20})\.(?P<version>[0-9]{3})"
+    r"\.(?P<check>[0-9A-Z])"
+)
+MAX_LICENCE_ID_LENGTH = 96
+
+
+def iso7064_mod37_36_check_character(text: str) -> str:
+    """The ISO 7064 MOD 37,36 check character of ``text`` (characters 0-9 and A-Z; other characters ignored)."""
+    modulus = 36
+    product = modulus
+    for char in text:
+        value = ISO7064_36_ALPHABET.find(char)
+        if value < 0:
+            continue
+        total = (product + value) % modulus or modulus
+        product = (total * 2) % (modulus + 1)
+    return ISO7064_36_ALPHABET[(modulus + 1 - product) % modulus]
+
+
+@dataclass(frozen=True)
+class LicenceIdentifier:
+    """The parts of an electronic licence identifier (电子证照标识, GB/T 36904)."""
+
+    type_code: str
+    issuer_code: str
+    serial: str
+    version: int
+
+    @property
+    def body(self) -> str:
+        return f"{LICENCE_ID_ARC}.{self.type_code}.{self.issuer_code}.{self.serial}.{self.version:03d}"
+
+    def __str__(self) -> str:
+        return f"{self.body}.{iso7064_mod37_36_check_character(self.body)}"
+
+
+def make_licence_identifier(type_code: str, issuer_code: str, serial: int, version: int = 1) -> str:
+    """Build a licence identifier with its check character (the serial is zero-padded to 8 digits)."""
+    if len(type_code) != LICENCE_TYPE_CODE_LENGTH or not 1 <= version <= 999 or serial < 0:
+        raise ValueError("licence type code must have 21 characters, version 1-999, serial ≥ 0")
+    return str(LicenceIdentifier(type_code, issuer_code, f"{serial:0{LICENCE_SERIAL_LENGTH}d}", version))
+
+
+def licence_identifier_problem(identifier: str) -> str | None:
+    """Explain, in Chinese, what is wrong with a 电子证照标识, or return None."""
+    if len(identifier) > MAX_LICENCE_ID_LENGTH:
+        return "电子证照标识过长"
+    match = _LICENCE_ID_RE.fullmatch(identifier)
+    if match is None:
+        return "电子证照标识格式应为：1.2.156.3005.2.证照类型代码.发证机构代码.顺序号.版本号.校验位"
+    if iso7064_mod37_36_check_character(identifier[:-2]) != match["check"]:
+        return "电子证照标识校验位错误，请核对"
+    return None
+
+
+def parse_licence_identifier(identifier: str) -> LicenceIdentifier:
+    """Split a licence identifier into its parts; ValueError with a Chinese reason if malformed or mis-checked."""
+    normalised = "".join(unicodedata.normalize("NFKC", identifier).split()).upper()
+    if problem := licence_identifier_problem(normalised):
+        raise ValueError(problem)
+    match = _LICENCE_ID_RE.fullmatch(normalised)
+    assert match is not None
+    return LicenceIdentifier(match["type"], match["issuer"], match["serial"], int(match["version"]))

@@ -16,6 +16,7 @@ from yiwang.cases import demo as cases_demo
 from yiwang.catalog import demo as catalog_demo
 from yiwang.hotline import demo as hotline_demo
 from yiwang.knowledge import demo as knowledge_demo
+from yiwang.licences import demo as licences_demo
 
 Say = Callable[[str], None]
 
@@ -35,6 +36,7 @@ def load_demo(*, accounts: bool = True, say: Say = lambda line: None) -> None:
     )
     say(f"12345 派单规则：新增 {hotline_demo.load_dispatch_rules()} 条")
     say(f"知识库：新增 {len(knowledge_demo.create_demo_entries())} 条")
+    say(f"电子证照目录：{len(licences_demo.create_licence_types())} 种证照")
     if not accounts:
         return
     if settings.PRODUCTION:
@@ -44,5 +46,7 @@ def load_demo(*, accounts: bool = True, say: Say = lambda line: None) -> None:
         say(f"演示账户：{account}")
     for case in cases_demo.create_demo_cases():
         say(f"演示办件：{case}")
+    for line in licences_demo.create_demo_licences():
+        say(f"演示证照：{line}")
     for order in hotline_demo.create_demo_orders():
         say(f"演示工单：{order}")

@@ -12,6 +12,7 @@ from yiwang.accounts.constants import AssuranceLevel
 from yiwang.cases import definitions, policy, services
 from yiwang.cases.models import Application, ApplicationFile
 from yiwang.catalog import selectors as catalog_selectors
+from yiwang.core import material_sources
 
 if TYPE_CHECKING:
     from yiwang.catalog.models import ServiceItem
@@ -77,6 +78,8 @@ class MaterialRow:
     files: list[ApplicationFile] = field(default_factory=list)
     problem: str = ""
     error: str = ""
+    # What a registered material source (the licence wallet) offers for a material that need not be uploaded.
+    offer: material_sources.MaterialOffer | None = None
 
 
 @dataclass
@@ -115,9 +118,17 @@ def field_row(form_field: definitions.FormField, value: str, problem: str = "") 
 
 
 def application_view(
-    application: Application, *, show_problems: bool, upload_error: tuple[str, str] | None = None
+    application: Application,
+    *,
+    show_problems: bool,
+    upload_error: tuple[str, str] | None = None,
+    user: Any = None,
 ) -> ApplicationView:
-    """Everything the application page shows: the questions, then what applies under the saved answers."""
+    """Everything the application page shows: the questions, then what applies under the saved answers.
+
+    With ``user``, each material that need not be uploaded carries what the material sources offer
+    them for it (a licence from their wallet to confirm, or the one already taken).
+    """
     definition = definition_of(application)
     answers = {str(k): str(v) for k, v in application.situation_answers.items()}
     data = {str(k): str(v) for k, v in application.form_data.items()}
@@ -135,6 +146,14 @@ def application_view(
         if upload_error and upload_error[0] == spec.key:
             row.error = upload_error[1]
         (waived if spec.from_source else materials).append(row)
+    if user is not None and waived:
+        needs = [
+            material_sources.MaterialNeed(row.spec.key, row.spec.name, row.spec.from_source, row.spec.item_codes)
+            for row in waived
+        ]
+        offers = material_sources.material_offers(user, application.pk, needs)
+        for row in waived:
+            row.offer = offers.get(row.spec.key)
     item_names: list[str] = []
     if application.bundle_code:
         _definition, items = definitions.for_bundle(application.bundle_code)

@@ -1,0 +1,28 @@
+"""Tables of the licences app, one module per concern."""
+
+from yiwang.licences.models.licences import (
+    Licence,
+    LicenceEvent,
+    LicenceShare,
+    LicenceType,
+    MaterialSaving,
+    ShareVerification,
+    WalletMaterial,
+)
+from yiwang.licences.models.seals import ForeignPlatform, KeyPurpose, PlatformKey, Seal, SealStatus, SigningKey
+
+__all__ = [
+    "ForeignPlatform",
+    "KeyPurpose",
+    "Licence",
+    "LicenceEvent",
+    "LicenceShare",
+    "LicenceType",
+    "MaterialSaving",
+    "PlatformKey",
+    "Seal",
+    "SealStatus",
+    "ShareVerification",
+    "SigningKey",
+    "WalletMaterial",
+]

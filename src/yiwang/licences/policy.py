@@ -1,0 +1,81 @@
+"""Who may do what to licences: deny by default.
+
+* The holder side — the person, or someone who represents or acts as agent
+  for the holding organisation — sees, downloads and shares a licence and
+  takes it into an application.
+* Staff see licences of their departments; approvers and department
+  administrators there change, re-issue and revoke them.
+* Department administrators (and platform administrators) manage the
+  licence types of their departments.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from yiwang.accounts import policy as accounts_policy
+from yiwang.accounts import selectors as accounts_selectors
+from yiwang.accounts.constants import Role
+
+if TYPE_CHECKING:
+    from yiwang.licences.models import Licence
+
+MANAGING_ROLES = (Role.APPROVER, Role.DEPARTMENT_ADMIN)
+TYPE_ROLES = (Role.DEPARTMENT_ADMIN,)
+VIEWING_ROLES = (Role.COUNTER_CLERK, Role.REVIEWER, Role.APPROVER, Role.DEPARTMENT_ADMIN, Role.SUPERVISOR)
+
+
+def organisations_acted_for(user: Any) -> set[int]:
+    """Ids of the organisations whose licences ``user`` holds in the wallet: represented, or as active agent."""
+    if not getattr(user, "is_authenticated", False) or getattr(user, "person_id", None) is None:
+        return set()
+    ids = set(accounts_selectors.organisations_represented(user).values_list("pk", flat=True))
+    ids.update(accounts_selectors.agencies(user).values_list("organisation_id", flat=True))
+    return ids
+
+
+def is_holder_side(user: Any, licence: Licence) -> bool:
+    """Whether ``user`` is the holder of the licence, or acts for the holding organisation."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if licence.holder_organisation_id is not None:
+        return licence.holder_organisation_id in organisations_acted_for(user)
+    person_id = getattr(user, "person_id", None)
+    return person_id is not None and licence.holder_person_id == person_id
+
+
+def can_view(user: Any, licence: Licence) -> bool:
+    return is_holder_side(user, licence) or accounts_policy.in_scope(user, licence.department.code, VIEWING_ROLES)
+
+
+def can_share(user: Any, licence: Licence) -> bool:
+    """Only the holder side shows a licence (亮证); staff never share someone's licence."""
+    return is_holder_side(user, licence)
+
+
+def can_manage(user: Any, licence: Licence) -> bool:
+    """Change, re-issue, revoke: approvers and administrators of the issuing department (or the platform)."""
+    return accounts_policy.in_scope(user, licence.department.code, MANAGING_ROLES) or accounts_policy.is_platform_admin(
+        user
+    )
+
+
+def can_manage_types(user: Any, department_code: str | None = None) -> bool:
+    """Licence types: a department administrator for their department, a platform administrator for all."""
+    if accounts_policy.is_platform_admin(user):
+        return True
+    if department_code is None:
+        return bool(accounts_policy.department_scope(user, TYPE_ROLES))
+    return accounts_policy.in_scope(user, department_code, TYPE_ROLES)
+
+
+def may_use_licence_desk(user: Any) -> bool:
+    """The staff page of licence types and licences: department staff who may see or manage them."""
+    return accounts_policy.is_platform_admin(user) or bool(
+        accounts_policy.department_scope(user, (*VIEWING_ROLES, *TYPE_ROLES))
+    )
+
+
+def can_issue(user: Any, department_code: str) -> bool:
+    """Issue a licence by hand: approvers and administrators of the department (or the platform)."""
+    return accounts_policy.in_scope(user, department_code, MANAGING_ROLES) or accounts_policy.is_platform_admin(user)

@@ -1,0 +1,65 @@
+"""Every state change of the licences app, one module per concern; other apps use this public face.
+
+- ``seals``: department seals and staff keys, ``seal_document`` / ``verify_document``;
+- ``qr``: the QR payload codec (``encode_qr_payload`` / ``verify_qr_payload``), offline;
+- ``trust``: this platform's signed trust list and the imported lists of other platforms;
+- ``seal_types``: the published types (``SealedSignature``, ``Verification``, ``QrClaims``…);
+- ``issuance``: licence types, issuing (from a case's 制证 or by hand), change, re-issue, revocation, expiry;
+- ``wallet``: materials taken from the wallet into applications, the 六减 record, expiry reminders;
+- ``shares``: 亮证, the holder's time-limited, single-use shares and their verification;
+- ``documents``: the licence face and its sealed PDF;
+- ``errors``: ``LicenceError``, the refusal of the licence services.
+
+``_sealing`` adapts the seals' API for issuance, documents and shares and is not imported from outside.
+"""
+
+from yiwang.licences.services.errors import LicenceError
+from yiwang.licences.services.issuance import (
+    change_licence,
+    claims_of,
+    clean_data,
+    define_licence_type,
+    expire_due_licences,
+    expire_licence,
+    issue_for_case,
+    issue_licence,
+    reissue_licence,
+    revoke_licence,
+    seal_intact,
+    valid_until_for,
+)
+from yiwang.licences.services.shares import create_share, open_share, shareable_fields, withdraw_share
+from yiwang.licences.services.wallet import (
+    offers,
+    record_savings,
+    release_material,
+    remind_expiry,
+    take_material,
+    usable_licences,
+)
+
+__all__ = [
+    "LicenceError",
+    "change_licence",
+    "claims_of",
+    "clean_data",
+    "create_share",
+    "define_licence_type",
+    "expire_due_licences",
+    "expire_licence",
+    "issue_for_case",
+    "issue_licence",
+    "offers",
+    "open_share",
+    "record_savings",
+    "reissue_licence",
+    "release_material",
+    "remind_expiry",
+    "revoke_licence",
+    "seal_intact",
+    "shareable_fields",
+    "take_material",
+    "usable_licences",
+    "valid_until_for",
+    "withdraw_share",
+]

@@ -1,0 +1,198 @@
+"""Sealed licence documents: the licence face shared by the HTML page and the PDF, and the PDF itself.
+
+The PDF (reportlab, built-in CID font STSong-Light, so no font file ships)
+shows the same rows as the page (:func:`licence_face`), the issuing
+department's visible seal (its seal image from the seals, or a drawn red seal
+bearing the department's name), and a QR code carrying the seals' payload.
+The signed claims, their SM3 digest, the SM2 signature and the signer key id
+are embedded as the PDF attachment ``licence-seal.json`` (and the identifier
+and digest repeated in the document's Subject and Keywords), so a verifier
+can check the signature without our site (see docs/adr/0017).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import segno
+from django.utils.translation import gettext as _
+
+from yiwang.core import calendar
+from yiwang.licences.constants import SHARE_MINUTES_CHOICES, LicenceStatus
+from yiwang.licences.services import _sealing
+from yiwang.licences.services.issuance import claims_of
+
+if TYPE_CHECKING:
+    from yiwang.licences.models import Licence
+
+SHARE_MINUTE_CHOICES = SHARE_MINUTES_CHOICES
+ATTACHMENT_NAME = "licence-seal.json"
+FONT = "STSong-Light"
+
+
+@dataclass(frozen=True)
+class LicenceFace:
+    """What a licence shows, in order, on screen and on paper alike."""
+
+    title: str
+    rows: list[tuple[str, str]]
+    identifier: str
+    issuer: str
+    issued_on: str
+    status_label: str
+    sealed: bool
+
+
+def licence_face(licence: Licence) -> LicenceFace:
+    status = licence.effective_status(calendar.today_local())
+    rows: list[tuple[str, str]] = [
+        (_("持证主体"), licence.holder_name),
+        (_("持证主体代码"), licence.holder_code or "—"),
+    ]
+    rows += [(field["label"], str(licence.data.get(field["key"], "")) or "—") for field in licence.licence_type.fields]
+    rows += [
+        (_("发证日期"), licence.issued_on.isoformat()),
+        (_("有效期至"), licence.valid_until.isoformat() if licence.valid_until else _("长期")),
+        (_("版本"), f"{licence.version:03d}"),
+        (_("核验码"), licence.verification_code),
+    ]
+    return LicenceFace(
+        title=licence.licence_type.name,
+        rows=rows,
+        identifier=licence.identifier,
+        issuer=licence.department.name,
+        issued_on=licence.issued_on.isoformat(),
+        status_label=str(LicenceStatus(status).label),
+        sealed=bool(licence.signature),
+    )
+
+
+def seal_record(licence: Licence) -> dict[str, object]:
+    """The attachment embedded in the PDF: the signed claims and the seal over them."""
+    return {
+        "claims": claims_of(licence),
+        "canonical": "JSON, UTF-8, keys sorted, separators ',' ':' (no spaces)",
+        "digest_sm3": licence.digest,
+        "signature_sm2": licence.signature,
+        "signer_key_id": licence.signer_key_id,
+        "qr_payload": licence.qr_payload,
+    }
+
+
+def _register_font() -> None:
+    from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # type: ignore[import-untyped]
+
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+
+
+def _draw_seal(canvas: Any, x: float, y: float, radius: float, department_name: str) -> None:
+    """A red round seal with a star and the department's name around the top (when no seal image exists)."""
+    from reportlab.lib import colors  # type: ignore[import-untyped]
+
+    c = canvas
+    c.saveState()
+    c.setStrokeColor(colors.red)
+    c.setFillColor(colors.red)
+    c.setLineWidth(2.5)
+    c.circle(x, y, radius, stroke=1, fill=0)
+    star = [
+        (
+            x + radius * 0.28 * (1 if i % 2 == 0 else 0.4) * math.cos(math.pi / 2 + i * math.pi / 5),
+            y + radius * 0.28 * (1 if i % 2 == 0 else 0.4) * math.sin(math.pi / 2 + i * math.pi / 5),
+        )
+        for i in range(10)
+    ]
+    path = c.beginPath()
+    path.moveTo(*star[0])
+    for point in star[1:]:
+        path.lineTo(*point)
+    path.close()
+    c.drawPath(path, stroke=0, fill=1)
+    name = department_name[:16]
+    size = 9
+    c.setFont(FONT, size)
+    span = math.radians(200)
+    start = math.pi / 2 + span / 2
+    for index, char in enumerate(name):
+        angle = start - span * (index + 0.5) / max(len(name), 1)
+        c.saveState()
+        c.translate(x + (radius - 12) * math.cos(angle), y + (radius - 12) * math.sin(angle))
+        c.rotate(math.degrees(angle) - 90)
+        c.drawCentredString(0, -size / 2, char)
+        c.restoreState()
+    c.restoreState()
+
+
+def licence_pdf(licence: Licence) -> bytes:
+    """The licence as a sealed PDF: the face, the visible seal, the QR code, the seal record attached."""
+    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+    from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]
+    from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
+
+    _register_font()
+    face = licence_face(licence)
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, invariant=True)
+    canvas.setTitle(f"{face.title} {face.identifier}")
+    canvas.setAuthor(face.issuer)
+    canvas.setSubject(face.identifier)
+    canvas.setKeywords(f"licence={face.identifier}; sm3={licence.digest}; key={licence.signer_key_id}")
+    canvas.setCreator("Yiwang 一网通办")
+    width, height = A4
+    canvas.setFont(FONT, 24)
+    canvas.drawCentredString(width / 2, height - 90, face.title)
+    canvas.setFont(FONT, 10)
+    canvas.drawCentredString(width / 2, height - 112, f"{_('电子证照标识')}：{face.identifier}")
+    y = height - 160
+    for label, value in face.rows:
+        canvas.setFont(FONT, 12)
+        canvas.drawString(80, y, f"{label}：")
+        canvas.drawString(200, y, value[:40])
+        y -= 26
+    canvas.setFont(FONT, 12)
+    canvas.drawString(80, y - 10, f"{_('发证机关')}：{face.issuer}")
+    seal_png = _sealing.seal_image(licence.department.code)
+    seal_x, seal_y = width - 170, 170
+    if seal_png:
+        canvas.drawImage(ImageReader(io.BytesIO(seal_png)), seal_x - 60, seal_y - 60, 120, 120, mask="auto")
+    else:
+        _draw_seal(canvas, seal_x, seal_y, 60, face.issuer)
+    qr_content = licence.qr_payload or face.identifier
+    qr_png = io.BytesIO()
+    segno.make(qr_content, error="m").save(qr_png, kind="png", scale=4, border=2)
+    qr_png.seek(0)
+    canvas.drawImage(ImageReader(qr_png), 70, 90, 140, 140)
+    canvas.setFont(FONT, 8)
+    canvas.drawString(70, 78, _("扫码或凭标识与核验码在“证照状态查询”核验"))
+    signed = _("已加盖电子印章（SM2）") if licence.signature else _("未加盖电子印章：发证部门尚未配置印章")
+    canvas.drawString(width - 260, 90, signed)
+    canvas.drawString(width - 260, 78, f"SM3 {licence.digest[:32]}")
+    canvas.showPage()
+    canvas.save()
+    return _attach_seal_record(buffer.getvalue(), seal_record(licence))
+
+
+def _attach_seal_record(pdf: bytes, record: dict[str, object]) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.add_attachment(ATTACHMENT_NAME, json.dumps(record, ensure_ascii=False, sort_keys=True).encode())
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def read_seal_record(pdf: bytes) -> dict[str, object]:
+    """The seal record attached to a licence PDF (for verifiers and tests)."""
+    from pypdf import PdfReader
+
+    attachments = PdfReader(io.BytesIO(pdf)).attachments
+    content = attachments[ATTACHMENT_NAME][0]
+    result: dict[str, object] = json.loads(content)
+    return result

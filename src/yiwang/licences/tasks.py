@@ -1,0 +1,51 @@
+"""Outbox handlers of the licences app: licences issued from case events, the 六减 record, expiry.
+
+Every handler is idempotent: issuance finds the licence by its issuance key,
+savings are unique per case and material, reminders are deduplicated per
+licence, and expiry changes a licence once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from yiwang.cases import selectors as cases_selectors
+from yiwang.core.outbox import handles
+from yiwang.licences.services import issuance, wallet
+
+if TYPE_CHECKING:
+    from yiwang.core.models import OutboxEvent
+
+# The case actions after which licences are issued: the certificate stage (制证) completed.
+ISSUING_ACTIONS = frozenset({"issue_certificate"})
+
+
+@handles("case.event")
+def issue_on_certificate(event: OutboxEvent) -> None:
+    """制证 done: issue the licences the case's item issues; submitted: record the materials the wallet saved."""
+    action = event.payload.get("action", "")
+    case_id = event.payload.get("case_id")
+    if not isinstance(case_id, int):
+        return
+    if action == "submit":
+        wallet.record_savings(case_id)
+        return
+    if action not in ISSUING_ACTIONS:
+        return
+    case = cases_selectors.case_by_id(case_id)
+    if case is not None:
+        issuance.issue_for_case(case=case, event_id=int(event.payload.get("event_id") or 0))
+
+
+@handles(issuance.REMINDER_TOPIC)
+def remind_expiry(event: OutboxEvent) -> None:
+    licence_id = event.payload.get("licence_id")
+    if isinstance(licence_id, int):
+        wallet.remind_expiry(licence_id)
+
+
+@handles(issuance.EXPIRY_TOPIC)
+def expire(event: OutboxEvent) -> None:
+    licence_id = event.payload.get("licence_id")
+    if isinstance(licence_id, int):
+        issuance.expire_licence(licence_id)

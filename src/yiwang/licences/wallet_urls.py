@@ -1,0 +1,19 @@
+"""Pages of the licence wallet, 亮证 and the licence desk (included from yiwang.urls, namespace ``wallet``)."""
+
+from django.urls import path
+
+from . import views_shares, views_staff, views_wallet
+
+app_name = "wallet"
+
+urlpatterns = [
+    path("licences/", views_wallet.wallet_home, name="home"),
+    path("licences/status/", views_wallet.status_page, name="status"),
+    path("licences/desk/", views_staff.staff_home, name="staff_home"),
+    path("licences/desk/<int:licence_id>/", views_staff.staff_licence, name="staff_licence"),
+    path("licences/<int:licence_id>/", views_wallet.licence_page, name="licence"),
+    path("licences/<int:licence_id>/pdf/", views_wallet.licence_pdf, name="pdf"),
+    path("licences/<int:licence_id>/share/", views_shares.create_share, name="share"),
+    path("licences/shared/<str:token>/", views_shares.open_share, name="share_open"),
+    path("applications/<int:application_id>/from-wallet/", views_wallet.take_material, name="take_material"),
+]

@@ -1,0 +1,69 @@
+"""The sealed licence PDF: the same fields as the page, the seal record attached, the QR code, the download."""
+
+from __future__ import annotations
+
+import html
+import io
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tests.accounts.factories import make_citizen, make_staff
+from tests.licences.helpers import issue_food_licence
+from yiwang.accounts.constants import Role
+from yiwang.licences import services
+from yiwang.licences.services import documents
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_pdf_carries_the_signed_claims_and_the_page_shows_the_same_fields() -> None:
+    holder = make_citizen("卫十")
+    licence = issue_food_licence(holder, business_type="餐饮服务经营者", seats="40")
+    response = _client(holder).get(f"/licences/{licence.pk}/pdf/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    content = response.content
+    assert content.startswith(b"%PDF-")
+
+    record = documents.read_seal_record(content)
+    assert record["claims"] == services.claims_of(licence)
+    assert record["digest_sm3"] == licence.digest and record["signer_key_id"] == licence.signer_key_id
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(content))
+    assert len(reader.pages) == 1
+    assert reader.metadata is not None and reader.metadata.subject == licence.identifier
+    assert reader.pages[0].images  # the QR code
+
+    page = html.unescape(_client(holder).get(f"/licences/{licence.pk}/").content.decode())
+    face = documents.licence_face(licence)
+    for label, value in face.rows:
+        assert label in page and value in page
+    assert licence.identifier in page
+
+
+def test_the_issuing_departments_staff_download_it_and_others_get_404() -> None:
+    licence = issue_food_licence(make_citizen())
+    assert _client(make_staff(Role.REVIEWER, "market")).get(f"/licences/{licence.pk}/pdf/").status_code == 200
+    assert _client(make_staff(Role.REVIEWER, "police")).get(f"/licences/{licence.pk}/pdf/").status_code == 404
+    assert _client(make_citizen()).get(f"/licences/{licence.pk}/pdf/").status_code == 404
+
+
+def test_the_public_status_page_explains_a_wrong_check_character() -> None:
+    licence = issue_food_licence(make_citizen())
+    wrong = licence.identifier[:-1] + ("0" if licence.identifier[-1] != "0" else "1")
+    client = Client()
+    refused = client.post("/licences/status/", {"identifier": wrong, "code": licence.verification_code})
+    assert refused.status_code == 400 and "校验位错误" in refused.content.decode()
+    unknown = client.post("/licences/status/", {"identifier": licence.identifier, "code": "ZZZZZZZZ"})
+    assert unknown.status_code == 400 and "未找到该证照" in unknown.content.decode()
+    shown = client.post("/licences/status/", {"identifier": licence.identifier, "code": licence.verification_code})
+    assert shown.status_code == 200 and "证照内容与印章一致" in shown.content.decode()
