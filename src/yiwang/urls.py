@@ -34,6 +34,8 @@ urlpatterns = [
     # and the staff side: the workbench and counter intake (/workbench/…, /counter/).
     path("", include("yiwang.cases.urls")),
     path("", include("yiwang.cases.staff_urls")),
+    # 电子档案: a case's archive entries and proofs, the public proof check and tree head (/archive/…).
+    path("archive/", include("yiwang.licences.archive_urls")),
     path("hotline/", include("yiwang.hotline.urls")),
     # 知识库: published entries (/knowledge/<id>/) and the staff desk (/knowledge/desk/…).
     path("knowledge/", include("yiwang.knowledge.urls")),

@@ -267,3 +267,13 @@ def case_with_code(number: str, code: str) -> Case | None:
     if case is None or not hmac.compare_digest(case.verification_code, code.strip().upper()):
         return None
     return case
+
+
+def case_by_id(case_id: int) -> Case | None:
+    """A case by its id, for the platform's own background work (an outbox handler has no user to check)."""
+    return Case.objects.select_related("item", "department", "application").filter(pk=case_id).first()
+
+
+def finished_cases() -> QuerySet[Case]:
+    """Cases that reached a final state (办结, 不予许可, 不予受理, 撤回), oldest first."""
+    return Case.objects.exclude(state__in=sorted(OPEN_CASE_STATES)).order_by("id")

@@ -1,3 +1,6 @@
+"""五电: electronic licences (电子证照) and their wallet, e-seals and e-signatures, sealed documents,
+licence shares (亮证), cross-region trust and the tamper-evident e-archive (电子档案)."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -7,3 +10,7 @@ class LicencesConfig(AppConfig):
     label = "licences"
     verbose_name = _("电子证照与电子印章")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the outbox handlers that seal finished cases and paid fees into the e-archive.
+        from yiwang.licences import archive_tasks  # noqa: F401
