@@ -67,6 +67,8 @@ class LogFiles:
         self.directory = Path(directory)
         self.size = size
         self._fds: dict[int, int] = {}
+        # Hashes of ranges inside the committed size never change (appends only write beyond it).
+        self.range_cache: dict[tuple[int, int], bytes] = {}
 
     # --- reading ---------------------------------------------------------------------
 

@@ -47,6 +47,8 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 EMPTY_ROOT = sm3(b"")
+# Folded right-edge hashes a source may keep (a few per tree size; bounded so that memory stays small).
+RANGE_CACHE_LIMIT = 4096
 
 
 def largest_power_of_two_below(n: int) -> int:
@@ -84,8 +86,17 @@ def range_hash(source: NodeSource, start: int, end: int) -> bytes:
         raise ValueError("an empty range has no subtree hash")
     if size & (size - 1) == 0 and start % size == 0:
         return source.node(size.bit_length() - 1, start // size)
+    # Right-edge ranges recur in every proof against the same tree size: a source may keep them.
+    cache: dict[tuple[int, int], bytes] | None = getattr(source, "range_cache", None)
+    if cache is not None and (start, end) in cache:
+        return cache[(start, end)]
     split = largest_power_of_two_below(size)
-    return node_hash(range_hash(source, start, start + split), range_hash(source, start + split, end))
+    value = node_hash(range_hash(source, start, start + split), range_hash(source, start + split, end))
+    if cache is not None:
+        if len(cache) >= RANGE_CACHE_LIMIT:
+            cache.clear()
+        cache[(start, end)] = value
+    return value
 
 
 def root_hash(source: NodeSource, size: int) -> bytes:
