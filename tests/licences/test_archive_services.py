@@ -17,6 +17,7 @@ from tests.licences.archive_fixtures import awaiting_payment, closed_case, rejec
 from yiwang.cases import payments, sandbox_gateway
 from yiwang.cases.models import PaymentOrder
 from yiwang.licences import merkle, services
+from yiwang.licences.archive_checks import archive_log_intact
 from yiwang.licences.archive_store import level_path
 from yiwang.licences.archive_verify import verify_archive
 from yiwang.licences.models import ArchiveEntry, ArchiveLog, TreeHead
@@ -240,3 +241,33 @@ def test_a_rejected_case_is_sealed_through_the_outbox(archive_env: Path, citizen
     assert not ArchiveEntry.objects.exists()
     run_worker()
     assert ArchiveEntry.objects.get().ref == case.number
+
+
+def test_a_crash_between_the_log_write_and_the_commit_leaves_nothing_behind(
+    two_cases: list[ArchiveEntry], archive_env: Path, citizen: Any, market: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = closed_case(citizen, market)
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("power cut")
+
+    # The leaf and its nodes are written and synced, then the transaction dies before it commits.
+    monkeypatch.setattr(archive_services, "_sign_tree_head", crash)
+    with pytest.raises(RuntimeError):
+        services.archive_case(case.pk)
+    assert ArchiveLog.objects.get().size == 2 and not ArchiveEntry.objects.filter(ref=case.number).exists()
+    assert level_path(archive_env / "log", 0).stat().st_size == 96  # the uncommitted leaf is on disk
+    assert [m.id for m in archive_log_intact()] == ["licences.W002"]
+    assert verify()[0] == 0  # never read: the log is whole at its committed size
+    monkeypatch.undo()
+    entry = services.archive_case(case.pk)
+    assert entry is not None and entry.leaf_index == 2
+    assert archive_log_intact() == []
+    assert verify()[0] == 0
+
+
+def test_the_start_up_check_reports_a_damaged_log(two_cases: list[ArchiveEntry], archive_env: Path) -> None:
+    assert archive_log_intact() == []
+    os.truncate(level_path(archive_env / "log", 0), 40)
+    (message,) = archive_log_intact()
+    assert message.id == "licences.W001" and "damaged" in message.msg

@@ -13,4 +13,5 @@ class LicencesConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the outbox handlers that seal finished cases and paid fees into the e-archive.
-        from yiwang.licences import archive_tasks  # noqa: F401
+        # And the start-up check of the archive log (a partial write or damage is reported by `yiwang serve`).
+        from yiwang.licences import archive_checks, archive_tasks  # noqa: F401
