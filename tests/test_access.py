@@ -234,6 +234,11 @@ RULES: list[Rule] = [
     Rule("cases:case_resubmit", POST, "/cases/{case}/resubmit/", expect({"owner"}, ok=302)),
     Rule("cases:case_withdraw", POST, "/cases/{case}/withdraw/", expect({"owner"}, ok=400)),
     Rule("cases:case_print", GET, "/cases/{case}/print/receipt/", expect({"owner"} | OPENERS)),
+    # 电子档案: a case's entries and proofs for whoever may open the case; the proof check and tree head are public.
+    Rule("archive:case", GET, "/archive/cases/{case}/", expect({"owner"} | OPENERS)),
+    Rule("archive:case_proofs", GET, "/archive/cases/{case}/proofs.json", expect({"owner"} | OPENERS)),
+    Rule("archive:verify", GET, "/archive/verify/", anyone()),
+    Rule("archive:tree_head", GET, "/archive/tree-head.json", anyone()),
     Rule("api-v1:start_application", POST, "/api/v1/cases/applications", api(CITIZENS, ok=201, denied=400),
          {"item_code": "{food}"}),
     Rule("api-v1:get_application", GET, "/api/v1/cases/applications/{application}", api({"owner"})),

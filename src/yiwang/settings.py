@@ -479,6 +479,12 @@ SITE_URL = os.environ.get("YIWANG_SITE_URL", OIDC_ISSUER).strip().rstrip("/")
 YIWANG_PII_REVEALS_PER_HOUR = int(os.environ.get("YIWANG_PII_REVEALS_PER_HOUR", "30"))
 # --- end of personal data ---
 
+# --- e-archive (电子档案) ---
+# Sealed packages of finished cases and e-receipts, and the Merkle log's level files (docs/adr/0018).
+# Every app process must see the same directory (shared storage when there are several hosts).
+YIWANG_ARCHIVE_DIR = Path(os.environ.get("YIWANG_ARCHIVE_DIR", VAR_DIR / "archive"))
+# --- end of e-archive ---
+
 # --- application materials (uploads) ---
 # Checked by yiwang.core.uploads before they are kept; rules, limits and
 # configuration: docs/uploads.md.

@@ -36,6 +36,8 @@ urlpatterns = [
     path("", include("yiwang.cases.staff_urls")),
     # 我的证照, 亮证, 证照状态查询 and the licence desk (/licences/…), materials from the wallet.
     path("", include("yiwang.licences.wallet_urls")),
+    # 电子档案: a case's archive entries and proofs, the public proof check and tree head (/archive/…).
+    path("archive/", include("yiwang.licences.archive_urls")),
     path("hotline/", include("yiwang.hotline.urls")),
     # 知识库: published entries (/knowledge/<id>/) and the staff desk (/knowledge/desk/…).
     path("knowledge/", include("yiwang.knowledge.urls")),

@@ -51,3 +51,7 @@ def market_seal(db: None) -> Any:
 @pytest.fixture
 def approver(db: None) -> Any:
     return make_staff(Role.APPROVER, "market")
+
+
+# The e-archive's fixtures live in archive_fixtures.py.
+from tests.licences.archive_fixtures import archive_env, citizen, market, police  # noqa: E402, F401

@@ -275,3 +275,8 @@ def case_with_code(number: str, code: str) -> Case | None:
     if case is None or not hmac.compare_digest(case.verification_code, code.strip().upper()):
         return None
     return case
+
+
+def finished_cases() -> QuerySet[Case]:
+    """Cases that reached a final state (办结, 不予许可, 不予受理, 撤回), oldest first."""
+    return Case.objects.exclude(state__in=sorted(OPEN_CASE_STATES)).order_by("id")

@@ -17,6 +17,7 @@ from yiwang.catalog import demo as catalog_demo
 from yiwang.hotline import demo as hotline_demo
 from yiwang.knowledge import demo as knowledge_demo
 from yiwang.licences import demo as licences_demo
+from yiwang.licences import services as licences_services
 
 Say = Callable[[str], None]
 
@@ -48,5 +49,9 @@ def load_demo(*, accounts: bool = True, say: Say = lambda line: None) -> None:
         say(f"演示办件：{case}")
     for line in licences_demo.create_demo_licences():
         say(f"演示证照：{line}")
+    # The worker seals finished cases from their events later; the demo's are sealed now, so that
+    # `yiwang archive verify` has a whole archive to check straight after `yiwang seed`.
+    for entry in licences_services.archive_finished_cases():
+        say(f"电子档案：#{entry.leaf_index} {entry.ref}")
     for order in hotline_demo.create_demo_orders():
         say(f"演示工单：{order}")

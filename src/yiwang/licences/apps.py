@@ -1,3 +1,6 @@
+"""五电: electronic licences (电子证照) and their wallet, e-seals and e-signatures, sealed documents,
+licence shares (亮证), cross-region trust and the tamper-evident e-archive (电子档案)."""
+
 from importlib import import_module
 
 from django.apps import AppConfig
@@ -26,3 +29,6 @@ class LicencesConfig(AppConfig):
         register_desk("wallet:staff_home", _("电子证照管理"), policy.may_use_licence_desk, order=30)
         import_module("yiwang.licences.admin_licences")
         # --- end of licence wallet ---
+        # Registers the outbox handlers that seal finished cases and paid fees into the e-archive.
+        # And the start-up check of the archive log (a partial write or damage is reported by `yiwang serve`).
+        from yiwang.licences import archive_checks, archive_tasks  # noqa: F401

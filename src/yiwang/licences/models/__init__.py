@@ -1,5 +1,6 @@
 """Tables of the licences app, one module per concern."""
 
+from yiwang.licences.models.archive import ArchiveEntry, ArchiveKind, ArchiveLog, ArchiveLogKey, TreeHead
 from yiwang.licences.models.licences import (
     Licence,
     LicenceEvent,
@@ -12,6 +13,10 @@ from yiwang.licences.models.licences import (
 from yiwang.licences.models.seals import ForeignPlatform, KeyPurpose, PlatformKey, Seal, SealStatus, SigningKey
 
 __all__ = [
+    "ArchiveEntry",
+    "ArchiveKind",
+    "ArchiveLog",
+    "ArchiveLogKey",
     "ForeignPlatform",
     "KeyPurpose",
     "Licence",
@@ -24,5 +29,6 @@ __all__ = [
     "SealStatus",
     "ShareVerification",
     "SigningKey",
+    "TreeHead",
     "WalletMaterial",
 ]

@@ -8,11 +8,19 @@
 - ``wallet``: materials taken from the wallet into applications, the 六减 record, expiry reminders;
 - ``shares``: 亮证, the holder's time-limited, single-use shares and their verification;
 - ``documents``: the licence face and its sealed PDF;
-- ``errors``: ``LicenceError``, the refusal of the licence services.
+- ``errors``: ``LicenceError``, the refusal of the licence services;
+- ``archive``: the e-archive (电子档案): packages of finished cases and e-receipts sealed into the Merkle log.
 
 ``_sealing`` adapts the seals' API for issuance, documents and shares and is not imported from outside.
 """
 
+from yiwang.licences.services.archive import (
+    ArchiveError,
+    archive_case,
+    archive_finished_cases,
+    archive_receipts,
+    rotate_log_key,
+)
 from yiwang.licences.services.errors import LicenceError
 from yiwang.licences.services.issuance import (
     change_licence,
@@ -39,7 +47,11 @@ from yiwang.licences.services.wallet import (
 )
 
 __all__ = [
+    "ArchiveError",
     "LicenceError",
+    "archive_case",
+    "archive_finished_cases",
+    "archive_receipts",
     "change_licence",
     "claims_of",
     "clean_data",
@@ -56,6 +68,7 @@ __all__ = [
     "release_material",
     "remind_expiry",
     "revoke_licence",
+    "rotate_log_key",
     "seal_intact",
     "shareable_fields",
     "take_material",
