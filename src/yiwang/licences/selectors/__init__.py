@@ -1,5 +1,6 @@
 """Reads of 五电; one module per concern, the public face re-exported here.
 
+- ``licences``: the wallet, a licence and its history and shares, public status, staff lists, 六减 records;
 - ``archive``: archive entries as their case's viewers may see them, proofs, tree heads, checking a proof.
 """
 
@@ -11,12 +12,44 @@ from yiwang.licences.selectors.archive import (
     latest_tree_head,
     public_log_keys,
 )
+from yiwang.licences.selectors.licences import (
+    PublicStatus,
+    WalletEntry,
+    get_licence,
+    get_own_licence,
+    history,
+    licences_for_staff,
+    materials_saved,
+    materials_saved_count,
+    public_status,
+    shares_of,
+    types_for_material,
+    types_for_staff,
+    wallet,
+    wallet_entries,
+    wallet_materials,
+)
 
 __all__ = [
     "ProofCheck",
+    "PublicStatus",
+    "WalletEntry",
     "case_archive",
     "check_proof_bundle",
     "entry_proof_bundle",
+    "get_licence",
+    "get_own_licence",
+    "history",
     "latest_tree_head",
+    "licences_for_staff",
+    "materials_saved",
+    "materials_saved_count",
     "public_log_keys",
+    "public_status",
+    "shares_of",
+    "types_for_material",
+    "types_for_staff",
+    "wallet",
+    "wallet_entries",
+    "wallet_materials",
 ]
