@@ -113,3 +113,15 @@ def test_another_department_s_admin_cannot_rotate(client: Client, market_seal: S
 def test_other_staff_have_no_seals_page(client: Client, approver: Any) -> None:
     client.force_login(approver)
     assert client.get("/licences/seals/").status_code == 403
+
+
+def test_the_seals_desk_is_listed_for_administrators_only(market_seal: Seal, approver: Any) -> None:
+    from yiwang.core.desks import desks_for
+
+    admin = make_staff(Role.DEPARTMENT_ADMIN, "market")
+    assert any(label == "电子印章" for _url, label in desks_for(admin))
+    assert not any(label == "电子印章" for _url, label in desks_for(approver))
+
+
+def test_the_verify_page_lists_trusted_platforms(client: Client) -> None:
+    assert "尚未导入其他平台的信任列表" in client.get("/licences/verify/").content.decode()

@@ -1,3 +1,6 @@
+"""五电: electronic licences (电子证照) and their wallet, e-seals and e-signatures, sealed documents,
+licence shares (亮证), cross-region trust and the tamper-evident e-archive (电子档案)."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -7,3 +10,12 @@ class LicencesConfig(AppConfig):
     label = "licences"
     verbose_name = _("电子证照与电子印章")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # --- seals ---
+        # Department administrators reach their seals (and key rotation) from the staff home.
+        from yiwang.core.desks import register_desk
+        from yiwang.licences import policy
+
+        register_desk("seals:desk", _("电子印章"), policy.may_manage_seals, order=35)
+        # --- end of seals ---

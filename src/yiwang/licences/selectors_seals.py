@@ -8,7 +8,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from yiwang.accounts import policy as accounts_policy
-from yiwang.licences.models import Seal, SigningKey
+from yiwang.licences.models import ForeignPlatform, Seal, SigningKey
 from yiwang.licences.policy import SEAL_ROLES
 
 
@@ -29,3 +29,8 @@ def get_seal_for(user: Any, seal_id: int) -> Seal:
     if seal is None:
         raise Http404
     return seal
+
+
+def trusted_platforms() -> QuerySet[ForeignPlatform]:
+    """The other platforms whose licences are verified here (pinned, trusted, with a list imported)."""
+    return ForeignPlatform.objects.filter(trusted=True, trust_list_json__isnull=False).order_by("name")

@@ -56,6 +56,7 @@ def verify(request: HttpRequest) -> HttpResponse:
             "result": result,
             "error": error,
             "platform_name": trust.platform_name(),
+            "trusted_platforms": selectors_seals.trusted_platforms(),
         },
         status=400 if error else 200,
     )
