@@ -32,3 +32,8 @@ class LicencesConfig(AppConfig):
         # Registers the outbox handlers that seal finished cases and paid fees into the e-archive.
         # And the start-up check of the archive log (a partial write or damage is reported by `yiwang serve`).
         from yiwang.licences import archive_checks, archive_tasks  # noqa: F401
+
+        # --- seals ---
+        # Department administrators reach their seals (and key rotation) from the staff home.
+        register_desk("seals:desk", _("电子印章"), policy.may_manage_seals, order=35)
+        # --- end of seals ---

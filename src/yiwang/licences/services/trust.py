@@ -124,18 +124,35 @@ def _own_keys() -> list[TrustedKey]:
     return sorted((trusted_key(key) for key in keys), key=lambda k: k.key_id)
 
 
+def _issue_time(now: dt.datetime) -> dt.datetime:
+    # The same document for everyone within the hour, so the list and its signature fetched separately
+    # match; any key change (creation, rotation, revocation) moves the time forward at once, so a newer
+    # list always has a later issuedAt and an older one can be refused as a rollback.
+    latest = now.replace(minute=0, second=0)
+    for row in SigningKey.objects.values_list("created_at", "retired_at", "revoked_at"):
+        for moment in row:
+            if moment is not None and latest < moment <= now:
+                latest = moment
+    return latest.astimezone(dt.UTC).replace(microsecond=0)
+
+
 def build_trust_list(*, at: dt.datetime | None = None) -> tuple[bytes, bytes]:
-    """This platform's trust list now: ``(canonical JSON bytes, DER SM2 signature by the root key)``."""
+    """This platform's trust list: ``(canonical JSON bytes, DER SM2 signature by the root key)``.
+
+    ``issuedAt`` is the start of the current hour, or the last key change in
+    it if later; ``nextUpdate`` follows by ``YIWANG_TRUST_LIST_HOURS``.
+    """
     from yiwang.licences.services.seals import sign_with_key
 
     now = (at or timezone.now()).astimezone(dt.UTC).replace(microsecond=0)
     root = root_key(at=now)
+    issued = _issue_time(now) if at is None else now
     document = canonical_json(
         {
             "format": FORMAT,
             "platform": {"id": platform_id(), "name": platform_name()},
-            "issuedAt": utc_text(now),
-            "nextUpdate": utc_text(now + trust_list_lifetime()),
+            "issuedAt": utc_text(issued),
+            "nextUpdate": utc_text(issued + trust_list_lifetime()),
             "rootKey": {
                 "keyId": root.key_id,
                 "algorithm": sm2.ALGORITHM,
