@@ -77,6 +77,9 @@ HOTLINE_DESK = HOTLINE_VIEWERS | {"reviewer", "approver", "market_admin", "polic
 KB_DRAFTERS = frozenset(
     {"reviewer", "approver", "market_admin", "police_admin", "housing_handler", "hotline_operator", "platform_admin"}
 )
+# Staff who see the owner's licence (issued by market) and who may use the licence desk at all.
+LICENCE_STAFF = CASE_STAFF | {"market_admin", "supervisor", "platform_admin"}
+LICENCE_DESK = LICENCE_STAFF | {"police_clerk", "police_admin", "housing_handler"}
 KB_MARKET = frozenset({"reviewer", "approver", "market_admin", "hotline_operator", "platform_admin"})
 
 LOGIN = -302  # a redirect to the login page (checked by its Location), not any redirect
@@ -401,6 +404,19 @@ RULES: list[Rule] = [
     Rule("api-v1:licences_trust_list", GET, "/api/v1/licences/trust-list", anyone()),
     Rule("api-v1:licences_verify", GET, "/api/v1/licences/verify?p=YW1:ABC", anyone()),
     Rule("api-v1:licences_verify_post", POST, "/api/v1/licences/verify", anyone(), {"payload": "YW1:ABC"}),
+    # --- 电子证照: the wallet (the holder's), 亮证 (the verifier needs no login), the licence desk ----------------
+    Rule("wallet:home", GET, "/licences/", expect(SIGNED_IN)),
+    Rule("wallet:status", GET, "/licences/status/", anyone()),
+    Rule("wallet:licence", GET, "/licences/{licence}/", expect({"owner"})),
+    Rule("wallet:pdf", GET, "/licences/{licence}/pdf/", expect({"owner"} | LICENCE_STAFF)),
+    Rule("wallet:share", POST, "/licences/{licence}/share/", expect({"owner"}), {"fields": ["holder"]}),
+    Rule("wallet:share_open", GET, "/licences/shared/{share_token}/", anyone()),
+    # Without the confirmation ticked the owner is sent back to the application; others never learn it exists.
+    Rule("wallet:take_material", POST, "/applications/{application}/from-wallet/", expect({"owner"}, ok=302),
+         {"material_key": "{material_key}"}),
+    Rule("wallet:staff_home", GET, "/licences/desk/", expect(LICENCE_DESK, denied=403)),
+    Rule("wallet:staff_licence", GET, "/licences/desk/{licence}/",
+         expect(LICENCE_STAFF, denied=403, police_clerk=404, police_admin=404, housing_handler=404)),
     # --- the Django admin: only staff accounts (is_staff; the platform administrators in the demo) ---------
     # Every admin view is wrapped by AdminSite.admin_view; the rows are expanded to every admin route below.
     # The superuser's answer may be a 403 or a redirect where a model is read-only or an object is missing.
@@ -607,6 +623,15 @@ def build_world() -> World:
         case=case.number,
         case_file=case.application.files.first().pk,
         payment=PaymentOrder.objects.get(case=fee_case).order_number,
+    )
+
+    # 电子证照: the owner's 食品经营许可证 and a share of it.
+    from tests.licences.helpers import issue_food_licence
+    from yiwang.licences import services as licence_services
+
+    licence = issue_food_licence(owner)
+    ids.update(
+        licence=licence.pk, share_token=licence_services.create_share(licence, actor=owner, fields=["holder"])[1]
     )
 
     # The message centre: one message for the owner.

@@ -45,7 +45,11 @@ def is_holder_side(user: Any, licence: Licence) -> bool:
 
 
 def can_view(user: Any, licence: Licence) -> bool:
-    return is_holder_side(user, licence) or accounts_policy.in_scope(user, licence.department.code, VIEWING_ROLES)
+    return (
+        is_holder_side(user, licence)
+        or accounts_policy.in_scope(user, licence.department.code, VIEWING_ROLES)
+        or accounts_policy.is_platform_admin(user)
+    )
 
 
 def can_share(user: Any, licence: Licence) -> bool:
@@ -65,15 +69,19 @@ def can_manage_types(user: Any, department_code: str | None = None) -> bool:
     if accounts_policy.is_platform_admin(user):
         return True
     if department_code is None:
-        return bool(accounts_policy.department_scope(user, TYPE_ROLES))
+        return _has_scope(user, TYPE_ROLES)
     return accounts_policy.in_scope(user, department_code, TYPE_ROLES)
 
 
 def may_use_licence_desk(user: Any) -> bool:
     """The staff page of licence types and licences: department staff who may see or manage them."""
-    return accounts_policy.is_platform_admin(user) or bool(
-        accounts_policy.department_scope(user, (*VIEWING_ROLES, *TYPE_ROLES))
-    )
+    return accounts_policy.is_platform_admin(user) or _has_scope(user, (*VIEWING_ROLES, *TYPE_ROLES))
+
+
+def _has_scope(user: Any, roles: tuple[str, ...]) -> bool:
+    # department_scope answers None for "every department" (supervisors), an empty set for none.
+    scope = accounts_policy.department_scope(user, roles)
+    return scope is None or bool(scope)
 
 
 def can_issue(user: Any, department_code: str) -> bool:

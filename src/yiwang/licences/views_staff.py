@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,7 +20,7 @@ PAGE_SIZE = 30
 
 def _staff_only(request: HttpRequest) -> None:
     if not policy.may_use_licence_desk(request.user):
-        raise Http404(_("页面不存在"))
+        raise PermissionDenied(_("只有发证部门的工作人员可以使用电子证照管理"))
 
 
 @login_required

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from yiwang.cases import selectors as cases_selectors
 from yiwang.core.http import safe_next
 
 from . import selectors, services
@@ -84,6 +85,7 @@ def licence_pdf(request: HttpRequest, licence_id: int) -> HttpResponse:
 @require_POST
 def take_material(request: HttpRequest, application_id: int) -> HttpResponse:
     """The applicant confirms taking a material of a draft application from the wallet (or gives it back)."""
+    cases_selectors.get_application(request.user, application_id)  # someone else's draft: 404 before anything
     key = request.POST.get("material_key", "")[:64]
     fallback = reverse("cases:application", args=[application_id]) + "#materials"
     target = safe_next(request, fallback)
