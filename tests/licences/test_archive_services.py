@@ -271,3 +271,19 @@ def test_the_start_up_check_reports_a_damaged_log(two_cases: list[ArchiveEntry],
     os.truncate(level_path(archive_env / "log", 0), 40)
     (message,) = archive_log_intact()
     assert message.id == "licences.W001" and "damaged" in message.msg
+
+
+def test_a_damaged_archive_does_not_hold_back_the_applicants_notifications(
+    two_cases: list[ArchiveEntry], archive_env: Path, citizen: Any, market: Staff
+) -> None:
+    from yiwang.core.models import Notification, OutboxEvent
+
+    os.truncate(level_path(archive_env / "log", 0), 10)
+    case = closed_case(citizen, market)
+    run_worker()
+    closing = case.events.get(action="close")
+    assert Notification.objects.filter(dedupe_key__startswith=f"case-event:{closing.pk}:").exists()
+    assert not OutboxEvent.objects.filter(topic="case.event", processed_at__isnull=True).exists()
+    failed = OutboxEvent.objects.get(topic="archive.seal_case", payload__case_id=case.pk)
+    assert failed.processed_at is None and "LogDamaged" in failed.last_error
+    assert not ArchiveEntry.objects.filter(ref=case.number).exists()

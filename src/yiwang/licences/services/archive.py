@@ -306,9 +306,11 @@ def _write_package(kind: str, ref: str, data: bytes) -> str:
         raise ArchiveError("bad_reference", _("编号格式不能用于归档：%(ref)s") % {"ref": ref[:64]})
     relative = f"packages/{kind}/{ref}.json"
     target = archive_dir() / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = target.with_suffix(".json.tmp")
-    with open(temporary, "wb") as out:
+    # Packages hold personal data (the applicant's name and form): readable by the platform's user only.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
