@@ -78,8 +78,20 @@ def department_scope(user: Any, roles: Iterable[str] | None = None) -> set[str] 
         if assignment.role in PLATFORM_WIDE_ROLES:
             return ALL
         if assignment.department is not None:
-            codes.update(department_and_descendants(assignment.department.code))
+            codes.update(_descendants(user, assignment.department.code))
     return codes
+
+
+def _descendants(user: Any, code: str) -> tuple[str, ...]:
+    # Kept beside the role cache, on the same object and for as long: one page asks for several desks'
+    # scopes with different roles, and each would otherwise read the department tree again.
+    cache: dict[str, tuple[str, ...]] | None = getattr(user, "_descendants_cache", None)
+    if cache is None:
+        cache = {}
+        user._descendants_cache = cache
+    if code not in cache:
+        cache[code] = tuple(department_and_descendants(code))
+    return cache[code]
 
 
 def scope_by_department(
