@@ -287,3 +287,11 @@ def test_a_damaged_archive_does_not_hold_back_the_applicants_notifications(
     failed = OutboxEvent.objects.get(topic="archive.seal_case", payload__case_id=case.pk)
     assert failed.processed_at is None and "LogDamaged" in failed.last_error
     assert not ArchiveEntry.objects.filter(ref=case.number).exists()
+
+
+def test_a_deleted_entry_record_is_named_by_its_leaf(two_cases: list[ArchiveEntry]) -> None:
+    ArchiveEntry.objects.filter(pk=two_cases[0].pk).delete()
+    code, _out, err = verify()
+    assert code == 1
+    assert "日志：叶子 #0 没有档案记录" in err
+    assert "叶子 #1" not in err
