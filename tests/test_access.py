@@ -396,6 +396,8 @@ RULES: list[Rule] = [
     Rule("wallet:licence", GET, "/licences/{licence}/", expect({"owner"})),
     Rule("wallet:pdf", GET, "/licences/{licence}/pdf/", expect({"owner"} | LICENCE_STAFF)),
     Rule("wallet:share", POST, "/licences/{licence}/share/", expect({"owner"}), {"fields": ["holder"]}),
+    # The owner's case issued no licence in this world: the decision document is missing (404) for all who see it.
+    Rule("wallet:decision_pdf", GET, "/licences/decisions/{case}/pdf/", expect(set())),
     Rule("wallet:share_open", GET, "/licences/shared/{share_token}/", anyone()),
     # Without the confirmation ticked the owner is sent back to the application; others never learn it exists.
     Rule("wallet:take_material", POST, "/applications/{application}/from-wallet/", expect({"owner"}, ok=302),

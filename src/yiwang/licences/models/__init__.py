@@ -6,6 +6,7 @@ from yiwang.licences.models.licences import (
     LicenceShare,
     LicenceType,
     MaterialSaving,
+    SealedDocument,
     ShareVerification,
     WalletMaterial,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "PlatformKey",
     "Seal",
     "SealStatus",
+    "SealedDocument",
     "ShareVerification",
     "SigningKey",
     "WalletMaterial",
