@@ -405,6 +405,15 @@ RULES: list[Rule] = [
     Rule("wallet:staff_home", GET, "/licences/desk/", expect(LICENCE_DESK, denied=403)),
     Rule("wallet:staff_licence", GET, "/licences/desk/{licence}/",
          expect(LICENCE_STAFF, denied=403, police_clerk=404, police_admin=404, housing_handler=404)),
+    # --- 电子印章: the trust list and verification are public; department administrators rotate their seals ---
+    Rule("seals:trust_list", GET, "/licences/trust-list.json", anyone()),
+    Rule("seals:trust_list_signature", GET, "/licences/trust-list.sig", anyone()),
+    Rule("seals:verify", GET, "/licences/verify/?p=YW1:ABC", anyone()),
+    Rule("seals:desk", GET, "/licences/seals/", expect(DEPT_ADMINS | {"platform_admin"}, denied=403)),
+    Rule("seals:rotate", POST, "/licences/seals/{seal}/rotate/", expect({"market_admin", "platform_admin"}, ok=302)),
+    Rule("api-v1:licences_trust_list", GET, "/api/v1/licences/trust-list", anyone()),
+    Rule("api-v1:licences_verify", GET, "/api/v1/licences/verify?p=YW1:ABC", anyone()),
+    Rule("api-v1:licences_verify_post", POST, "/api/v1/licences/verify", anyone(), {"payload": "YW1:ABC"}),
     # --- the Django admin: only staff accounts (is_staff; the platform administrators in the demo) ---------
     # Every admin view is wrapped by AdminSite.admin_view; the rows are expanded to every admin route below.
     # The superuser's answer may be a 403 or a redirect where a model is read-only or an object is missing.
@@ -711,6 +720,11 @@ def build_world() -> World:
     assistant_services.ask(chat, "明天天气怎么样")
     assistant_services.hand_off(chat, actor=owner)
     ids["chat"] = chat.reference
+
+    # 电子印章: the market department's seal.
+    from yiwang.licences.services import seals as seal_services
+
+    ids["seal"] = seal_services.create_seal("market").pk
 
     # The admin: the first object of every registered model (a model without any shows a missing id).
     ids["admin_objects"] = {

@@ -59,6 +59,8 @@ api.add_router("/cases/", cases_router)
 api.add_router("/hotline/", "yiwang.hotline.api.router")
 api.add_router("/ratings/", "yiwang.feedback.api.router")
 api.add_router("/assistant/", "yiwang.assistant.api.router")
+# E-seals: the signed trust list and licence verification (/api/v1/licences/trust-list, /verify).
+api.add_router("/licences/", "yiwang.licences.api_seals.router")
 
 
 def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:

@@ -43,4 +43,6 @@ urlpatterns = [
     path("assistant/", include("yiwang.assistant.urls")),
     # 好差评: rating a case or a counter visit, public results, the staff desks (/ratings/…).
     path("", include("yiwang.feedback.urls")),
+    # 电子印章: the signed trust list, licence verification (public) and the seals page (/licences/…).
+    path("licences/", include("yiwang.licences.urls_seals")),
 ]

@@ -144,3 +144,19 @@ def test_bad_keys_are_refused(key: bytes) -> None:
         sm2.public_key_der(b"\x30\x03\x02\x01\x00")
     with pytest.raises(sm2.SM2Error):
         sm2.load_public_key(b"junk")
+
+
+def test_threads_sign_and_verify_at_once(key: bytes) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    public = sm2.public_key_der(key)
+    other = sm2.public_key_der(sm2.generate_private_key())
+
+    def work(index: int) -> tuple[bool, bool]:
+        message = f"message {index}".encode()
+        signature = sm2.sign(key, message)
+        return sm2.verify(public, message, signature), sm2.verify(other, message, signature)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, range(200)))
+    assert all(good and not wrong for good, wrong in results)

@@ -86,24 +86,36 @@ class FileKeyStore:
     """Keys encrypted with SM4-GCM, one file per key id, in a directory only this process's user reads."""
 
     def __init__(self, directory: Path | None = None, master_key: bytes | None = None) -> None:
+        # Unless given, the directory and master key follow the settings at each use, so a test (or a
+        # process) that changes VAR_DIR gets its own store; production reads them from the environment.
+        if master_key is not None and len(master_key) != _KEY_BYTES:
+            raise KeyConfigurationError("the key store's master key is 16 bytes (SM4)")
+        self._directory = directory
+        self._fixed_key = master_key
+        self._master_key  # noqa: B018  (refuse at once when production has no key)
+
+    @property
+    def directory(self) -> Path:
+        if self._directory is not None:
+            return self._directory
         from django.conf import settings
 
-        var_dir = Path(settings.VAR_DIR)
-        if directory is None:
-            raw_dir = os.environ.get(KEY_STORE_DIR_ENV, "").strip()
-            directory = Path(raw_dir) if raw_dir else var_dir / "keystore"
-        if master_key is None:
-            raw = os.environ.get(KEY_STORE_KEY_ENV, "").strip()
-            if not raw:
-                if getattr(settings, "PRODUCTION", False):
-                    raise KeyConfigurationError(f"{KEY_STORE_KEY_ENV} must be set in production")
-                fresh = base64.b64encode(os.urandom(_KEY_BYTES)).decode("ascii")
-                raw = _development_key_file(var_dir / KEY_STORE_KEY_FILE, fresh)
-            master_key = _decode_key(raw, _KEY_BYTES, KEY_STORE_KEY_ENV)
-        if len(master_key) != _KEY_BYTES:
-            raise KeyConfigurationError("the key store's master key is 16 bytes (SM4)")
-        self.directory = directory
-        self._master_key = master_key
+        raw_dir = os.environ.get(KEY_STORE_DIR_ENV, "").strip()
+        return Path(raw_dir) if raw_dir else Path(settings.VAR_DIR) / "keystore"
+
+    @property
+    def _master_key(self) -> bytes:
+        if self._fixed_key is not None:
+            return self._fixed_key
+        from django.conf import settings
+
+        raw = os.environ.get(KEY_STORE_KEY_ENV, "").strip()
+        if not raw:
+            if getattr(settings, "PRODUCTION", False):
+                raise KeyConfigurationError(f"{KEY_STORE_KEY_ENV} must be set in production")
+            fresh = base64.b64encode(os.urandom(_KEY_BYTES)).decode("ascii")
+            raw = _development_key_file(Path(settings.VAR_DIR) / KEY_STORE_KEY_FILE, fresh)
+        return _decode_key(raw, _KEY_BYTES, KEY_STORE_KEY_ENV)
 
     def _path(self, key_id: str) -> Path:
         _check_key_id(key_id)

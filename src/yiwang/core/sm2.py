@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
@@ -116,6 +117,30 @@ def load_public_key(public_key_der: bytes) -> bytes:
     return public_key_der
 
 
+# An initialised EVP_PKEY_CTX per key and thread: setting one up costs about as much as a sixth of a
+# verification, and a context is not safe to share between threads.
+_contexts = threading.local()
+_MAX_CONTEXTS = 256
+
+
+def _context(kind: str, der: bytes, evp_pkey: Any) -> Any:
+    cache: dict[tuple[str, bytes], Any] | None = getattr(_contexts, "cache", None)
+    if cache is None:
+        cache = _contexts.cache = {}
+    ctx = cache.get((kind, der))
+    if ctx is None:
+        lib, ffi = _backend._lib, _backend._ffi
+        ctx = ffi.gc(lib.EVP_PKEY_CTX_new(evp_pkey, ffi.NULL), lib.EVP_PKEY_CTX_free)
+        init = lib.EVP_PKEY_sign_init if kind == "sign" else lib.EVP_PKEY_verify_init
+        if ctx == ffi.NULL or init(ctx) != 1:
+            lib.ERR_clear_error()
+            raise SM2Error("the SM2 context could not be set up")
+        if len(cache) >= _MAX_CONTEXTS:
+            cache.clear()
+        cache[(kind, der)] = ctx
+    return ctx
+
+
 def _check_user_id(user_id: bytes) -> None:
     if len(user_id) * 8 > 0xFFFF:
         raise SM2Error("the SM2 user ID must be shorter than 8192 bytes")
@@ -145,10 +170,7 @@ def sign(private_key: bytes, message: bytes, *, user_id: bytes = DEFAULT_USER_ID
     key = _load_private(private_key)
     digest = message_digest(_private_public_der(private_key), message, user_id=user_id)
     lib, ffi = _backend._lib, _backend._ffi
-    ctx = ffi.gc(lib.EVP_PKEY_CTX_new(key._evp_pkey, ffi.NULL), lib.EVP_PKEY_CTX_free)
-    if ctx == ffi.NULL or lib.EVP_PKEY_sign_init(ctx) != 1:
-        lib.ERR_clear_error()
-        raise SM2Error("the SM2 signing context could not be set up")
+    ctx = _context("sign", private_key, key._evp_pkey)
     length = ffi.new("size_t *", 80)
     buffer = ffi.new("unsigned char[]", 80)
     if lib.EVP_PKEY_sign(ctx, buffer, length, digest, len(digest)) != 1:
@@ -181,10 +203,10 @@ def verify(public_key_der: bytes, message: bytes, signature: bytes, *, user_id: 
         digest = message_digest(bytes(public_key_der), message, user_id=user_id)
     except SM2Error:
         return False
-    lib, ffi = _backend._lib, _backend._ffi
-    ctx = ffi.gc(lib.EVP_PKEY_CTX_new(key._evp_pkey, ffi.NULL), lib.EVP_PKEY_CTX_free)
-    if ctx == ffi.NULL or lib.EVP_PKEY_verify_init(ctx) != 1:
-        lib.ERR_clear_error()
+    lib = _backend._lib
+    try:
+        ctx = _context("verify", bytes(public_key_der), key._evp_pkey)
+    except SM2Error:
         return False
     ok = lib.EVP_PKEY_verify(ctx, signature, len(signature), digest, len(digest)) == 1
     if not ok:

@@ -1,3 +1,6 @@
+"""五电: electronic licences (电子证照) and their wallet, e-seals and e-signatures, sealed documents,
+licence shares (亮证), cross-region trust and the tamper-evident e-archive (电子档案)."""
+
 from importlib import import_module
 
 from django.apps import AppConfig
@@ -26,3 +29,10 @@ class LicencesConfig(AppConfig):
         register_desk("wallet:staff_home", _("电子证照管理"), policy.may_use_licence_desk, order=30)
         import_module("yiwang.licences.admin_licences")
         # --- end of licence wallet ---
+        # --- seals ---
+        # Department administrators reach their seals (and key rotation) from the staff home.
+        from yiwang.core.desks import register_desk
+        from yiwang.licences import policy
+
+        register_desk("seals:desk", _("电子印章"), policy.may_manage_seals, order=35)
+        # --- end of seals ---

@@ -6,7 +6,8 @@
 * Staff see licences of their departments; approvers and department
   administrators there change, re-issue and revoke them.
 * Department administrators (and platform administrators) manage the
-  licence types of their departments.
+  licence types of their departments, and the seals of their departments
+  (see the seals section below).
 """
 
 from __future__ import annotations
@@ -87,3 +88,23 @@ def _has_scope(user: Any, roles: tuple[str, ...]) -> bool:
 def can_issue(user: Any, department_code: str) -> bool:
     """Issue a licence by hand: approvers and administrators of the department (or the platform)."""
     return accounts_policy.in_scope(user, department_code, MANAGING_ROLES) or accounts_policy.is_platform_admin(user)
+
+
+# --- seals and signing keys (电子印章) ------------------------------------------------------------------------
+# Department administrators see and rotate the seals of their departments (and those below); platform
+# administrators all of them. Verifying a licence and reading the trust list are public (no rule needed).
+
+SEAL_ROLES = (Role.DEPARTMENT_ADMIN,)
+
+
+def may_manage_seals(user: Any) -> bool:
+    """Whether the user has a seals page at all (department or platform administrators)."""
+    return accounts_policy.is_platform_admin(user) or bool(accounts_policy.department_scope(user, SEAL_ROLES))
+
+
+def may_manage_seal(user: Any, department_code: str) -> bool:
+    """Whether the user may rotate the keys of a seal of ``department_code``."""
+    return accounts_policy.is_platform_admin(user) or accounts_policy.in_scope(user, department_code, SEAL_ROLES)
+
+
+# --- end of seals and signing keys --------------------------------------------------------------------------

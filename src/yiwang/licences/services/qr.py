@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import struct
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -35,7 +36,8 @@ MAX_TEXT = 2000  # well above any payload we make; longer text is refused before
 MAX_FIELDS = 8
 HOLDER_DIGEST_BYTES = 16
 _BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-_BASE45_INDEX = {c: i for i, c in enumerate(_BASE45)}
+_INVALID = 0xFF
+_BASE45_TABLE = bytes(_BASE45.find(chr(b)) if chr(b) in _BASE45 else _INVALID for b in range(256))
 _PLATFORM_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -87,25 +89,26 @@ def base45_encode(data: bytes) -> str:
 def base45_decode(text: str) -> bytes:
     """RFC 9285 Base45; PayloadError for characters outside the alphabet, bad lengths or overflow."""
     try:
-        values = [_BASE45_INDEX[c] for c in text]
-    except KeyError as exc:
+        values = text.encode("ascii").translate(_BASE45_TABLE)
+    except UnicodeEncodeError as exc:
         raise PayloadError("character outside the Base45 alphabet") from exc
-    if len(values) % 3 == 1:
+    if _INVALID in values:
+        raise PayloadError("character outside the Base45 alphabet")
+    full, rest = divmod(len(values), 3)
+    if rest == 1:
         raise PayloadError("Base45 text has a dangling character")
-    out = bytearray()
-    for i in range(0, len(values), 3):
-        chunk = values[i : i + 3]
-        if len(chunk) == 3:
-            n = chunk[0] + chunk[1] * 45 + chunk[2] * 45 * 45
-            if n > 0xFFFF:
-                raise PayloadError("Base45 triple out of range")
-            out += n.to_bytes(2, "big")
-        else:
-            n = chunk[0] + chunk[1] * 45
-            if n > 0xFF:
-                raise PayloadError("Base45 pair out of range")
-            out.append(n)
-    return bytes(out)
+    # Whole triples at once (a verifier decodes thousands of payloads a second).
+    end = full * 3
+    numbers = [a + b * 45 + c * 2025 for a, b, c in zip(values[0:end:3], values[1:end:3], values[2:end:3], strict=True)]
+    if numbers and max(numbers) > 0xFFFF:
+        raise PayloadError("Base45 triple out of range")
+    out = struct.pack(f">{full}H", *numbers)
+    if rest == 2:
+        last = values[end] + values[end + 1] * 45
+        if last > 0xFF:
+            raise PayloadError("Base45 pair out of range")
+        out += bytes((last,))
+    return out
 
 
 # --- encoding -----------------------------------------------------------------

@@ -72,13 +72,25 @@ def trust_list_lifetime() -> dt.timedelta:
 # --- this platform's list ------------------------------------------------------
 
 
-@transaction.atomic
+def _usable_root(now: dt.datetime, *, lock: bool) -> SigningKey | None:
+    rows = PlatformKey.objects.select_related("key").filter(current=True)
+    current = (rows.select_for_update() if lock else rows).first()
+    if current is not None and current.key.revoked_at is None and current.key.valid_to > now:
+        return current.key
+    return None
+
+
 def root_key(*, at: dt.datetime | None = None) -> SigningKey:
     """This platform's current trust-list root key, created (and its private half stored) on first use."""
     now = (at or timezone.now()).astimezone(dt.UTC).replace(microsecond=0)
-    current = PlatformKey.objects.select_for_update().select_related("key").filter(current=True).first()
-    if current is not None and current.key.revoked_at is None and current.key.valid_to > now:
-        return current.key
+    return _usable_root(now, lock=False) or _new_root_key(now)
+
+
+@transaction.atomic
+def _new_root_key(now: dt.datetime) -> SigningKey:
+    existing = _usable_root(now, lock=True)  # another request may have made it meanwhile
+    if existing is not None:
+        return existing
     PlatformKey.objects.filter(current=True).update(current=False)
     private = sm2.generate_private_key()
     public = sm2.public_key_der(private)
@@ -124,18 +136,35 @@ def _own_keys() -> list[TrustedKey]:
     return sorted((trusted_key(key) for key in keys), key=lambda k: k.key_id)
 
 
+def _issue_time(now: dt.datetime) -> dt.datetime:
+    # The same document for everyone within the hour, so the list and its signature fetched separately
+    # match; any key change (creation, rotation, revocation) moves the time forward at once, so a newer
+    # list always has a later issuedAt and an older one can be refused as a rollback.
+    latest = now.replace(minute=0, second=0)
+    for row in SigningKey.objects.values_list("created_at", "retired_at", "revoked_at"):
+        for moment in row:
+            if moment is not None and latest < moment <= now:
+                latest = moment
+    return latest.astimezone(dt.UTC).replace(microsecond=0)
+
+
 def build_trust_list(*, at: dt.datetime | None = None) -> tuple[bytes, bytes]:
-    """This platform's trust list now: ``(canonical JSON bytes, DER SM2 signature by the root key)``."""
+    """This platform's trust list: ``(canonical JSON bytes, DER SM2 signature by the root key)``.
+
+    ``issuedAt`` is the start of the current hour, or the last key change in
+    it if later; ``nextUpdate`` follows by ``YIWANG_TRUST_LIST_HOURS``.
+    """
     from yiwang.licences.services.seals import sign_with_key
 
     now = (at or timezone.now()).astimezone(dt.UTC).replace(microsecond=0)
     root = root_key(at=now)
+    issued = _issue_time(now) if at is None else now
     document = canonical_json(
         {
             "format": FORMAT,
             "platform": {"id": platform_id(), "name": platform_name()},
-            "issuedAt": utc_text(now),
-            "nextUpdate": utc_text(now + trust_list_lifetime()),
+            "issuedAt": utc_text(issued),
+            "nextUpdate": utc_text(issued + trust_list_lifetime()),
             "rootKey": {
                 "keyId": root.key_id,
                 "algorithm": sm2.ALGORITHM,
@@ -150,13 +179,13 @@ def build_trust_list(*, at: dt.datetime | None = None) -> tuple[bytes, bytes]:
 def own_trust_list(*, at: dt.datetime | None = None) -> TrustList:
     """This platform's keys as a TrustList, straight from the database (no signature needed)."""
     now = (at or timezone.now()).astimezone(dt.UTC)
-    root = root_key(at=now)
+    root_id = PlatformKey.objects.filter(current=True).values_list("key__key_id", flat=True).first()
     return TrustList(
         platform_id=platform_id(),
         platform_name=platform_name(),
         issued_at=now,
         next_update=now + trust_list_lifetime(),
-        root_key_id=root.key_id,
+        root_key_id=root_id or "",
         keys={key.key_id: key for key in _own_keys()},
     )
 
