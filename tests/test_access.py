@@ -395,6 +395,21 @@ RULES: list[Rule] = [
     Rule("knowledge:detail", GET, "/knowledge/desk/{kb_entry}/", expect(KB_MARKET)),
     Rule("knowledge:edit", GET, "/knowledge/desk/{kb_entry}/edit/", expect(KB_MARKET)),
     Rule("knowledge:act", POST, "/knowledge/desk/{kb_entry}/actions/submit/", expect(KB_MARKET, ok=302)),
+    # --- 电子证照: the wallet (the holder's), 亮证 (the verifier needs no login), the licence desk ----------------
+    Rule("wallet:home", GET, "/licences/", expect(SIGNED_IN)),
+    Rule("wallet:status", GET, "/licences/status/", anyone()),
+    Rule("wallet:licence", GET, "/licences/{licence}/", expect({"owner"})),
+    Rule("wallet:pdf", GET, "/licences/{licence}/pdf/", expect({"owner"} | LICENCE_STAFF)),
+    Rule("wallet:share", POST, "/licences/{licence}/share/", expect({"owner"}), {"fields": ["holder"]}),
+    # The owner's case issued no licence in this world: the decision document is missing (404) for all who see it.
+    Rule("wallet:decision_pdf", GET, "/licences/decisions/{case}/pdf/", expect(set())),
+    Rule("wallet:share_open", GET, "/licences/shared/{share_token}/", anyone()),
+    # Without the confirmation ticked the owner is sent back to the application; others never learn it exists.
+    Rule("wallet:take_material", POST, "/applications/{application}/from-wallet/", expect({"owner"}, ok=302),
+         {"material_key": "{material_key}"}),
+    Rule("wallet:staff_home", GET, "/licences/desk/", expect(LICENCE_DESK, denied=403)),
+    Rule("wallet:staff_licence", GET, "/licences/desk/{licence}/",
+         expect(LICENCE_STAFF, denied=403, police_clerk=404, police_admin=404, housing_handler=404)),
     # --- 电子印章: the trust list and verification are public; department administrators rotate their seals ---
     Rule("seals:trust_list", GET, "/licences/trust-list.json", anyone()),
     Rule("seals:trust_list_signature", GET, "/licences/trust-list.sig", anyone()),
@@ -404,19 +419,6 @@ RULES: list[Rule] = [
     Rule("api-v1:licences_trust_list", GET, "/api/v1/licences/trust-list", anyone()),
     Rule("api-v1:licences_verify", GET, "/api/v1/licences/verify?p=YW1:ABC", anyone()),
     Rule("api-v1:licences_verify_post", POST, "/api/v1/licences/verify", anyone(), {"payload": "YW1:ABC"}),
-    # --- 电子证照: the wallet (the holder's), 亮证 (the verifier needs no login), the licence desk ----------------
-    Rule("wallet:home", GET, "/licences/", expect(SIGNED_IN)),
-    Rule("wallet:status", GET, "/licences/status/", anyone()),
-    Rule("wallet:licence", GET, "/licences/{licence}/", expect({"owner"})),
-    Rule("wallet:pdf", GET, "/licences/{licence}/pdf/", expect({"owner"} | LICENCE_STAFF)),
-    Rule("wallet:share", POST, "/licences/{licence}/share/", expect({"owner"}), {"fields": ["holder"]}),
-    Rule("wallet:share_open", GET, "/licences/shared/{share_token}/", anyone()),
-    # Without the confirmation ticked the owner is sent back to the application; others never learn it exists.
-    Rule("wallet:take_material", POST, "/applications/{application}/from-wallet/", expect({"owner"}, ok=302),
-         {"material_key": "{material_key}"}),
-    Rule("wallet:staff_home", GET, "/licences/desk/", expect(LICENCE_DESK, denied=403)),
-    Rule("wallet:staff_licence", GET, "/licences/desk/{licence}/",
-         expect(LICENCE_STAFF, denied=403, police_clerk=404, police_admin=404, housing_handler=404)),
     # --- the Django admin: only staff accounts (is_staff; the platform administrators in the demo) ---------
     # Every admin view is wrapped by AdminSite.admin_view; the rows are expanded to every admin route below.
     # The superuser's answer may be a 403 or a redirect where a model is read-only or an object is missing.

@@ -78,7 +78,7 @@ def test_a_licence_from_a_decision_serves_as_a_material_and_is_shown_to_a_verifi
     walk.reload_until(citizen, portal_url + "/licences/", licence_of_case)
     walk.check_accessibility(citizen, "licence wallet")
     entries = licence_of_case(citizen)
-    entries.first.get_by_role("link", name=LICENCE_NAME).click()
+    entries.first.get_by_role("link", name=LICENCE_NAME, exact=True).click()
     expect(citizen.get_by_role("heading", level=1)).to_have_text(LICENCE_NAME)
     expect(citizen.locator("#licence-status")).to_have_text("有效")
     expect(citizen.locator("#licence-face")).to_contain_text("已加盖电子印章")

@@ -84,3 +84,41 @@ def test_change_of_a_sealed_licence_seals_the_new_version(market_seal: Any) -> N
     )
     assert new.signature and new.signature != licence.signature and services.seal_intact(new)
     assert qr.verify_qr_payload(new.qr_payload, trust.own_trust_list()).ok
+
+
+def test_the_issuing_case_gets_a_sealed_decision_co_signed_by_the_approver(market_seal: Any) -> None:
+    from tests.cases.conftest import staff_of
+    from tests.licences.helpers import decided_food_case, food_type, run_worker
+
+    food_type()
+    citizen, market = make_citizen("沈十二"), staff_of("market")
+    case = decided_food_case(citizen, market)
+    run_worker()
+    licence = Licence.objects.get(case_number=case.number)
+    document = documents.decision_of(case.number)
+    assert document is not None and document.claims["licences"] == [licence.identifier]
+    assert document.claims["applicant"] == case.applicant_name and document.claims["opinion"] == "准予许可"
+    from yiwang.licences.services._sealing import canonical_bytes
+
+    verification = seals.verify_document(canonical_bytes(document.claims), document.signature.encode())
+    assert verification.ok, verification.message
+    assert json.loads(document.signature)["toSign"]["propertyInfo"]["staffKeyId"]  # the approver co-signed
+    # Handled again: still one document.
+    documents.seal_decision(case=case, licences=[licence])
+    from yiwang.licences.models import SealedDocument
+
+    assert SealedDocument.objects.filter(case_number=case.number).count() == 1
+
+    holder = Client()
+    holder.force_login(citizen)
+    response = holder.get(f"/licences/decisions/{case.number}/pdf/")
+    assert response.status_code == 200
+    record = documents.read_seal_record(response.content, "decision-seal.json")
+    assert record["signature_sm2"] == document.signature
+    assert f"/licences/decisions/{case.number}/pdf/" in holder.get(f"/licences/{licence.pk}/").content.decode()
+    stranger = Client()
+    stranger.force_login(make_citizen())
+    assert stranger.get(f"/licences/decisions/{case.number}/pdf/").status_code == 404
+    police = Client()
+    police.force_login(make_staff(Role.APPROVER, "police"))
+    assert police.get(f"/licences/decisions/{case.number}/pdf/").status_code == 404

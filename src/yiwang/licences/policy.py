@@ -6,7 +6,8 @@
 * Staff see licences of their departments; approvers and department
   administrators there change, re-issue and revoke them.
 * Department administrators (and platform administrators) manage the
-  licence types of their departments, and see and rotate their seals.
+  licence types of their departments, and the seals of their departments
+  (see the seals section below).
 """
 
 from __future__ import annotations

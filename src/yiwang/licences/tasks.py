@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from yiwang.cases import selectors as cases_selectors
 from yiwang.core.outbox import handles
-from yiwang.licences.services import issuance, wallet
+from yiwang.licences.services import documents, issuance, wallet
 
 if TYPE_CHECKING:
     from yiwang.core.models import OutboxEvent
@@ -33,8 +33,11 @@ def issue_on_certificate(event: OutboxEvent) -> None:
     if action not in ISSUING_ACTIONS:
         return
     case = cases_selectors.case_by_id(case_id)
-    if case is not None:
-        issuance.issue_for_case(case=case, event_id=int(event.payload.get("event_id") or 0))
+    if case is None:
+        return
+    licences = issuance.issue_for_case(case=case, event_id=int(event.payload.get("event_id") or 0))
+    if licences:
+        documents.seal_decision(case=case, licences=licences)
 
 
 @handles(issuance.REMINDER_TOPIC)

@@ -15,5 +15,6 @@ urlpatterns = [
     path("licences/<int:licence_id>/pdf/", views_wallet.licence_pdf, name="pdf"),
     path("licences/<int:licence_id>/share/", views_shares.create_share, name="share"),
     path("licences/shared/<str:token>/", views_shares.open_share, name="share_open"),
+    path("licences/decisions/<str:number>/pdf/", views_wallet.decision_pdf, name="decision_pdf"),
     path("applications/<int:application_id>/from-wallet/", views_wallet.take_material, name="take_material"),
 ]

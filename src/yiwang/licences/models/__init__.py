@@ -7,6 +7,7 @@ from yiwang.licences.models.licences import (
     LicenceShare,
     LicenceType,
     MaterialSaving,
+    SealedDocument,
     ShareVerification,
     WalletMaterial,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "PlatformKey",
     "Seal",
     "SealStatus",
+    "SealedDocument",
     "ShareVerification",
     "SigningKey",
     "TreeHead",

@@ -240,3 +240,32 @@ class MaterialSaving(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_number}:{self.material_name}"
+
+
+class SealedDocument(models.Model):
+    """A sealed document of a case other than the licence itself (the decision document, 决定书).
+
+    The claims are what the document says; the seal is the department's, co-signed by the approver.
+    Made once per case and kind, when the case's licences are issued.
+    """
+
+    kind = models.CharField(_("文书类型"), max_length=32)
+    title = models.CharField(_("文书名称"), max_length=100)
+    case_number = models.CharField(_("办件编号"), max_length=64, db_index=True)
+    department = models.ForeignKey(
+        "directory.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("出具部门")
+    )
+    claims = models.JSONField(_("文书内容"), default=dict)
+    signer_key_id = models.CharField(_("签章密钥标识"), max_length=80, blank=True)
+    digest = models.CharField(_("摘要（SM3）"), max_length=64, blank=True)
+    signature = models.TextField(_("签章结构"), blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("签章文书")
+        verbose_name_plural = _("签章文书")
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["case_number", "kind"], name="licences_document_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.case_number}:{self.kind}"
