@@ -11,6 +11,9 @@ what is searched (item guides, answers, messages) with :func:`embed_passages`.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -56,7 +59,30 @@ def _embed(texts: Sequence[str], *, is_query: bool) -> Vectors:
         batch = [text or " " for text in texts[start : start + _BATCH]]
         with _lock:
             parts.append(np.asarray(model.encode(batch, is_query), dtype=np.float32).reshape(len(batch), DIMENSIONS))
+    if len(texts) > 1:
+        release_memory()
     return np.vstack(parts)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+def release_memory() -> None:
+    """Give freed heap memory back to the system (glibc's ``malloc_trim``; nothing elsewhere).
+
+    The engine allocates its working buffers on each call, in the threads it runs on, and glibc keeps
+    what they free in per-thread arenas: after embedding batches (or building an index) a process would
+    otherwise go on holding tens of megabytes it no longer uses.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def embed_queries(texts: Sequence[str]) -> Vectors:

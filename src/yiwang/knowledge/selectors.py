@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
@@ -144,6 +145,20 @@ class _Index:
     answer_matrix: embeddings.Vectors
     idf: dict[str, float]
     max_idf: float
+    # Word -> positions of the docs whose questions or answer hold it, and a question form's normalised
+    # text -> positions: a search reads the words of the docs that share one with the query only.
+    by_word: dict[str, list[int]] = field(default_factory=dict)
+    by_question: dict[str, list[int]] = field(default_factory=dict)
+    entry_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Which docs are valid on a day (the last day asked), so that a search does not test every doc's dates.
+    valid: tuple[dt.date | None, np.ndarray] = (None, np.zeros(0, dtype=bool))
+
+    def valid_on(self, day: dt.date) -> np.ndarray:
+        known_day, mask = self.valid
+        if known_day != day:
+            mask = np.fromiter((doc.valid_on(day) for doc in self.docs), dtype=bool, count=len(self.docs))
+            self.valid = (day, mask)
+        return mask
 
 
 _lock = threading.Lock()
@@ -157,11 +172,18 @@ _words: dict[int, tuple[frozenset[str], list[frozenset[str]], frozenset[str]]] =
 
 
 def _current_signature() -> tuple[Any, ...]:
-    published = EntryVersion.objects.filter(status=VersionStatus.PUBLISHED).aggregate(
-        count=Count("pk"), changed=Max("updated_at"), last=Max("pk")
-    )
-    # Vectors the worker stores later replace the stand-ins of an index built before them.
-    return (published["count"], published["changed"], published["last"], VersionVector.objects.count())
+    """What the index was built from: count, last change and last id of the published versions, and how
+    many versions have stored vectors (those stored later replace the stand-ins of an index built before
+    them). Checked before every search, so one plain query rather than two built by the ORM."""
+    versions, vectors_table = EntryVersion._meta.db_table, VersionVector._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), MAX(updated_at), MAX(id), (SELECT COUNT(*) FROM {vectors_table}) "  # noqa: S608
+            f"FROM {versions} WHERE status = %s",
+            [VersionStatus.PUBLISHED.value],
+        )
+        row = cursor.fetchone()
+    return tuple(row) if row else ()
 
 
 def _forget_unpublished(published: set[int]) -> None:
@@ -253,6 +275,13 @@ def _build() -> _Index:
         question_parts.append(asked)
         owners.extend([position] * len(asked))
         answer_rows.append(matrix[-1])
+    by_word: dict[str, list[int]] = {}
+    by_question: dict[str, list[int]] = {}
+    for position, doc in enumerate(docs):
+        for word in frozenset().union(*doc.question_words, doc.answer_words):
+            by_word.setdefault(word, []).append(position)
+        for key in doc.question_keys:
+            by_question.setdefault(key, []).append(position)
     empty = np.zeros((0, embeddings.DIMENSIONS), dtype=np.float32)
     return _Index(
         docs=docs,
@@ -261,6 +290,9 @@ def _build() -> _Index:
         answer_matrix=np.vstack(answer_rows) if answer_rows else empty,
         idf=idf,
         max_idf=max_idf,
+        by_word=by_word,
+        by_question=by_question,
+        entry_ids=np.asarray([doc.entry_id for doc in docs], dtype=np.int64),
     )
 
 
@@ -303,27 +335,29 @@ def _scaled(cosine: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
     return np.clip((cosine - low) / (high - low), 0.0, 1.0)
 
 
-def _scores(query: str, index: _Index, candidates: list[int]) -> dict[int, float]:
+def _scores(query: str, index: _Index) -> np.ndarray:
+    """Every doc's score for ``query`` (float64, by position): dense similarities as matrix products,
+    word coverage only for the docs that share a word with the query (the others' is 0)."""
     query_key = normalise(query)
     query_words = words(query)
     query_vector = embeddings.embed_query(query)
-    question_sim = _scaled(index.question_matrix @ query_vector, QUESTION_COSINE)
-    answer_sim = _scaled(index.answer_matrix @ query_vector, ANSWER_COSINE)
-    scores: dict[int, float] = {}
-    for position in candidates:
+    question_sim = _scaled(index.question_matrix @ query_vector, QUESTION_COSINE).astype(np.float64)
+    answer_sim = _scaled(index.answer_matrix @ query_vector, ANSWER_COSINE).astype(np.float64)
+    # Similarities are clipped at 0, so a doc without question forms keeps 0, as it should.
+    dense = np.zeros(len(index.docs))
+    np.maximum.at(dense, index.question_owner, question_sim)
+    dense = np.maximum(dense, ANSWER_WEIGHT * answer_sim)
+    lexical = np.zeros(len(index.docs))
+    sharing = {position for word in query_words for position in index.by_word.get(word, ())}
+    for position in sharing:
         doc = index.docs[position]
-        if query_key in doc.question_keys:
-            scores[position] = 1.0  # asked in exactly one of the entry's own words
-            continue
-        lexical = max(
+        lexical[position] = max(
             max((_coverage(query_words, q, index) for q in doc.question_words), default=0.0),
             ANSWER_WEIGHT * _coverage(query_words, doc.answer_words, index),
         )
-        dense = max(
-            float(question_sim[doc.question_rows].max()) if doc.question_rows else 0.0,
-            ANSWER_WEIGHT * float(answer_sim[position]),
-        )
-        scores[position] = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical
+    scores = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical
+    # Asked in exactly one of the entry's own words.
+    scores[index.by_question.get(query_key, [])] = 1.0
     return scores
 
 
@@ -334,16 +368,13 @@ def search_entries(query: str, limit: int = 5) -> list[EntryHit]:
     if not query or limit <= 0:
         return []
     index = _current_index()
-    today = timezone.localdate()
-    candidates = [position for position, doc in enumerate(index.docs) if doc.valid_on(today)]
-    if not candidates:
+    valid = index.valid_on(timezone.localdate())
+    if not valid.any():
         return []
-    scores = _scores(query, index, candidates)
-    ranked = sorted(
-        (position for position in candidates if scores[position] >= MIN_SCORE),
-        key=lambda position: (-scores[position], index.docs[position].entry_id),
-    )
-    return [index.docs[position].hit(scores[position]) for position in ranked[:limit]]
+    scores = _scores(query, index)
+    kept = np.flatnonzero(valid & (scores >= MIN_SCORE))
+    ranked = kept[np.lexsort((index.entry_ids[kept], -scores[kept]))][:limit]
+    return [index.docs[position].hit(float(scores[position])) for position in ranked.tolist()]
 
 
 def entries_for_item(item_code: str) -> list[EntryHit]:

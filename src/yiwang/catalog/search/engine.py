@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.db import connection
 from django.db.models import Prefetch
 from django.utils import translation
 
@@ -31,6 +33,12 @@ from .vectors import DenseIndex, document_vectors, vectors_for
 
 # Beyond this many pending changes a full rebuild is cheaper than replaying them.
 REBUILD_THRESHOLD = 2000
+# Choice counts are read whole into each process and re-read this often, not once per search: a count
+# moves the ranking only from the minimum count up and by at most hybrid.CHOICE_WEIGHT.
+CHOICES_REFRESH_SECONDS = 60.0
+# At most this many counts (the largest) are held per process, and this many per query key.
+_CHOICES_HELD = 100_000
+_CHOICES_PER_KEY = 50
 # Guide text an item's passage may carry, per part.
 _GUIDE_PART_CHARS = 120
 # The written synonyms, hand-kept for the demo catalogue's abbreviations, and the mined phrasings,
@@ -234,6 +242,8 @@ class CatalogSearch:
         self._last_change = 0
         # Full builds since start: the first search after a warm-up must not add one.
         self.builds = 0
+        self._choices: dict[str, dict[tuple[str, str], int]] | None = None
+        self._choices_read = (0.0, 0)
 
     @property
     def loaded(self) -> bool:
@@ -249,9 +259,10 @@ class CatalogSearch:
             return self._rebuild()
 
     def _rebuild(self) -> SearchIndex:
-        last = SearchIndexChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        last = _latest_change()
         index = self._build(item_documents() + bundle_documents(), faq_entries())
         self._last_change = last
+        self._choices = None
         return index
 
     def load_documents(self, docs: list[Document], faqs: list[FaqEntry] | None = None) -> SearchIndex:
@@ -259,7 +270,7 @@ class CatalogSearch:
         that is newer than what this process saw rebuilds from the database again."""
         with self._lock:
             index = self._build(docs, faqs or [])
-            self._last_change = SearchIndexChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+            self._last_change = _latest_change()
             return index
 
     def _build(self, docs: list[Document], faqs: list[FaqEntry]) -> SearchIndex:
@@ -272,6 +283,8 @@ class CatalogSearch:
         self._add_faqs(faqs)
         self._index, self._dense = index, dense
         self.builds += 1
+        # Building leaves freed buffers behind (stored vectors read, postings sorted out).
+        embeddings.release_memory()
         return index
 
     def _add_faqs(self, entries: list[FaqEntry]) -> None:
@@ -284,7 +297,7 @@ class CatalogSearch:
         with self._lock:
             if self._index is None:
                 return self._rebuild()
-            latest = SearchIndexChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+            latest = _latest_change()
             if latest == self._last_change:
                 return self._index
             if latest < self._last_change:
@@ -340,22 +353,23 @@ class CatalogSearch:
         # 0.759 with it on the dev split.
         query_vector = _query_vector(" ".join([hybrid.query_key(chinese) or chinese, *extras[:6]]))
         scores = self._dense.scores(query_vector)
+        depth = hybrid.DENSE_DEPTH * (4 if filters and filters.active else 1)
         candidates: dict[tuple[str, str], hybrid.Candidate] = {}
-        for row in np.argsort(-scores)[: hybrid.DENSE_DEPTH * (4 if filters and filters.active else 1)]:
-            key = self._dense.keys[int(row)]
+        for row in _top_rows(scores, depth):
+            key = self._dense.keys[row]
             if key is None or key not in index.ids:
                 continue
             doc = index.docs[index.ids[key]]
             if filters is None or not filters.active or filters.accepts(doc):
                 candidates[key] = hybrid.Candidate(doc, float(scores[row]), 0.0)
         for hit in lexical_hits:
-            row = self._dense.rows.get(hit.doc.key)
-            cosine = float(scores[row]) if row is not None else 0.0
+            dense_row = self._dense.rows.get(hit.doc.key)
+            cosine = float(scores[dense_row]) if dense_row is not None else 0.0
             candidates.setdefault(hit.doc.key, hybrid.Candidate(hit.doc, cosine, 0.0)).lexical = hit.score
         exact = {index.docs[d].key for d in index.exact.get(chinese.replace(" ", ""), ())}
         for key in exact & candidates.keys():
             candidates[key].exact = True
-        ranked = hybrid.fuse(list(candidates.values()), chinese=chinese, choices=choices_for(query))
+        ranked = hybrid.fuse(list(candidates.values()), chinese=chinese, choices=self._choices_for(query))
         outcome = SearchOutcome([Hit(c.doc, round(c.relevance, 4), c.relevance) for c in ranked[:limit]], len(ranked))
         # A query that is an item's exact name or keyword is answered whatever the vectors say.
         if ranked and not ranked[0].exact and ranked[0].relevance < hybrid.NO_GOOD_MATCH_BELOW:
@@ -369,11 +383,29 @@ class CatalogSearch:
             return []
         scores = self._faq_dense.scores(query_vector)
         hits = []
-        for row in np.argsort(-scores)[:limit]:
-            key = self._faq_dense.keys[int(row)]
+        for row in _top_rows(scores, limit):
+            key = self._faq_dense.keys[row]
             if key is not None and scores[row] >= hybrid.NO_GOOD_MATCH_BELOW:
                 hits.append(FaqHit(self._faqs[key], float(scores[row])))
         return hits
+
+    def _choices_for(self, query: str) -> dict[tuple[str, str], int]:
+        """:func:`choices_for` from this process's copy of the counts (no query per search)."""
+        minimum = settings.SEARCH_CHOICE_MIN_COUNT
+        read_at, read_minimum = self._choices_read
+        if self._choices is None or read_minimum != minimum or time.monotonic() - read_at > CHOICES_REFRESH_SECONDS:
+            table: dict[str, dict[tuple[str, str], int]] = {}
+            rows = (
+                SearchChoice.objects.filter(count__gte=minimum)
+                .order_by("-count", "id")
+                .values_list("query_key", "target", "code", "count")[:_CHOICES_HELD]
+            )
+            for key, target, code, count in rows:
+                counts = table.setdefault(key, {})
+                if len(counts) < _CHOICES_PER_KEY:
+                    counts[(target, code)] = count
+            self._choices, self._choices_read = table, (time.monotonic(), minimum)
+        return self._choices.get(hybrid.query_key(query), {})
 
     def reset(self) -> None:
         with self._lock:
@@ -381,6 +413,30 @@ class CatalogSearch:
             self._dense = DenseIndex()
             self._faqs, self._faq_dense = {}, DenseIndex()
             self._last_change = 0
+            self._choices = None
+
+
+def _latest_change() -> int:
+    """The id of the newest change log row (0 when there is none): checked before every search, so
+    plain SQL on the primary key's index rather than a query built by the ORM each time."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX(id) FROM {SearchIndexChange._meta.db_table}")  # noqa: S608 - our own table name
+        row = cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _top_rows(scores: np.ndarray, limit: int) -> list[int]:
+    """The rows of the ``limit`` highest scores, best first (equal scores by row): a partition, then a
+    sort of those rows only."""
+    if limit < len(scores):
+        rows = np.argpartition(-scores, limit - 1)[:limit]
+        # Equal scores at the cut: every row as good as the last one kept competes, by row order.
+        cut = scores[rows].min()
+        rows = np.flatnonzero(scores >= cut)
+    else:
+        rows = np.arange(len(scores))
+    rows = rows[np.lexsort((rows, -scores[rows]))]
+    return [int(r) for r in rows[:limit]]
 
 
 @functools.lru_cache(maxsize=4096)

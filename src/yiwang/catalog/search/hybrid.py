@@ -19,6 +19,7 @@ The measurements behind each constant are in docs/adr/0012-search-retrieval.md.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -74,8 +75,10 @@ _QUERY_RES = [(op, re.compile(says)) for op, _, says in _OPERATIONS]
 _VARIANT_OPERATIONS = {"replace", "renew", "change", "cancel", "suspend", "lookup"}
 
 
+@functools.lru_cache(maxsize=65_536)
 def item_operation(name: str) -> str:
-    """The operation an item's name states, the one in its last bracket first (… （补办）)."""
+    """The operation an item's name states, the one in its last bracket first (… （补办）); cached, since
+    every search asks it of each candidate."""
     tail = name.rsplit("（", 1)[-1] if "（" in name else ""
     for part in (tail, name):
         for op, pattern in _NAME_RES:

@@ -15,13 +15,18 @@ name matches and for frequently used services.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
+import sys
+from array import array
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
 
 from yiwang.core import text
 
@@ -60,6 +65,40 @@ MINED_WEIGHT = 0.4
 VOCABULARY_FIELDS = ("name", "keyword", "base_name", "result", "member")
 
 STOP_WORDS = frozenset(text.load_words(DATA_DIR / "stop_words.txt"))
+# Analysed queries kept per index (cleared by any change to it): rewrite() and search() read the same one.
+_ANALYSIS_CACHE = 2048
+
+
+class _PostingList:
+    """The documents holding one term and the field weight of each, as two packed arrays (12 bytes a
+    posting rather than a dict entry and its objects): ids only grow, so the ids stay in ascending order,
+    which is also the order in which documents were added."""
+
+    __slots__ = ("ids", "weights")
+
+    def __init__(self) -> None:
+        self.ids = array("i")
+        self.weights = array("d")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __bool__(self) -> bool:
+        return bool(self.ids)
+
+    def add(self, doc_id: int, weight: float) -> None:
+        self.ids.append(doc_id)
+        self.weights.append(weight)
+
+    def remove(self, doc_id: int) -> None:
+        at = bisect_left(self.ids, doc_id)
+        if at < len(self.ids) and self.ids[at] == doc_id:
+            del self.ids[at]
+            del self.weights[at]
+
+    def arrays(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+        # Copies: a view would pin the arrays' buffers, and a change applied meanwhile could not resize them.
+        return np.array(self.ids, dtype=np.intp), np.array(self.weights, dtype=np.float64)
 
 
 @dataclass
@@ -136,9 +175,11 @@ class SearchIndex:
         self.docs: dict[int, Document] = {}
         self.ids: dict[tuple[str, str], int] = {}
         self._next_id = 0
-        self.terms: dict[str, dict[int, float]] = defaultdict(dict)
-        self.grams: dict[str, dict[int, float]] = defaultdict(dict)
-        self.doc_terms: dict[int, tuple[list[str], list[str]]] = {}
+        self.terms: dict[str, _PostingList] = defaultdict(_PostingList)
+        self.grams: dict[str, _PostingList] = defaultdict(_PostingList)
+        # One object for equal phrases (an item's name recurs in every county that implements it).
+        self._phrases: dict[tuple[frozenset[str], float], tuple[frozenset[str], float]] = {}
+        self.doc_terms: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self.doc_phrases: dict[int, list[tuple[frozenset[str], float]]] = {}
         self.exact: dict[str, set[int]] = defaultdict(set)
         # Vocabulary: word -> number of documents using it in a name-like field.
@@ -146,10 +187,17 @@ class SearchIndex:
         self.by_pinyin: dict[str, set[str]] = defaultdict(set)
         self.by_initials: dict[str, set[str]] = defaultdict(set)
         self.by_pattern: dict[str, set[str]] = defaultdict(set)
+        # Each document's names, normalised once (the leaders' boost reads them for every query).
+        self.doc_names: dict[int, tuple[str, ...]] = {}
+        # The normalised names and keywords under which ``exact`` lists each document.
+        self.doc_exact: dict[int, tuple[str, ...]] = {}
         self.synonyms = synonyms or {}
         # Mined phrasings (data/mined_synonyms.tsv) are weaker evidence than written ones: they add
         # lexical terms at MINED_WEIGHT and never steer the dense side.
         self.mined = {k: v for k, v in (mined or {}).items() if k not in self.synonyms}
+        self._analysed: dict[str, tuple[list[str], list[_QueryTerm]]] = {}
+        self._synonym_finder = _PhraseFinder(self.synonyms)
+        self._mined_finder = _PhraseFinder(self.mined)
         for phrase, expansions in self.synonyms.items():
             for word in [phrase, *expansions]:
                 self._add_vocabulary(word)
@@ -157,11 +205,15 @@ class SearchIndex:
 
     # --- building -------------------------------------------------------
     def add(self, doc: Document) -> None:
-        """Add a document, replacing any earlier one with the same key."""
+        """Add a document, replacing any earlier one with the same key.
+
+        The index keeps the document without its field texts and guide text: what searches need of them
+        is in the postings, and results and filters read the other attributes only.
+        """
         self.remove(doc.key)
         doc_id = self._next_id
         self._next_id += 1
-        self.docs[doc_id] = doc
+        self.docs[doc_id] = replace(doc, fields={}, guide_text=())
         self.ids[doc.key] = doc_id
         term_weights: dict[str, float] = {}
         gram_weights: dict[str, float] = {}
@@ -171,12 +223,20 @@ class SearchIndex:
                 norm = text.normalise(value)
                 if norm:
                     self._index_value(doc_id, field_name, norm, term_weights, gram_weights, phrases)
-        for term, weight in term_weights.items():
-            self.terms[term][doc_id] = weight
-        for gram, weight in gram_weights.items():
-            self.grams[gram][doc_id] = weight
-        self.doc_terms[doc_id] = (list(term_weights), list(gram_weights))
+        # Interned: every document would otherwise hold its own copy of each word and character pair.
+        terms = tuple(sys.intern(t) for t in term_weights)
+        grams = tuple(sys.intern(g) for g in gram_weights)
+        for term, weight in zip(terms, term_weights.values(), strict=True):
+            self.terms[term].add(doc_id, weight)
+        for gram, weight in zip(grams, gram_weights.values(), strict=True):
+            self.grams[gram].add(doc_id, weight)
+        self.doc_terms[doc_id] = (terms, grams)
         self.doc_phrases[doc_id] = phrases
+        self.doc_names[doc_id] = tuple(text.normalise(n) for n in doc.fields.get("name", []))
+        self.doc_exact[doc_id] = tuple(
+            {text.normalise(v): None for f in ("name", "keyword", "base_name") for v in doc.fields.get(f, [])}
+        )
+        self._analysed.clear()
 
     def _index_value(
         self,
@@ -190,9 +250,10 @@ class SearchIndex:
         """Index one normalised field value: its phrase, exact form, bigrams and (but for the body) its words."""
         weight = FIELD_WEIGHTS[field_name]
         if field_name in PHRASE_FIELDS and len(norm) >= 2:
-            phrase_grams = frozenset(text.bigrams(norm))
+            phrase_grams = frozenset(sys.intern(g) for g in text.bigrams(norm))
             if phrase_grams:
-                phrases.append((phrase_grams, PHRASE_FIELDS[field_name]))
+                phrase = (phrase_grams, PHRASE_FIELDS[field_name])
+                phrases.append(self._phrases.setdefault(phrase, phrase))
         if field_name in ("name", "keyword", "base_name"):
             self.exact[norm].add(doc_id)
         for gram in text.bigrams(norm):
@@ -212,16 +273,17 @@ class SearchIndex:
         doc_id = self.ids.pop(key, None)
         if doc_id is None:
             return
-        doc = self.docs.pop(doc_id)
+        del self.docs[doc_id]
         terms, grams = self.doc_terms.pop(doc_id)
         self.doc_phrases.pop(doc_id, None)
+        self.doc_names.pop(doc_id, None)
+        self._analysed.clear()
         for term in terms:
-            self.terms[term].pop(doc_id, None)
+            self.terms[term].remove(doc_id)
         for gram in grams:
-            self.grams[gram].pop(doc_id, None)
-        for field_name in ("name", "keyword", "base_name"):
-            for value in doc.fields.get(field_name, []):
-                self.exact.get(text.normalise(value), set()).discard(doc_id)
+            self.grams[gram].remove(doc_id)
+        for value in self.doc_exact.pop(doc_id, ()):
+            self.exact.get(value, set()).discard(doc_id)
 
     def _add_vocabulary(self, word: str) -> None:
         if len(word) < 2 or not text.has_chinese(word) or word in STOP_WORDS:
@@ -242,38 +304,60 @@ class SearchIndex:
     def rewrite(self, query: str) -> tuple[str, list[str]]:
         """The query as Chinese text (pinyin spelled back) and the catalogue words its phrases or wrong
         characters stand for, for the dense side to read alongside the person's own words."""
+        chinese = self.chinese(query)
+        if not chinese:
+            return "", []
+        return chinese, list(self._analyse(chinese)[0])
+
+    def chinese(self, query: str) -> str:
+        """The normalised query, a pinyin or initials query spelled back in catalogue words."""
         norm = text.normalise(query)
         if not norm:
-            return "", []
-        chinese = self._latin_to_chinese(norm) if text.is_latin_query(norm) else norm
-        extras: dict[str, None] = {}
-        for phrase, expansions in self.synonyms.items():
-            if phrase in chinese:
-                extras.update(dict.fromkeys(e for e in expansions if e not in chinese))
-        for span in self._unexplained_spans(chinese):
-            extras.update(dict.fromkeys(w for w in self._near_words(span) if w not in chinese))
-        return chinese, list(extras)
+            return ""
+        return self._latin_to_chinese(norm) if text.is_latin_query(norm) else norm
+
+    def _analyse(self, chinese: str) -> tuple[list[str], list[_QueryTerm]]:
+        """The dense side's extra words and the lexical side's weighted terms for ``chinese`` (cached:
+        the engine asks for both, and popular queries repeat)."""
+        found = self._analysed.get(chinese)
+        if found is None:
+            if len(self._analysed) >= _ANALYSIS_CACHE:
+                self._analysed.clear()
+            spans = list(self._unexplained_spans(chinese))
+            near = [self._near_words(span) for span in spans]
+            extras: dict[str, None] = {}
+            for phrase in self._synonym_finder.find(chinese):
+                extras.update(dict.fromkeys(e for e in self.synonyms[phrase] if e not in chinese))
+            for words in near:
+                extras.update(dict.fromkeys(w for w in words if w not in chinese))
+            found = (list(extras), self._query_terms(chinese, near))
+            self._analysed[chinese] = found
+        return found
 
     def search(self, query: str, *, filters: Filters | None = None, limit: int = 10) -> tuple[list[Hit], int]:
         """Rank documents for ``query``; returns the top ``limit`` hits and the number matched."""
-        norm = text.normalise(query)
-        if not norm or not self.docs:
+        chinese = self.chinese(query)
+        if not chinese or not self.docs:
             return [], 0
-        chinese = self._latin_to_chinese(norm) if text.is_latin_query(norm) else norm
-        query_terms = self._query_terms(chinese)
+        query_terms = self._analyse(chinese)[1]
         if not query_terms:
             return [], 0
-        scores = self._score(query_terms, chinese)
+        scores, order = self._score(query_terms, chinese)
         if filters is not None and filters.active:
-            scores = {d: v for d, v in scores.items() if filters.accepts(self.docs[d])}
-        if scores:
+            order = order[[filters.accepts(self.docs[d]) for d in order.tolist()]] if len(order) else order
+        if len(order):
             # Documents that share only a stray word with the query are noise, not results.
-            floor = RELATIVE_FLOOR * max(scores.values())
-            scores = {d: v for d, v in scores.items() if v >= floor}
-        best = heapq.nlargest(limit, scores.items(), key=lambda pair: (pair[1], self.docs[pair[0]].popularity))
-        hits = [Hit(self.docs[d], v) for d, v in best]
+            floor = RELATIVE_FLOOR * scores[order].max()
+            order = order[scores[order] >= floor]
+        if not len(order):
+            return [], 0
+        # The best ``limit`` by score then popularity; among equal ones the first matched, as a stable
+        # sort of the documents in the order the query's terms reached them would give.
+        popularity = np.fromiter((self.docs[d].popularity for d in order.tolist()), dtype=np.float64, count=len(order))
+        top = order[np.lexsort((-popularity, -scores[order]))[:limit]]
+        hits = [Hit(self.docs[d], float(scores[d])) for d in top.tolist()]
         hits.sort(key=lambda h: (-h.score, -h.doc.popularity, h.doc.code))
-        return hits, len(scores)
+        return hits, len(order)
 
     def _latin_to_chinese(self, norm: str) -> str:
         """Turn a pinyin or initials query into the catalogue words it spells."""
@@ -311,7 +395,7 @@ class SearchIndex:
         covered, _, words = best[n]
         return covered, [w.replace("|", " ") for w in words]
 
-    def _query_terms(self, chinese: str) -> list[_QueryTerm]:
+    def _query_terms(self, chinese: str, near: list[set[str]]) -> list[_QueryTerm]:
         weights: dict[str, float] = {}
 
         def add(term: str, weight: float) -> None:
@@ -328,24 +412,22 @@ class SearchIndex:
         # Stretches the catalogue cannot explain with its own words may hold a wrong
         # character: look for a known word that sounds the same (户照 → 护照) or
         # differs by one character (结昏登记 → 结婚登记).
-        for span in self._unexplained_spans(chinese):
-            for word in self._near_words(span):
+        for words in near:
+            for word in words:
                 add(word, 0.7)
         return [_QueryTerm(t, w) for t, w in weights.items()]
 
     def _expansions(self, chinese: str) -> Iterable[tuple[str, float]]:
         """Standard terms for the colloquial phrases and abbreviations in the query (longest phrases
         first), written ones with their words, mined ones weaker."""
-        for phrase, expansions in self.synonyms.items():
-            if phrase in chinese:
-                for expansion in expansions:
-                    yield expansion, 0.9
-                    for token in text.segment(expansion):
-                        yield token, 0.8
-        for phrase, expansions in self.mined.items():
-            if phrase in chinese:
-                for expansion in expansions:
-                    yield expansion, MINED_WEIGHT
+        for phrase in self._synonym_finder.find(chinese):
+            for expansion in self.synonyms[phrase]:
+                yield expansion, 0.9
+                for token in text.segment(expansion):
+                    yield token, 0.8
+        for phrase in self._mined_finder.find(chinese):
+            for expansion in self.mined[phrase]:
+                yield expansion, MINED_WEIGHT
 
     def _unexplained_spans(self, chinese: str) -> Iterable[str]:
         """Spans of 2-5 characters containing a character no known word or stop word covers."""
@@ -373,9 +455,18 @@ class SearchIndex:
         found.discard(token)
         return found if len(found) <= 6 else set()
 
-    def _score(self, query_terms: list[_QueryTerm], chinese: str) -> dict[int, float]:
-        scores, matched_weight, possible = self._word_scores(query_terms)
-        grams = self._add_bigram_scores(scores, query_terms, chinese)
+    def _score(
+        self, query_terms: list[_QueryTerm], chinese: str
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+        """Scores by document id, and the ids of the matched documents, best first (ties: first matched)."""
+        capacity = self._next_id
+        scores = np.zeros(capacity)
+        # When each document was first matched (term by term), which breaks ties as before.
+        first = np.full(capacity, np.iinfo(np.intp).max, dtype=np.intp)
+        matched_weight, possible, steps = self._word_scores(query_terms, scores, first)
+        grams = self._add_bigram_scores(scores, first, steps, query_terms, chinese)
+        order = np.flatnonzero(first != np.iinfo(np.intp).max)
+        order = order[np.lexsort((first[order], -scores[order]))]
         # Phrase coverage: a document whose name or one keyword the query covers
         # almost entirely is what the person means; one that shares a stray word
         # with a long keyword is not.
@@ -383,41 +474,55 @@ class SearchIndex:
         for qt in query_terms:
             if qt.weight >= 0.6:
                 query_grams.update(text.bigrams(qt.term))
-        leaders = heapq.nlargest(RERANK_DEPTH, scores, key=scores.__getitem__)
-        leader_set = set(leaders)
+        leaders = order[:RERANK_DEPTH].tolist()
         # Below the reranked leaders, keep the order but stay under every leader.
-        for doc_id in scores:
-            if doc_id not in leader_set:
-                scores[doc_id] *= 0.3
+        scores[order[RERANK_DEPTH:]] *= 0.3
         norm_query = chinese.replace(" ", "")
+        exact = self.exact.get(norm_query, set())
         for doc_id in leaders:
             best = 0.0
             for phrase_grams, weight in self.doc_phrases.get(doc_id, ()):
                 covered = weight * len(phrase_grams & query_grams) / len(phrase_grams)
                 best = max(best, covered)
-            coverage = matched_weight[doc_id] / possible if possible else 0.0
-            scores[doc_id] *= (PHRASE_BASE + PHRASE_GAIN * best) * self._leader_boost(doc_id, norm_query, coverage)
-        return scores
+            coverage = float(matched_weight[doc_id]) / possible if possible else 0.0
+            boost = self._leader_boost(doc_id, norm_query, coverage, exact)
+            scores[doc_id] = float(scores[doc_id]) * ((PHRASE_BASE + PHRASE_GAIN * best) * boost)
+        order = order[np.lexsort((first[order], -scores[order]))]
+        return scores, order
 
-    def _word_scores(self, query_terms: list[_QueryTerm]) -> tuple[dict[int, float], dict[int, float], float]:
-        """BM25-like word scores, the weight of the query's main words each document matched, and their total."""
+    def _word_scores(
+        self, query_terms: list[_QueryTerm], scores: npt.NDArray[np.float64], first: npt.NDArray[np.intp]
+    ) -> tuple[npt.NDArray[np.float64], float, int]:
+        """BM25-like word scores (added to ``scores``), the weight of the query's main words each
+        document matched, their total, and how many matching steps were taken."""
         total_docs = len(self.docs)
-        scores: dict[int, float] = defaultdict(float)
-        matched_weight: dict[int, float] = defaultdict(float)
+        matched_weight = np.zeros(len(scores))
         possible = 0.0
+        step = 0
         for qt in query_terms:
             postings = self.terms.get(qt.term)
             idf = math.log(1 + total_docs / (len(postings) if postings else total_docs))
             term_value = qt.weight * idf
             if qt.weight >= 1.0:
                 possible += term_value
-            for doc_id, field_weight in (postings or {}).items():
-                scores[doc_id] += term_value * field_weight
-                if qt.weight >= 1.0:
-                    matched_weight[doc_id] += term_value
-        return scores, matched_weight, possible
+            if not postings:
+                continue
+            ids, weights = postings.arrays()
+            scores[ids] += term_value * weights
+            if qt.weight >= 1.0:
+                matched_weight[ids] += term_value
+            first[ids] = np.minimum(first[ids], step)
+            step += 1
+        return matched_weight, possible, step
 
-    def _add_bigram_scores(self, scores: dict[int, float], query_terms: list[_QueryTerm], chinese: str) -> set[str]:
+    def _add_bigram_scores(
+        self,
+        scores: npt.NDArray[np.float64],
+        first: npt.NDArray[np.intp],
+        step: int,
+        query_terms: list[_QueryTerm],
+        chinese: str,
+    ) -> set[str]:
         """Add the character-bigram share of the score (typos, unsegmented words); returns the query's bigrams."""
         total_docs = len(self.docs)
         grams = set(text.bigrams(chinese))
@@ -429,16 +534,37 @@ class SearchIndex:
             if not postings or len(postings) > total_docs * 0.3:
                 continue
             idf = math.log(1 + total_docs / len(postings))
-            for doc_id, field_weight in postings.items():
-                scores[doc_id] += BIGRAM_SHARE * idf * field_weight
+            ids, weights = postings.arrays()
+            scores[ids] += BIGRAM_SHARE * idf * weights
+            first[ids] = np.minimum(first[ids], step)
+            step += 1
         return grams
 
-    def _leader_boost(self, doc_id: int, norm_query: str, coverage: float) -> float:
+    def _leader_boost(self, doc_id: int, norm_query: str, coverage: float, exact: set[int]) -> float:
         """How much a leading document gains from covering the query, naming it exactly, and popularity."""
         doc = self.docs[doc_id]
         boost = 0.55 + 0.45 * coverage
-        if doc_id in self.exact.get(norm_query, set()):
+        if doc_id in exact:
             boost *= 1.6
-        elif len(norm_query) >= 2 and any(norm_query in text.normalise(n) for n in doc.fields.get("name", [])):
+        elif len(norm_query) >= 2 and any(norm_query in name for name in self.doc_names[doc_id]):
             boost *= 1.25
         return boost * (1.0 + POPULARITY_WEIGHT * (doc.popularity / 100))
+
+
+class _PhraseFinder:
+    """Which phrases of a table (synonyms, mined phrasings) occur in a text, in the table's order: a
+    look-up per substring of each phrase length rather than a scan of the whole table per query."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self._order = {phrase: n for n, phrase in enumerate(table)}
+        self._lengths = sorted({len(phrase) for phrase in table if phrase})
+
+    def find(self, chinese: str) -> list[str]:
+        order = self._order
+        found = {
+            chinese[i : i + size]
+            for size in self._lengths
+            for i in range(len(chinese) - size + 1)
+            if chinese[i : i + size] in order
+        }
+        return sorted(found, key=order.__getitem__)

@@ -66,19 +66,27 @@ def digest(text: str, *, is_query: bool) -> str:
 
 
 def vectors_for(texts: Sequence[str], *, is_query: bool = False) -> np.ndarray:
-    """The vectors of ``texts`` (n × 384): stored ones read back, missing ones embedded and stored."""
-    passages = texts
-    digests = [digest(p, is_query=is_query) for p in passages]
-    known: dict[str, np.ndarray] = {}
-    unique = list(dict.fromkeys(digests))
+    """The vectors of ``texts`` (n × 384): stored ones read back, missing ones embedded and stored.
+
+    Rows are read straight into one float32 matrix (no array object per row): a worker reading 20,000
+    rows at start keeps only the matrix it returns.
+    """
+    digests = [digest(p, is_query=is_query) for p in texts]
+    if not digests:
+        return np.zeros((0, embeddings.DIMENSIONS), dtype=np.float32)
+    position = {key: n for n, key in enumerate(dict.fromkeys(digests))}
+    unique = list(position)
+    found = np.zeros((len(unique), embeddings.DIMENSIONS), dtype=np.float32)
+    known = np.zeros(len(unique), dtype=bool)
     for start in range(0, len(unique), _FETCH_CHUNK):
         chunk = unique[start : start + _FETCH_CHUNK]
         for key, blob in SearchVector.objects.filter(digest__in=chunk).values_list("digest", "vector"):
-            known[key] = np.frombuffer(bytes(blob), dtype=np.float32)
-    missing = [i for i, key in enumerate(digests) if key not in known]
-    if missing:
-        todo = list(dict.fromkeys(digests[i] for i in missing))
-        text_of = {digests[i]: passages[i] for i in missing}
+            row = position[key]
+            found[row] = np.frombuffer(blob, dtype=np.float32)
+            known[row] = True
+    todo = [unique[row] for row in np.flatnonzero(~known).tolist()]
+    if todo:
+        text_of = dict(zip(digests, texts, strict=True))
         embed = embeddings.embed_queries if is_query else embeddings.embed_passages
         fresh = embed([text_of[key] for key in todo])
         SearchVector.objects.bulk_create(
@@ -86,10 +94,8 @@ def vectors_for(texts: Sequence[str], *, is_query: bool = False) -> np.ndarray:
             ignore_conflicts=True,
             batch_size=500,
         )
-        known.update({key: fresh[n] for n, key in enumerate(todo)})
-    if not digests:
-        return np.zeros((0, embeddings.DIMENSIONS), dtype=np.float32)
-    return np.vstack([known[key] for key in digests]).astype(np.float32)
+        found[[position[key] for key in todo]] = fresh
+    return found[[position[key] for key in digests]]
 
 
 def store_vector_file(path: Path) -> int:
