@@ -41,7 +41,8 @@ def test_the_pdf_carries_the_signed_claims_and_the_page_shows_the_same_fields() 
     reader = PdfReader(io.BytesIO(content))
     assert len(reader.pages) == 1
     assert reader.metadata is not None and reader.metadata.subject == licence.identifier
-    assert reader.pages[0].images  # the QR code
+    contents = reader.pages[0].get_contents()
+    assert contents is not None and b" 1 re\n" in contents.get_data()  # the QR code, drawn as vector modules
 
     page = html.unescape(_client(holder).get(f"/licences/{licence.pk}/").content.decode())
     face = documents.licence_face(licence)

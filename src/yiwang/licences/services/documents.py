@@ -85,7 +85,11 @@ def seal_record(licence: Licence) -> dict[str, object]:
 
 
 def _register_font() -> None:
+    from reportlab import rl_config  # type: ignore[import-untyped]
     from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+
+    # Binary image streams: reportlab's pure-Python ASCII85 encoding was most of a licence PDF's time.
+    rl_config.useA85 = 0
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # type: ignore[import-untyped]
 
     if FONT not in pdfmetrics.getRegisteredFontNames():
@@ -130,6 +134,35 @@ def _draw_seal(canvas: Any, x: float, y: float, radius: float, department_name: 
     c.restoreState()
 
 
+def _draw_qr(canvas: Any, content: str, x: float, y: float, size: float) -> None:
+    """The QR code drawn as vector squares (no raster image to encode), with a fixed mask.
+
+    Letting segno try all eight masks costs more than the rest of the PDF; any mask gives a valid code.
+    """
+    code = segno.make(content, error="m", mask=0, boost_error=False)
+    matrix = code.matrix
+    quiet = 2
+    width = len(matrix) + 2 * quiet
+    # One path of integer rectangles in module units (runs of dark modules), filled once: formatting
+    # thousands of float coordinates through canvas.rect cost more than the whole page.
+    runs: list[str] = []
+    for row_index, row in enumerate(matrix):
+        top = width - quiet - 1 - row_index
+        run_start = None
+        for column, dark in enumerate((*row, 0)):
+            if dark and run_start is None:
+                run_start = column
+            elif not dark and run_start is not None:
+                runs.append(f"{run_start + quiet} {top} {column - run_start} 1 re")
+                run_start = None
+    canvas.saveState()
+    canvas.translate(x, y)
+    canvas.scale(size / width, size / width)
+    canvas.setFillColorRGB(0, 0, 0)
+    canvas._code.append("\n".join(runs) + "\nf")
+    canvas.restoreState()
+
+
 def licence_pdf(licence: Licence) -> bytes:
     """The licence as a sealed PDF: the face, the visible seal, the QR code, the seal record attached."""
     from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
@@ -164,11 +197,7 @@ def licence_pdf(licence: Licence) -> bytes:
         canvas.drawImage(ImageReader(io.BytesIO(seal_png)), seal_x - 60, seal_y - 60, 120, 120, mask="auto")
     else:
         _draw_seal(canvas, seal_x, seal_y, 60, face.issuer)
-    qr_content = licence.qr_payload or face.identifier
-    qr_png = io.BytesIO()
-    segno.make(qr_content, error="m").save(qr_png, kind="png", scale=4, border=2)
-    qr_png.seek(0)
-    canvas.drawImage(ImageReader(qr_png), 70, 90, 140, 140)
+    _draw_qr(canvas, licence.qr_payload or face.identifier, 70, 90, 140)
     canvas.setFont(FONT, 8)
     canvas.drawString(70, 78, _("扫码或凭标识与核验码在“证照状态查询”核验"))
     signed = _("已加盖电子印章（SM2）") if licence.signature else _("未加盖电子印章：发证部门尚未配置印章")
