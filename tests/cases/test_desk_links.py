@@ -45,13 +45,19 @@ def workbench_links(user: Any) -> set[str]:
 
 def test_a_counter_clerk_is_offered_the_counter_rating_desk_but_not_supervision() -> None:
     links = workbench_links(make_staff(Role.COUNTER_CLERK, "market"))
-    assert links == {reverse("feedback:counter")}
+    # The licence desk (电子证照管理) too: clerks look up the licences their department issued.
+    assert links == {reverse("feedback:counter"), reverse("wallet:staff_home")}
     assert reverse(SUPERVISION) not in links
 
 
 def test_a_supervisor_is_offered_ratings_supervision_and_the_hotline_desks() -> None:
     links = workbench_links(make_staff(Role.SUPERVISOR))
-    assert links == {reverse(SUPERVISION), reverse("hotline:desk"), reverse("hotline:supervision")}
+    assert links == {
+        reverse(SUPERVISION),
+        reverse("hotline:desk"),
+        reverse("hotline:supervision"),
+        reverse("wallet:staff_home"),
+    }
     # Counter rating codes are the clerks' alone.
     assert reverse("feedback:counter") not in links
 
@@ -60,7 +66,12 @@ def test_an_approver_is_offered_the_department_ratings_desk_and_the_hotline_desk
     # Approvers answer for their department's bad ratings (appeal), handle work orders dispatched to it and
     # write its knowledge-base answers.
     links = workbench_links(make_staff(Role.APPROVER, "market"))
-    assert links == {reverse("feedback:department"), reverse("hotline:desk"), reverse("knowledge:desk")}
+    assert links == {
+        reverse("feedback:department"),
+        reverse("hotline:desk"),
+        reverse("knowledge:desk"),
+        reverse("wallet:staff_home"),
+    }
 
 
 def test_staff_without_a_case_role_reach_their_desks_from_an_empty_workbench() -> None:
