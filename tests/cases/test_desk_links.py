@@ -31,10 +31,6 @@ def client_for(user: Any) -> Client:
     return client
 
 
-# 电子证照管理: department staff see the licences their departments issued.
-LICENCES = "wallet:staff_home"
-
-
 def desk_links(page: str) -> set[str]:
     """The addresses listed under 其他工作台 (empty when the page has no such list)."""
     match = re.search(r'<nav class="panel" aria-labelledby="other-desks-title">(.*?)</nav>', page, re.S)
@@ -49,14 +45,19 @@ def workbench_links(user: Any) -> set[str]:
 
 def test_a_counter_clerk_is_offered_the_counter_rating_desk_but_not_supervision() -> None:
     links = workbench_links(make_staff(Role.COUNTER_CLERK, "market"))
-    # The licence desk too: a clerk checks the licences of the department's holders at the counter.
-    assert links == {reverse("feedback:counter"), reverse(LICENCES)}
+    # The licence desk (电子证照管理) too: clerks look up the licences their department issued.
+    assert links == {reverse("feedback:counter"), reverse("wallet:staff_home")}
     assert reverse(SUPERVISION) not in links
 
 
 def test_a_supervisor_is_offered_ratings_supervision_and_the_hotline_desks() -> None:
     links = workbench_links(make_staff(Role.SUPERVISOR))
-    assert links == {reverse(SUPERVISION), reverse("hotline:desk"), reverse("hotline:supervision"), reverse(LICENCES)}
+    assert links == {
+        reverse(SUPERVISION),
+        reverse("hotline:desk"),
+        reverse("hotline:supervision"),
+        reverse("wallet:staff_home"),
+    }
     # Counter rating codes are the clerks' alone.
     assert reverse("feedback:counter") not in links
 
@@ -69,7 +70,7 @@ def test_an_approver_is_offered_the_department_ratings_desk_and_the_hotline_desk
         reverse("feedback:department"),
         reverse("hotline:desk"),
         reverse("knowledge:desk"),
-        reverse(LICENCES),
+        reverse("wallet:staff_home"),
     }
 
 

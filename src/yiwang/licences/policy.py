@@ -76,7 +76,8 @@ def can_manage_types(user: Any, department_code: str | None = None) -> bool:
 
 def may_use_licence_desk(user: Any) -> bool:
     """The staff page of licence types and licences: department staff who may see or manage them."""
-    return accounts_policy.is_platform_admin(user) or _has_scope(user, (*VIEWING_ROLES, *TYPE_ROLES))
+    # Roles alone decide it (no department tree lookup): the staff home asks this of every desk.
+    return accounts_policy.is_platform_admin(user) or accounts_policy.has_any_role(user, (*VIEWING_ROLES, *TYPE_ROLES))
 
 
 def _has_scope(user: Any, roles: tuple[str, ...]) -> bool:
