@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from yiwang.core import calendar, crypto
 from yiwang.core.audit import record_event
@@ -74,7 +75,8 @@ def create_share(
     if minutes not in SHARE_MINUTES_CHOICES:
         raise LicenceError(
             "bad_minutes",
-            _("亮证有效时间只能选择%(choices)s分钟") % {"choices": "、".join(str(m) for m in SHARE_MINUTES_CHOICES)},
+            _("亮证有效时间只能选择%(choices)s分钟")
+            % {"choices": pgettext("enumeration separator", "、").join(str(m) for m in SHARE_MINUTES_CHOICES)},
         )
     known = dict(shareable_fields(licence))
     chosen = [key for key in dict.fromkeys(fields) if key in known]
@@ -132,7 +134,7 @@ def _values(licence: Licence) -> dict[str, str]:
 
 def _refusal(share: LicenceShare, now: dt.datetime) -> LicenceError | None:
     if share.withdrawn_at is not None:
-        return LicenceError("share_withdrawn", _("持证人已撤回本次亮证，请请对方重新出示"))
+        return LicenceError("share_withdrawn", _("持证人已撤回本次亮证，请对方重新出示"))
     if share.expires_at <= now:
         return LicenceError("share_expired", _("该亮证二维码已过期，请持证人重新生成"))
     if share.uses >= share.max_uses:
