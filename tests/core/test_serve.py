@@ -16,7 +16,8 @@ from yiwang.core import gunicorn_config
 from yiwang.core.checks import collected_static_files
 
 
-def test_serve_gives_gunicorn_the_worker_warm_up_hook(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+# Serving reads the database before it starts (the e-archive log's start-up check), hence ``db``.
+def test_serve_gives_gunicorn_the_worker_warm_up_hook(monkeypatch: pytest.MonkeyPatch, settings: Any, db: None) -> None:
     settings.EMBEDDED_WORKER = False
     monkeypatch.setattr(sys, "argv", list(sys.argv))  # serve hands its own argv to gunicorn
     seen: dict[str, Any] = {}
@@ -64,7 +65,7 @@ def test_development_serves_static_files_from_their_folders_without_collecting()
 
 
 def test_serve_refuses_to_start_without_collected_static_files(
-    manifest_static_storage: Path, monkeypatch: pytest.MonkeyPatch, settings: Any
+    manifest_static_storage: Path, monkeypatch: pytest.MonkeyPatch, settings: Any, db: None
 ) -> None:
     settings.EMBEDDED_WORKER = False
     monkeypatch.setattr(sys, "argv", list(sys.argv))
