@@ -29,7 +29,7 @@ from ..constants import ItemKind, ItemStatus
 from ..models import Bundle, Faq, Material, SearchChoice, SearchIndexChange, ServiceItem
 from . import hybrid
 from .index import DATA_DIR, Document, Filters, Hit, SearchIndex
-from .vectors import VIEWS, DenseIndex, document_vectors, vectors_for
+from .vectors import DenseIndex, document_vectors, vectors_for
 
 # Beyond this many pending changes a full rebuild is cheaper than replaying them.
 REBUILD_THRESHOLD = 2000
@@ -236,7 +236,7 @@ class CatalogSearch:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._index: SearchIndex | None = None
-        self._dense = DenseIndex(VIEWS)
+        self._dense = DenseIndex()
         self._faqs: dict[tuple[str, str], FaqEntry] = {}
         self._faq_dense = DenseIndex()
         self._last_change = 0
@@ -275,7 +275,7 @@ class CatalogSearch:
 
     def _build(self, docs: list[Document], faqs: list[FaqEntry]) -> SearchIndex:
         index = SearchIndex(load_synonyms(), load_synonyms(MINED_FILE))
-        dense = DenseIndex(VIEWS)
+        dense = DenseIndex()
         for doc in docs:
             index.add(doc)
         dense.add_many([d.key for d in docs], document_vectors(docs))
@@ -345,14 +345,13 @@ class CatalogSearch:
     ) -> SearchOutcome:
         """Hybrid search (see ``hybrid``); ``faqs`` > 0 also returns that many matching FAQs."""
         index = self.current()
-        chinese, _extras = index.rewrite(query)
+        chinese, extras = index.rewrite(query)
         if not chinese or not index.docs:
             return SearchOutcome([], 0)
         lexical_hits, _ = index.search(query, filters=filters, limit=hybrid.LEXICAL_DEPTH)
-        # The dense side reads the query as typed (normalised): against names and their cores, MRR@10
-        # 0.831 on the dev split, where the query without its filler words plus the synonyms' and the
-        # typo corrector's catalogue words scored 0.790 (docs/adr/0012-search-retrieval.md).
-        query_vector = _query_vector(chinese)
+        # The dense side reads the query without its filler (要办什么证, 怎么办…): MRR@10 0.772 against
+        # 0.759 with it on the dev split.
+        query_vector = _query_vector(" ".join([hybrid.query_key(chinese) or chinese, *extras[:6]]))
         scores = self._dense.scores(query_vector)
         depth = hybrid.DENSE_DEPTH * (4 if filters and filters.active else 1)
         candidates: dict[tuple[str, str], hybrid.Candidate] = {}
@@ -411,7 +410,7 @@ class CatalogSearch:
     def reset(self) -> None:
         with self._lock:
             self._index = None
-            self._dense = DenseIndex(VIEWS)
+            self._dense = DenseIndex()
             self._faqs, self._faq_dense = {}, DenseIndex()
             self._last_change = 0
             self._choices = None
