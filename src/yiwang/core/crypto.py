@@ -212,6 +212,22 @@ def reset_keys() -> None:
 # --- encryption --------------------------------------------------------------
 
 
+def sm4_gcm_seal(key: bytes, plaintext: bytes, associated: bytes) -> bytes:
+    """SM4-GCM with a fresh random nonce: ``nonce + ciphertext + tag``, bound to ``associated``."""
+    nonce = os.urandom(NONCE_BYTES)
+    encryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce)).encryptor()
+    encryptor.authenticate_additional_data(associated)
+    return nonce + encryptor.update(plaintext) + encryptor.finalize() + encryptor.tag
+
+
+def sm4_gcm_open(key: bytes, sealed: bytes, associated: bytes) -> bytes:
+    """The plaintext of :func:`sm4_gcm_seal`'s output; ``InvalidTag`` if it or ``associated`` changed."""
+    nonce, ciphertext, tag = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:-TAG_BYTES], sealed[-TAG_BYTES:]
+    decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
+    decryptor.authenticate_additional_data(associated)
+    return decryptor.update(ciphertext) + decryptor.finalize()
+
+
 def encrypt(plaintext: str) -> str:
     """Encrypt text under the active key: ``v1:<kid>:<base64(nonce + ciphertext + tag)>``.
 
@@ -220,11 +236,8 @@ def encrypt(plaintext: str) -> str:
     """
     ring = key_ring()
     kid = ring.active_kid
-    nonce = os.urandom(NONCE_BYTES)
-    encryptor = Cipher(algorithms.SM4(ring.keys[kid]), modes.GCM(nonce)).encryptor()
-    encryptor.authenticate_additional_data(kid.encode("ascii"))
-    ciphertext = encryptor.update(plaintext.encode("utf-8")) + encryptor.finalize()
-    blob = base64.b64encode(nonce + ciphertext + encryptor.tag).decode("ascii")
+    sealed = sm4_gcm_seal(ring.keys[kid], plaintext.encode("utf-8"), kid.encode("ascii"))
+    blob = base64.b64encode(sealed).decode("ascii")
     return f"{TOKEN_VERSION}:{kid}:{blob}"
 
 
@@ -248,11 +261,8 @@ def decrypt(token: str) -> str:
     key = key_ring().keys.get(kid)
     if key is None:
         raise DecryptionError(f"个人信息密文使用的密钥 {kid!r} 不在密钥环中")
-    nonce, ciphertext, tag = raw[:NONCE_BYTES], raw[NONCE_BYTES:-TAG_BYTES], raw[-TAG_BYTES:]
-    decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
-    decryptor.authenticate_additional_data(kid.encode("ascii"))
     try:
-        plaintext = decryptor.update(ciphertext) + decryptor.finalize()
+        plaintext = sm4_gcm_open(key, raw, kid.encode("ascii"))
     except InvalidTag as exc:
         raise DecryptionError(f"个人信息密文校验失败：已被篡改，或不是用密钥 {kid!r} 加密的") from exc
     return plaintext.decode("utf-8")

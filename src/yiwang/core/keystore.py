@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.utils.module_loading import import_string
 
-from .crypto import KeyConfigurationError, _decode_key, _development_key_file
+from .crypto import KeyConfigurationError, _decode_key, _development_key_file, sm4_gcm_open, sm4_gcm_seal
 
 KEY_STORE_ENV = "YIWANG_KEY_STORE"
 KEY_STORE_KEY_ENV = "YIWANG_KEY_STORE_KEY"
@@ -122,11 +121,8 @@ class FileKeyStore:
         return self.directory / f"{key_id}.key"
 
     def _encrypt(self, key_id: str, private_key: bytes) -> str:
-        nonce = os.urandom(_NONCE_BYTES)
-        encryptor = Cipher(algorithms.SM4(self._master_key), modes.GCM(nonce)).encryptor()
-        encryptor.authenticate_additional_data(key_id.encode("ascii"))
-        body = encryptor.update(private_key) + encryptor.finalize()
-        return f"{_FORMAT}:{base64.b64encode(nonce + body + encryptor.tag).decode('ascii')}\n"
+        sealed = sm4_gcm_seal(self._master_key, private_key, key_id.encode("ascii"))
+        return f"{_FORMAT}:{base64.b64encode(sealed).decode('ascii')}\n"
 
     def _decrypt(self, key_id: str, text: str) -> bytes:
         version, _, blob = text.strip().partition(":")
@@ -136,11 +132,8 @@ class FileKeyStore:
             raise KeyStoreError(f"key file for {key_id} is damaged") from exc
         if version != _FORMAT or len(raw) < _NONCE_BYTES + _TAG_BYTES:
             raise KeyStoreError(f"key file for {key_id} is not in the {_FORMAT} format")
-        nonce, body, tag = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:-_TAG_BYTES], raw[-_TAG_BYTES:]
-        decryptor = Cipher(algorithms.SM4(self._master_key), modes.GCM(nonce, tag)).decryptor()
-        decryptor.authenticate_additional_data(key_id.encode("ascii"))
         try:
-            return decryptor.update(body) + decryptor.finalize()
+            return sm4_gcm_open(self._master_key, raw, key_id.encode("ascii"))
         except InvalidTag as exc:
             raise KeyStoreError(f"key file for {key_id} fails its check: altered, or another master key") from exc
 
