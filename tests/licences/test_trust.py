@@ -69,6 +69,18 @@ def test_the_published_list_is_canonical_signed_and_verifies_with_gmssl(market_s
     assert market_seal.current_key.key_id in parsed.keys
 
 
+def test_a_key_made_earlier_in_the_same_second_is_counted_at_once(
+    market_seal: Seal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A key stamped at s.4 and a request at s.6: the list must already say issuedAt = s, or the list
+    # fetched one second later differs and a detached signature fetched then no longer matches it.
+    trust.build_trust_list()  # the platform's root key is made on first use; make it before the clock stops
+    made = market_seal.current_key.created_at.astimezone(dt.UTC)
+    monkeypatch.setattr(trust.timezone, "now", lambda: made + dt.timedelta(microseconds=1))
+    document, _ = trust.build_trust_list()
+    assert json.loads(document)["issuedAt"] == utc_text(made.replace(microsecond=0))
+
+
 def test_revoked_and_rotated_keys_stay_listed(market_seal: Seal) -> None:
     old = market_seal.current_key
     seals.rotate_key(market_seal)

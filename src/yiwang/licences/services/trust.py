@@ -156,9 +156,12 @@ def build_trust_list(*, at: dt.datetime | None = None) -> tuple[bytes, bytes]:
     """
     from yiwang.licences.services.seals import sign_with_key
 
-    now = (at or timezone.now()).astimezone(dt.UTC).replace(microsecond=0)
+    exact = (at or timezone.now()).astimezone(dt.UTC)
+    now = exact.replace(microsecond=0)
     root = root_key(at=now)
-    issued = _issue_time(now) if at is None else now
+    # The issue time is chosen against the exact clock: a key made at 10.4 s must count in a request at
+    # 10.6 s, or the list changes a second later and a signature fetched then no longer matches it.
+    issued = _issue_time(exact) if at is None else now
     document = canonical_json(
         {
             "format": FORMAT,
