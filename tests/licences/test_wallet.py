@@ -196,3 +196,12 @@ def test_a_person_without_licences_sees_an_empty_wallet_and_anonymous_users_must
     page = _client(citizen).get("/licences/")
     assert "您还没有电子证照" in page.content.decode()
     assert Client().get("/licences/").status_code == 302
+
+
+def test_the_main_navigation_leads_a_signed_in_person_to_the_wallet() -> None:
+    anonymous = Client().get("/").content.decode()
+    assert 'href="/licences/"' not in anonymous
+    page = _client(make_citizen("郑三")).get("/licences/").content.decode()
+    nav = page[page.index('class="main-nav"') :]
+    nav = nav[: nav.index("</nav>")]
+    assert '<a href="/licences/" aria-current="page">我的证照</a>' in nav

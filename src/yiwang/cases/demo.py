@@ -54,6 +54,7 @@ def _demo_pdf() -> bytes:
 
 
 def _fill_and_submit(user: Any, item: ServiceItem, key: str, clerk: Any) -> Case:
+    applicant = user
     if item.online_depth >= OnlineDepth.ONLINE_APPLICATION:
         application = services.start_application(
             actor=user, applicant=services.applicant_for(user), item_code=item.code
@@ -76,8 +77,19 @@ def _fill_and_submit(user: Any, item: ServiceItem, key: str, clerk: Any) -> Case
     }
     applies = definitions.applicable(definition, answers)
     samples = {"phone": "13800000001", "credit_code": "", "date": "2026-12-01", "integer": "1", "decimal": "1"}
+    # What a citizen would type, so the licences and documents these cases issue read like real ones.
+    name = applicant.person.name
+    by_key = {
+        "applicant_name": name,
+        "legal_representative": name,
+        "contact_name": name,
+        "address": "示范市人民大道88号",
+        "organisation_name": f"示范市{name[0]}记小吃店",
+        "description": "在自有门面开办小吃店，经营热食类食品制售",
+    }
     data = {
-        f.key: samples.get(f.type) or (f.choices[0][0] if f.choices else f"{f.label}（演示）") for f in applies.fields
+        f.key: by_key.get(f.key) or samples.get(f.type) or (f.choices[0][0] if f.choices else f"{f.label}（演示）")
+        for f in applies.fields
     }
     data["applicant_kind"] = "person"
     services.save_draft(application, actor=user, answers=answers, form_data=data)
