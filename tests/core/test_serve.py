@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.db import connection, connections
 from gunicorn.app.wsgiapp import WSGIApplication
 
 from yiwang.core import gunicorn_config
@@ -30,6 +31,30 @@ def test_serve_gives_gunicorn_the_worker_warm_up_hook(monkeypatch: pytest.Monkey
     call_command("serve", "--port", "8765")
     assert seen["post_worker_init"] is gunicorn_config.post_worker_init
     assert seen["bind"] == ["127.0.0.1:8765"]
+
+
+def test_serve_forks_its_workers_with_no_database_connection_open(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, transactional_db: None
+) -> None:
+    # Two workers sharing the connection the start-up checks opened would read each other's answers.
+    settings.EMBEDDED_WORKER = False
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    connection.ensure_connection()
+    events: list[str] = []
+    open_at_fork: list[bool] = []
+    close_all = connections.close_all
+    monkeypatch.setattr(connections, "close_all", lambda: (events.append("close"), close_all()))
+
+    def run(app: WSGIApplication) -> None:
+        events.append("fork")
+        open_at_fork.extend(c.connection is not None for c in connections.all(initialized_only=True))
+
+    monkeypatch.setattr(WSGIApplication, "run", run)
+    call_command("serve", "--port", "8766")
+    assert events[-2:] == ["close", "fork"]
+    # SQLite never closes an in-memory test database; every other database is really closed.
+    if not getattr(connection, "is_in_memory_db", lambda: False)():
+        assert open_at_fork and not any(open_at_fork)
 
 
 # --- collected static files (issue 12 item 5) ---------------------------------------------------

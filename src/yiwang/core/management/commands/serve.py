@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import connections
 
 # A worker stops after the item in hand; an SMS gateway call can take a while.
 WORKER_STOP_SECONDS = 30
@@ -35,6 +36,10 @@ class Command(BaseCommand):
         # Beside the usual checks (run before handle): what would make every page fail, such as
         # static files never collected in production. Raises SystemCheckError, naming them.
         self.check(tags=[SERVING], include_deployment_checks=True, display_num_errors=True)
+        # Those checks read the database, and gunicorn forks its workers from this process: a connection
+        # inherited by two workers interleaves their queries on one socket, and PostgreSQL's answers
+        # arrive at the wrong worker ("lost synchronization with server" during warm-up).
+        connections.close_all()
 
         # No gunicorn access log: its lines hold the raw path and query string (ids, phone numbers);
         # yiwang.access writes one line per request instead (yiwang.core.observability).
