@@ -17,7 +17,9 @@ from yiwang.licences.selectors.licences import (
     WalletEntry,
     get_licence,
     get_own_licence,
+    get_own_share,
     history,
+    holder_shares,
     licences_for_staff,
     materials_saved,
     materials_saved_count,
@@ -27,6 +29,7 @@ from yiwang.licences.selectors.licences import (
     types_for_staff,
     wallet,
     wallet_entries,
+    wallet_entry,
     wallet_materials,
 )
 
@@ -39,7 +42,9 @@ __all__ = [
     "entry_proof_bundle",
     "get_licence",
     "get_own_licence",
+    "get_own_share",
     "history",
+    "holder_shares",
     "latest_tree_head",
     "licences_for_staff",
     "materials_saved",
@@ -51,5 +56,6 @@ __all__ = [
     "types_for_staff",
     "wallet",
     "wallet_entries",
+    "wallet_entry",
     "wallet_materials",
 ]

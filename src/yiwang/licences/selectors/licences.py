@@ -56,16 +56,18 @@ class WalletEntry:
 def wallet_entries(user: Any, today: dt.date | None = None) -> list[WalletEntry]:
     """The wallet with each licence's status as of today and whether it expires within the reminder window."""
     today = today or calendar.today_local()
-    entries = []
-    for licence in wallet(user):
-        status = licence.effective_status(today)
-        soon = (
-            status == LicenceStatus.VALID
-            and licence.valid_until is not None
-            and licence.valid_until <= today + dt.timedelta(days=EXPIRY_REMINDER_DAYS)
-        )
-        entries.append(WalletEntry(licence, status, str(LicenceStatus(status).label), soon))
-    return entries
+    return [wallet_entry(licence, today) for licence in wallet(user)]
+
+
+def wallet_entry(licence: Licence, today: dt.date) -> WalletEntry:
+    """One licence's status as of ``today`` and whether it expires within the reminder window."""
+    status = licence.effective_status(today)
+    soon = (
+        status == LicenceStatus.VALID
+        and licence.valid_until is not None
+        and licence.valid_until <= today + dt.timedelta(days=EXPIRY_REMINDER_DAYS)
+    )
+    return WalletEntry(licence, status, str(LicenceStatus(status).label), soon)
 
 
 def get_licence(user: Any, licence_id: int) -> Licence:
@@ -96,6 +98,25 @@ def history(licence: Licence) -> list[LicenceEvent]:
 
 def shares_of(licence: Licence) -> QuerySet[LicenceShare]:
     return licence.shares.annotate(opened=Count("verifications")).order_by("-id")
+
+
+def holder_shares(user: Any, *, licence_id: int | None = None) -> QuerySet[LicenceShare]:
+    """The shares (亮证) of the licences the user holds, superseded versions included, newest first.
+
+    With ``licence_id``, only that licence's; a licence the user does not hold gives an empty list.
+    """
+    shares = LicenceShare.objects.filter(licence__in=wallet(user, include_old=True).values("pk"))
+    if licence_id is not None:
+        shares = shares.filter(licence_id=licence_id)
+    return shares.select_related("licence__licence_type").prefetch_related("verifications").order_by("-id")
+
+
+def get_own_share(user: Any, share_id: int) -> LicenceShare:
+    """A share of a licence the user holds; someone else's reads exactly as a missing one."""
+    share = holder_shares(user).filter(pk=share_id).first()
+    if share is None:
+        raise LicenceError("not_found", _("亮证记录不存在"))
+    return share
 
 
 @dataclass(frozen=True)
