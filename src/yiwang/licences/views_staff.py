@@ -35,7 +35,12 @@ def staff_home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "licences/staff/home.html",
-        {"types": selectors.types_for_staff(request.user), "page": page, "query": query},
+        {
+            "types": selectors.types_for_staff(request.user),
+            "page": page,
+            "query": query,
+            "may_manage_types": policy.can_manage_types(request.user),
+        },
     )
 
 

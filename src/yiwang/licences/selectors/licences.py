@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from yiwang.accounts import policy as accounts_policy
 from yiwang.core import calendar
 from yiwang.core.identifiers import parse_licence_identifier
+from yiwang.directory import selectors as directory_selectors
+from yiwang.directory.models import Department
 from yiwang.licences import policy
 from yiwang.licences.constants import EXPIRY_REMINDER_DAYS, LicenceStatus
 from yiwang.licences.models import Licence, LicenceEvent, LicenceShare, LicenceType, MaterialSaving, WalletMaterial
@@ -181,6 +183,31 @@ def types_for_staff(user: Any) -> QuerySet[LicenceType]:
     if accounts_policy.is_platform_admin(user):
         return types
     return accounts_policy.scope_by_department(types, user, roles=(*policy.VIEWING_ROLES, *policy.TYPE_ROLES))
+
+
+def types_managed(user: Any) -> QuerySet[LicenceType]:
+    """Licence types the user may edit (their departments' as department administrator; all for the platform),
+    each with ``issued``, the number of licences issued of it."""
+    types = LicenceType.objects.select_related("department").annotate(issued=Count("licences"))
+    if not accounts_policy.is_platform_admin(user):
+        types = accounts_policy.scope_by_department(types, user, roles=policy.TYPE_ROLES)
+    return types.order_by("department__sort_order", "department__code", "code")
+
+
+def get_managed_type(user: Any, type_id: int) -> LicenceType:
+    """A licence type the user may edit; one of another department reads exactly as a missing one."""
+    licence_type = types_managed(user).filter(pk=type_id).first()
+    if licence_type is None:
+        raise LicenceError("not_found", _("证照类型不存在"))
+    return licence_type
+
+
+def type_departments(user: Any) -> QuerySet[Department]:
+    """Departments the user may define licence types for that can issue (they have a credit code)."""
+    departments = directory_selectors.departments().exclude(credit_code="")
+    if accounts_policy.is_platform_admin(user):
+        return departments
+    return accounts_policy.scope_by_department(departments, user, field="code", roles=policy.TYPE_ROLES)
 
 
 def licences_for_staff(user: Any, *, query: str = "") -> QuerySet[Licence]:
