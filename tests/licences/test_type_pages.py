@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -261,3 +262,33 @@ def test_a_tampered_field_list_is_refused_without_a_server_error() -> None:
     response = client.post(NEW, bad_type)
     assert response.status_code == 400 and "“area”不是可选的一项" in response.content.decode()
     assert not LicenceType.objects.filter(name="小餐饮登记证").exists()
+
+
+def test_the_admin_keeps_the_same_rules(django_user_model: Any, market_seal: Any) -> None:
+    licence = issue_food_licence(make_citizen())
+    licence_type = licence.licence_type
+    client = _client(django_user_model.objects.create_superuser("licence-root", password="a-long-password-1"))
+    url = f"/admin/licences/licencetype/{licence_type.pk}/change/"
+    post = {
+        "department": str(licence_type.department_id),
+        "number": "1",
+        "name": "改名后的许可证",
+        "holder_kind": licence_type.holder_kind,
+        "validity_years": "5",
+        "fields": json.dumps(licence_type.fields, ensure_ascii=False),
+        "item_codes": json.dumps(licence_type.item_codes),
+        "material_names": "[]",
+    }
+    response = client.post(url, post)
+    assert response.status_code == 200 and "证照名称已写入证照签章，不能修改" in response.content.decode()
+    response = client.post(url, {**post, "name": licence_type.name, "number": "2"})
+    assert response.status_code == 200 and "保存后不能修改" in response.content.decode()
+    add = client.post("/admin/licences/licencetype/add/", {**post, "name": "重号的证"})
+    assert add.status_code == 200 and "该部门已有序号为001的证照类型" in add.content.decode()
+    licence_type.refresh_from_db()
+    assert licence_type.name == "食品经营许可证" and LicenceType.objects.filter(name="重号的证").count() == 0
+    # What may change still saves through the admin.
+    saved = client.post(url, {**post, "name": licence_type.name, "validity_years": "8"})
+    assert saved.status_code == 302
+    licence_type.refresh_from_db()
+    assert licence_type.validity_years == 8

@@ -37,7 +37,7 @@ from yiwang.licences.services.issuance import (
     seal_intact,
     valid_until_for,
 )
-from yiwang.licences.services.licence_types import save_licence_type
+from yiwang.licences.services.licence_types import check_licence_type, save_licence_type
 from yiwang.licences.services.shares import create_share, open_share, shareable_fields, withdraw_share
 from yiwang.licences.services.wallet import (
     offers,
@@ -55,6 +55,7 @@ __all__ = [
     "archive_finished_cases",
     "archive_receipts",
     "change_licence",
+    "check_licence_type",
     "claims_of",
     "clean_data",
     "create_share",

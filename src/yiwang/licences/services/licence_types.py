@@ -69,6 +69,35 @@ def _check_items(item_codes: list[str]) -> None:
         )
 
 
+def check_licence_type(
+    licence_type: LicenceType | None,
+    *,
+    department: Department,
+    number: int,
+    name: str,
+    fields: list[dict[str, Any]],
+    item_codes: Iterable[str],
+) -> None:
+    """Refuse (``LicenceError``) what creating or editing a licence type may not do; see the module's rules.
+
+    For an edit, ``department`` and ``number`` must be the type's own: its code does not change.
+    """
+    _check_items(sorted({code.strip() for code in item_codes if code.strip()}))
+    if licence_type is None:
+        existing = LicenceType.objects.filter(code=f"{department.credit_code}{number:03d}").first()
+        if existing is not None:
+            raise LicenceError(
+                "type_exists",
+                _("该部门已有序号为%(number)03d的证照类型：%(name)s") % {"number": number, "name": existing.name},
+                field="number",
+            )
+        return
+    if department.pk != licence_type.department_id or number != int(licence_type.code[-3:]):
+        raise LicenceError("code_locked", _("证照类型的发证部门和序号组成证照类型代码，保存后不能修改"))
+    if Licence.objects.filter(licence_type=licence_type).exists():
+        _locked_changes(licence_type, name, fields)
+
+
 def save_licence_type(
     *,
     actor: Any,
@@ -95,17 +124,7 @@ def save_licence_type(
     if not policy.can_manage_types(actor, department.code):
         raise LicenceError("forbidden", _("您没有权限管理该部门的证照类型"))
     codes = sorted({code.strip() for code in item_codes if code.strip()})
-    _check_items(codes)
-    if licence_type is None:
-        existing = LicenceType.objects.filter(code=f"{department.credit_code}{number:03d}").first()
-        if existing is not None:
-            raise LicenceError(
-                "type_exists",
-                _("该部门已有序号为%(number)03d的证照类型：%(name)s") % {"number": number, "name": existing.name},
-                field="number",
-            )
-    elif Licence.objects.filter(licence_type=licence_type).exists():
-        _locked_changes(licence_type, name, fields)
+    check_licence_type(licence_type, department=department, number=number, name=name, fields=fields, item_codes=codes)
     return define_licence_type(
         actor=actor,
         department=department,
