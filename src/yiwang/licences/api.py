@@ -248,7 +248,7 @@ def _share_out(share: LicenceShare) -> dict[str, Any]:
 
 
 @router.get("/wallet", response={200: WalletPage, **problems(401, 422)}, summary="我的证照（本人及所代表单位的证照）")
-def wallet(request: HttpRequest, page: Query[PageParams]) -> WalletPage:
+def licences_wallet(request: HttpRequest, page: Query[PageParams]) -> WalletPage:
     licences = selectors.wallet(request.user)
     today = calendar.today_local()
     rows = licences[page.offset : page.offset + page.limit]
@@ -260,7 +260,7 @@ def wallet(request: HttpRequest, page: Query[PageParams]) -> WalletPage:
     response={200: LicenceOut, **problems(401, 404, 422)},
     summary="一张证照：照面信息、状态、签章与证照记录",
 )
-def licence(request: HttpRequest, licence_id: int) -> LicenceOut:
+def licences_licence(request: HttpRequest, licence_id: int) -> LicenceOut:
     item = selectors.get_own_licence(request.user, licence_id)
     values = item.data
     return LicenceOut(
@@ -297,7 +297,7 @@ def licence(request: HttpRequest, licence_id: int) -> LicenceOut:
         }
     },
 )
-def licence_pdf(request: HttpRequest, licence_id: int) -> HttpResponse:
+def licences_licence_pdf(request: HttpRequest, licence_id: int) -> HttpResponse:
     item = selectors.get_own_licence(request.user, licence_id)
     response = HttpResponse(documents.licence_pdf(item), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="licence-{item.pk}-v{item.version}.pdf"'
@@ -309,7 +309,7 @@ def licence_pdf(request: HttpRequest, licence_id: int) -> HttpResponse:
     response={201: ShareCreatedOut, **problems(400, 401, 404, 409, 422)},
     summary="亮证：生成限时、仅可核验一次的分享（令牌只返回这一次）",
 )
-def create_share(request: HttpRequest, licence_id: int, data: ShareIn) -> Status[ShareCreatedOut]:
+def licences_create_share(request: HttpRequest, licence_id: int, data: ShareIn) -> Status[ShareCreatedOut]:
     item = selectors.get_own_licence(request.user, licence_id)
     share, token = services.create_share(
         item, actor=request.user, fields=data.fields, minutes=data.minutes, purpose=data.purpose
@@ -319,7 +319,7 @@ def create_share(request: HttpRequest, licence_id: int, data: ShareIn) -> Status
 
 
 @router.get("/shares", response={200: SharePage, **problems(401, 422)}, summary="我的亮证记录及每次核验")
-def my_shares(request: HttpRequest, params: Query[ShareParams]) -> SharePage:
+def licences_shares(request: HttpRequest, params: Query[ShareParams]) -> SharePage:
     shares = selectors.holder_shares(request.user, licence_id=params.licence_id)
     rows = shares[params.offset : params.offset + params.limit]
     return SharePage(items=[ShareOut(**_share_out(s)) for s in rows], count=shares.count())
@@ -330,7 +330,7 @@ def my_shares(request: HttpRequest, params: Query[ShareParams]) -> SharePage:
     response={200: ShareOut, **problems(401, 404, 422)},
     summary="撤回亮证（撤回后对方无法再核验）",
 )
-def withdraw_share(request: HttpRequest, share_id: int) -> ShareOut:
+def licences_withdraw_share(request: HttpRequest, share_id: int) -> ShareOut:
     share = selectors.get_own_share(request.user, share_id)
     services.withdraw_share(share, actor=request.user)
     return ShareOut(**_share_out(selectors.get_own_share(request.user, share_id)))
@@ -342,7 +342,7 @@ def withdraw_share(request: HttpRequest, share_id: int) -> ShareOut:
     auth=None,
     summary="核验方打开亮证（仅一次；重放、过期或已撤回均被拒绝）",
 )
-def open_share(request: HttpRequest, data: OpenShareIn) -> SharedLicenceOut:
+def licences_open_share(request: HttpRequest, data: OpenShareIn) -> SharedLicenceOut:
     # POST, with the token in the body: a prefetch cannot use up the single look, and no log keeps the token.
     view = services.open_share(data.token, client_address=client_address(request))
     return SharedLicenceOut(
@@ -365,7 +365,7 @@ def open_share(request: HttpRequest, data: OpenShareIn) -> SharedLicenceOut:
     auth=None,
     summary="证照状态查询（电子证照标识＋核验码；校验位按 GB/T 36904 核对）",
 )
-def licence_status(request: HttpRequest, params: Query[StatusParams]) -> PublicStatusOut:
+def licences_status(request: HttpRequest, params: Query[StatusParams]) -> PublicStatusOut:
     result = selectors.public_status(params.identifier, params.code)
     if result is None:
         raise services.LicenceError("unknown_licence", _("未找到该证照，请核对电子证照标识和核验码"), status=404)
