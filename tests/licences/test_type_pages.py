@@ -292,3 +292,13 @@ def test_the_admin_keeps_the_same_rules(django_user_model: Any, market_seal: Any
     assert saved.status_code == 302
     licence_type.refresh_from_db()
     assert licence_type.validity_years == 8
+
+
+def test_the_change_form_offers_each_field_in_its_own_control() -> None:
+    licence = issue_food_licence(make_citizen(), business_type="餐饮服务经营者", opened_on="2026-03-01", seats="12")
+    html = _client(make_staff(Role.APPROVER, "market")).get(f"/licences/desk/{licence.pk}/").content.decode()
+    assert '<select id="change-business_type" name="field-business_type">' in html
+    assert '<option value="餐饮服务经营者" selected>' in html
+    assert '<input type="date" id="change-opened_on" name="field-opened_on" value="2026-03-01">' in html
+    assert 'type="number" id="change-seats" name="field-seats" value="12"' in html
+    assert 'type="text" id="change-premises" name="field-premises"' in html

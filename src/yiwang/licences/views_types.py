@@ -38,10 +38,15 @@ def type_list(request: HttpRequest) -> HttpResponse:
     return render(request, "licences/staff/types.html", {"rows": rows})
 
 
+def _item_names(codes: list[str]) -> list[tuple[str, str]]:
+    names = catalog_selectors.item_names(codes)
+    return [(code, names.get(code, "")) for code in codes]
+
+
 def _save(request: HttpRequest, licence_type: LicenceType | None) -> HttpResponse:
     departments = selectors.type_departments(request.user)
     editing = licence_type is not None
-    issued = editing and licence_type is not None and licence_type.licences.exists()
+    issued_count = licence_type.licences.count() if licence_type is not None else 0
     if request.method == "POST":
         form = LicenceTypeForm(request.POST, departments=departments, editing=editing)
         formset = LicenceFieldFormSet(request.POST, prefix=FIELDS_PREFIX)
@@ -69,7 +74,9 @@ def _save(request: HttpRequest, licence_type: LicenceType | None) -> HttpRespons
                 messages.success(request, _("已保存证照类型：%(name)s") % {"name": saved.name})
                 return redirect("wallet:type_edit", type_id=saved.pk)
     else:
-        initial: dict[str, Any] = {}
+        # An administrator of one department has nothing to choose.
+        only = list(departments[:2])
+        initial: dict[str, Any] = {"department": only[0].pk} if len(only) == 1 else {}
         rows: list[dict[str, Any]] = []
         if licence_type is not None:
             initial = {
@@ -86,7 +93,14 @@ def _save(request: HttpRequest, licence_type: LicenceType | None) -> HttpRespons
     return render(
         request,
         "licences/staff/type_form.html",
-        {"form": form, "formset": formset, "licence_type": licence_type, "issued": issued},
+        {
+            "form": form,
+            "formset": formset,
+            "licence_type": licence_type,
+            "issued": issued_count > 0,
+            "issued_count": issued_count,
+            "item_names": _item_names(licence_type.item_codes) if licence_type is not None else [],
+        },
         status=status,
     )
 
