@@ -185,8 +185,13 @@ def test_a_share_is_created_opened_once_and_the_replay_refused(market_seal: Any)
     (row,) = history["items"]
     assert row["state"] == "used" and row["uses"] == 1
     assert [v["outcome"] for v in row["verifications"]] == ["shown", "share_used"]
-    kinds = [e["kind"] for e in _client(holder).get(f"{BASE}/wallet/{licence.pk}").json()["history"]]
-    assert {"shared", "verified", "refused"} <= set(kinds)
+    events = _client(holder).get(f"{BASE}/wallet/{licence.pk}").json()["history"]
+    assert {"shared", "verified", "refused"} <= {e["kind"] for e in events}
+    (refused,) = [e for e in events if e["kind"] == "refused"]
+    assert refused["reason"] == "二维码已被使用过" and refused["kind_label"] == "亮证核验被拒绝"
+    # The page says the same in words, not the refusal's code.
+    page = _client(holder).get(f"/licences/{licence.pk}/").content.decode()
+    assert "二维码已被使用过" in page and "share_used" not in page
 
 
 def test_an_expired_or_withdrawn_share_is_refused_with_its_own_code() -> None:

@@ -206,12 +206,25 @@ def _summary(licence: Licence, today: dt.date) -> dict[str, Any]:
     }
 
 
+def _refusal_label(code: str) -> str:
+    # A refused opening records the refusal's code as its reason; people read the words (as on the page).
+    labels = {
+        "share_used": _("二维码已被使用过"),
+        "share_expired": _("二维码已过期"),
+        "share_withdrawn": _("亮证已撤回"),
+    }
+    return labels.get(code, code)
+
+
 def _event_out(event: LicenceEvent) -> LicenceEventOut:
+    reason = str(event.detail.get("reason", ""))
+    if event.kind == LicenceEventKind.REFUSED:
+        reason = _refusal_label(reason)
     return LicenceEventOut(
         kind=event.kind,
         kind_label=str(LicenceEventKind(event.kind).label),
         actor=event.actor_label,
-        reason=str(event.detail.get("reason", "")),
+        reason=reason,
         created_at=event.created_at,
     )
 
