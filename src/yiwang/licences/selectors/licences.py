@@ -10,7 +10,7 @@ import datetime as dt
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -19,11 +19,13 @@ from yiwang.accounts import policy as accounts_policy
 from yiwang.core import calendar
 from yiwang.core.identifiers import parse_licence_identifier
 from yiwang.directory import selectors as directory_selectors
-from yiwang.directory.models import Department
 from yiwang.licences import policy
 from yiwang.licences.constants import EXPIRY_REMINDER_DAYS, LicenceStatus
 from yiwang.licences.models import Licence, LicenceEvent, LicenceShare, LicenceType, MaterialSaving, WalletMaterial
 from yiwang.licences.services.errors import LicenceError
+
+if TYPE_CHECKING:
+    from yiwang.directory.models import Department
 
 
 def _holder_filter(user: Any) -> Q:
