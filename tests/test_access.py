@@ -410,6 +410,23 @@ RULES: list[Rule] = [
     Rule("wallet:staff_home", GET, "/licences/desk/", expect(LICENCE_DESK, denied=403)),
     Rule("wallet:staff_licence", GET, "/licences/desk/{licence}/",
          expect(LICENCE_STAFF, denied=403, police_clerk=404, police_admin=404, housing_handler=404)),
+    # 电子证照目录: department administrators (their departments' types) and platform administrators.
+    Rule("wallet:types", GET, "/licences/desk/types/", expect(DEPT_ADMINS | {"platform_admin"}, denied=403)),
+    Rule("wallet:type_create", GET, "/licences/desk/types/new/", expect(DEPT_ADMINS | {"platform_admin"}, denied=403)),
+    Rule("wallet:type_edit", GET, "/licences/desk/types/{licence_type}/",
+         expect({"market_admin", "platform_admin"}, denied=403, police_admin=404)),
+    # The licences API: the wallet and shares are the holder's (staff have an empty wallet); 亮证 opening and the
+    # status check are public.
+    Rule("api-v1:licences_wallet", GET, "/api/v1/licences/wallet", api(SIGNED_IN)),
+    Rule("api-v1:licences_licence", GET, "/api/v1/licences/wallet/{licence}", api({"owner"})),
+    Rule("api-v1:licences_licence_pdf", GET, "/api/v1/licences/wallet/{licence}/pdf", api({"owner"})),
+    Rule("api-v1:licences_create_share", POST, "/api/v1/licences/wallet/{licence}/shares", api({"owner"}, ok=201),
+         {"fields": ["holder"]}),
+    Rule("api-v1:licences_shares", GET, "/api/v1/licences/shares", api(SIGNED_IN)),
+    Rule("api-v1:licences_withdraw_share", POST, "/api/v1/licences/shares/{share}/withdraw", api({"owner"})),
+    Rule("api-v1:licences_open_share", POST, "/api/v1/licences/shares/open", anyone(), {"token": "{share_token}"}),
+    Rule("api-v1:licences_status", GET,
+         "/api/v1/licences/status?identifier={licence_identifier}&code={licence_code}", anyone()),
     # --- 电子印章: the trust list and verification are public; department administrators rotate their seals ---
     Rule("seals:trust_list", GET, "/licences/trust-list.json", anyone()),
     Rule("seals:trust_list_signature", GET, "/licences/trust-list.sig", anyone()),
@@ -632,8 +649,14 @@ def build_world() -> World:
     from yiwang.licences import services as licence_services
 
     licence = issue_food_licence(owner)
+    share, share_token = licence_services.create_share(licence, actor=owner, fields=["holder"])
     ids.update(
-        licence=licence.pk, share_token=licence_services.create_share(licence, actor=owner, fields=["holder"])[1]
+        licence=licence.pk,
+        share=share.pk,
+        share_token=share_token,
+        licence_type=licence.licence_type_id,
+        licence_identifier=licence.identifier,
+        licence_code=licence.verification_code,
     )
 
     # The message centre: one message for the owner.

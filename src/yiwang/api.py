@@ -61,6 +61,8 @@ api.add_router("/ratings/", "yiwang.feedback.api.router")
 api.add_router("/assistant/", "yiwang.assistant.api.router")
 # E-seals: the signed trust list and licence verification (/api/v1/licences/trust-list, /verify).
 api.add_router("/licences/", "yiwang.licences.api_seals.router")
+# The wallet (我的证照), 亮证 shares and the public status check (/api/v1/licences/wallet, /shares, /status).
+api.add_router("/licences/", "yiwang.licences.api.router")
 
 
 def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .models import Licence, LicenceEvent, LicenceShare, LicenceType, MaterialSaving, WalletMaterial
-from .services import LicenceError, define_licence_type
+from .services import LicenceError, check_licence_type, define_licence_type
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -48,6 +48,27 @@ class LicenceTypeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["number"].initial = int(self.instance.code[-3:])
+
+    def clean(self) -> dict[str, Any]:
+        # The staff page's rules (ADR 0021): no overwriting by number, a fixed code, and once licences are
+        # issued a fixed name (it is in their seals) and fixed field keys and types.
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        fields = data["fields"] if not isinstance(data["fields"], str) else json.loads(data["fields"])
+        original = LicenceType.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
+        try:
+            check_licence_type(
+                original,
+                department=data["department"],
+                number=data["number"],
+                name=data["name"],
+                fields=fields if isinstance(fields, list) else [],
+                item_codes=[str(code) for code in data["item_codes"] or []],
+            )
+        except LicenceError as error:
+            raise forms.ValidationError(error.message) from error
+        return data
 
 
 @admin.register(LicenceType)

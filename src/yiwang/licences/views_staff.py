@@ -12,6 +12,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from yiwang.catalog import selectors as catalog_selectors
+
 from . import policy, selectors, services
 from .services import documents
 
@@ -32,10 +34,17 @@ def staff_home(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.licences_for_staff(request.user, query=query), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    types = list(selectors.types_for_staff(request.user))
+    names = catalog_selectors.item_names({code for t in types for code in t.item_codes})
     return render(
         request,
         "licences/staff/home.html",
-        {"types": selectors.types_for_staff(request.user), "page": page, "query": query},
+        {
+            "types": [(t, [names.get(code) or code for code in t.item_codes]) for t in types],
+            "page": page,
+            "query": query,
+            "may_manage_types": policy.can_manage_types(request.user),
+        },
     )
 
 
@@ -77,5 +86,8 @@ def staff_licence(request: HttpRequest, licence_id: int) -> HttpResponse:
             "face": documents.licence_face(licence),
             "history": selectors.history(licence),
             "may_manage": policy.can_manage(request.user, licence),
+            "change_fields": [
+                {**field, "value": str(licence.data.get(field["key"], ""))} for field in licence.licence_type.fields
+            ],
         },
     )

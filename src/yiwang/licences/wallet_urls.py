@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views_shares, views_staff, views_wallet
+from . import views_shares, views_staff, views_types, views_wallet
 
 app_name = "wallet"
 
@@ -11,6 +11,9 @@ urlpatterns = [
     path("licences/status/", views_wallet.status_page, name="status"),
     path("licences/desk/", views_staff.staff_home, name="staff_home"),
     path("licences/desk/<int:licence_id>/", views_staff.staff_licence, name="staff_licence"),
+    path("licences/desk/types/", views_types.type_list, name="types"),
+    path("licences/desk/types/new/", views_types.type_create, name="type_create"),
+    path("licences/desk/types/<int:type_id>/", views_types.type_edit, name="type_edit"),
     path("licences/<int:licence_id>/", views_wallet.licence_page, name="licence"),
     path("licences/<int:licence_id>/pdf/", views_wallet.licence_pdf, name="pdf"),
     path("licences/<int:licence_id>/share/", views_shares.create_share, name="share"),

@@ -10,7 +10,7 @@ import datetime as dt
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -18,10 +18,14 @@ from django.utils.translation import gettext as _
 from yiwang.accounts import policy as accounts_policy
 from yiwang.core import calendar
 from yiwang.core.identifiers import parse_licence_identifier
+from yiwang.directory import selectors as directory_selectors
 from yiwang.licences import policy
 from yiwang.licences.constants import EXPIRY_REMINDER_DAYS, LicenceStatus
 from yiwang.licences.models import Licence, LicenceEvent, LicenceShare, LicenceType, MaterialSaving, WalletMaterial
 from yiwang.licences.services.errors import LicenceError
+
+if TYPE_CHECKING:
+    from yiwang.directory.models import Department
 
 
 def _holder_filter(user: Any) -> Q:
@@ -56,16 +60,18 @@ class WalletEntry:
 def wallet_entries(user: Any, today: dt.date | None = None) -> list[WalletEntry]:
     """The wallet with each licence's status as of today and whether it expires within the reminder window."""
     today = today or calendar.today_local()
-    entries = []
-    for licence in wallet(user):
-        status = licence.effective_status(today)
-        soon = (
-            status == LicenceStatus.VALID
-            and licence.valid_until is not None
-            and licence.valid_until <= today + dt.timedelta(days=EXPIRY_REMINDER_DAYS)
-        )
-        entries.append(WalletEntry(licence, status, str(LicenceStatus(status).label), soon))
-    return entries
+    return [wallet_entry(licence, today) for licence in wallet(user)]
+
+
+def wallet_entry(licence: Licence, today: dt.date) -> WalletEntry:
+    """One licence's status as of ``today`` and whether it expires within the reminder window."""
+    status = licence.effective_status(today)
+    soon = (
+        status == LicenceStatus.VALID
+        and licence.valid_until is not None
+        and licence.valid_until <= today + dt.timedelta(days=EXPIRY_REMINDER_DAYS)
+    )
+    return WalletEntry(licence, status, str(LicenceStatus(status).label), soon)
 
 
 def get_licence(user: Any, licence_id: int) -> Licence:
@@ -96,6 +102,25 @@ def history(licence: Licence) -> list[LicenceEvent]:
 
 def shares_of(licence: Licence) -> QuerySet[LicenceShare]:
     return licence.shares.annotate(opened=Count("verifications")).order_by("-id")
+
+
+def holder_shares(user: Any, *, licence_id: int | None = None) -> QuerySet[LicenceShare]:
+    """The shares (亮证) of the licences the user holds, superseded versions included, newest first.
+
+    With ``licence_id``, only that licence's; a licence the user does not hold gives an empty list.
+    """
+    shares = LicenceShare.objects.filter(licence__in=wallet(user, include_old=True).values("pk"))
+    if licence_id is not None:
+        shares = shares.filter(licence_id=licence_id)
+    return shares.select_related("licence__licence_type").prefetch_related("verifications").order_by("-id")
+
+
+def get_own_share(user: Any, share_id: int) -> LicenceShare:
+    """A share of a licence the user holds; someone else's reads exactly as a missing one."""
+    share = holder_shares(user).filter(pk=share_id).first()
+    if share is None:
+        raise LicenceError("not_found", _("亮证记录不存在"))
+    return share
 
 
 @dataclass(frozen=True)
@@ -160,6 +185,31 @@ def types_for_staff(user: Any) -> QuerySet[LicenceType]:
     if accounts_policy.is_platform_admin(user):
         return types
     return accounts_policy.scope_by_department(types, user, roles=(*policy.VIEWING_ROLES, *policy.TYPE_ROLES))
+
+
+def types_managed(user: Any) -> QuerySet[LicenceType]:
+    """Licence types the user may edit (their departments' as department administrator; all for the platform),
+    each with ``issued``, the number of licences issued of it."""
+    types = LicenceType.objects.select_related("department").annotate(issued=Count("licences"))
+    if not accounts_policy.is_platform_admin(user):
+        types = accounts_policy.scope_by_department(types, user, roles=policy.TYPE_ROLES)
+    return types.order_by("department__sort_order", "department__code", "code")
+
+
+def get_managed_type(user: Any, type_id: int) -> LicenceType:
+    """A licence type the user may edit; one of another department reads exactly as a missing one."""
+    licence_type = types_managed(user).filter(pk=type_id).first()
+    if licence_type is None:
+        raise LicenceError("not_found", _("证照类型不存在"))
+    return licence_type
+
+
+def type_departments(user: Any) -> QuerySet[Department]:
+    """Departments the user may define licence types for that can issue (they have a credit code)."""
+    departments = directory_selectors.departments().exclude(credit_code="")
+    if accounts_policy.is_platform_admin(user):
+        return departments
+    return accounts_policy.scope_by_department(departments, user, field="code", roles=policy.TYPE_ROLES)
 
 
 def licences_for_staff(user: Any, *, query: str = "") -> QuerySet[Licence]:

@@ -5,6 +5,7 @@
 - ``trust``: this platform's signed trust list and the imported lists of other platforms;
 - ``seal_types``: the published types (``SealedSignature``, ``Verification``, ``QrClaims``…);
 - ``issuance``: licence types, issuing (from a case's 制证 or by hand), change, re-issue, revocation, expiry;
+- ``licence_types``: creating and editing licence types from the staff page (what issued licences fix);
 - ``wallet``: materials taken from the wallet into applications, the 六减 record, expiry reminders;
 - ``shares``: 亮证, the holder's time-limited, single-use shares and their verification;
 - ``documents``: the licence face and its sealed PDF;
@@ -36,6 +37,7 @@ from yiwang.licences.services.issuance import (
     seal_intact,
     valid_until_for,
 )
+from yiwang.licences.services.licence_types import check_licence_type, save_licence_type
 from yiwang.licences.services.shares import create_share, open_share, shareable_fields, withdraw_share
 from yiwang.licences.services.wallet import (
     offers,
@@ -53,6 +55,7 @@ __all__ = [
     "archive_finished_cases",
     "archive_receipts",
     "change_licence",
+    "check_licence_type",
     "claims_of",
     "clean_data",
     "create_share",
@@ -69,6 +72,7 @@ __all__ = [
     "remind_expiry",
     "revoke_licence",
     "rotate_log_key",
+    "save_licence_type",
     "seal_intact",
     "shareable_fields",
     "take_material",
