@@ -328,7 +328,7 @@ def _footer(canvas: Any, page: _Page, document: SealedDocument, image_reader: An
     if signer:
         lines.insert(1, _("经办人电子签名：%(name)s（SM2）") % {"name": signer})
     for index, line in enumerate(lines):
-        canvas.drawString(width - 300, top - 150 - index * 11, line)
+        canvas.drawString(LEFT + 150, top - 150 - index * 11, line)
     canvas.drawString(
         LEFT,
         top - 185,
