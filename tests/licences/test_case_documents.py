@@ -32,7 +32,8 @@ from yiwang.cases import services as case_services
 from yiwang.cases.definitions import for_item
 from yiwang.core.identifiers import DocumentType
 from yiwang.licences import selectors
-from yiwang.licences.models import SealedDocument
+from yiwang.licences.models import ArchiveEntry, SealedDocument
+from yiwang.licences.services import archive as archive_services
 from yiwang.licences.services import case_documents, documents, qr, seals, trust
 from yiwang.licences.services.seal_types import VerificationCode
 
@@ -297,8 +298,11 @@ def test_only_the_applicant_side_and_the_handlers_download(sealing: Any, citizen
     assert _client(market.clerk).get(url).status_code == 200
     record = DataAccessRecord.objects.get(person=citizen.person)
     assert record.accessor == market.clerk and record.fields == ["name"]
-    # Staff who may open the case but never handled it: 403 (the PDF cannot mask the name).
-    assert _client(make_staff(Role.SUPERVISOR)).get(url).status_code == 403
+    # Staff who may open the case but never handled it: 403 (the PDF cannot mask the name), and no link.
+    supervisor = make_staff(Role.SUPERVISOR)
+    assert _client(supervisor).get(url).status_code == 403
+    staff_page = _client(supervisor).get(f"/workbench/cases/{case.number}/").content.decode()
+    assert "仅申请人和经办人员可下载" in staff_page and url not in staff_page
     assert _client(make_staff(Role.COUNTER_CLERK, "police")).get(url).status_code == 403
     # Who may not see the case at all: 404, as for a missing one; nobody signed in: the login page.
     assert _client(make_citizen("孙三")).get(url).status_code == 404
@@ -356,6 +360,66 @@ def test_case_pages_link_the_pdfs_and_the_archive_package(sealing: Any, citizen:
     case_services.perform(case, "close", actor=market.clerk)
     run_worker()
     assert selectors.is_archived(case.pk)
+    # The package holds the sealed documents as issued, seal included.
+    entry = ArchiveEntry.objects.get(ref=case.number)
+    package = json.loads(archive_services.package_file(entry).read_bytes())
+    archived = {d["kind"]: d for d in package["documents"]}
+    assert set(archived) == {"receipt", "decision"}
+    assert archived["decision"]["claims"] == decision.claims
+    assert archived["decision"]["sealed_structure"] == decision.signature
     for user, url in ((citizen, f"/cases/{case.number}/"), (market.approver, f"/workbench/cases/{case.number}/")):
         assert archive_link in _client(user).get(url).content.decode()
     assert _client(citizen).get(archive_link).status_code == 200
+
+
+def test_a_document_pdf_verifies_with_an_independent_implementation(sealing: Any, citizen: Any, market: Staff) -> None:
+    """As docs/licences.md ("Sealed case documents") tells an outside verifier: gmssl, the published trust list,
+    the PDF's attachment and its QR payload; nothing of the platform's own verification."""
+    import base64
+
+    from tests.licences.test_docs_vectors import der_to_rs, independent_base45, independent_sm3, independent_verify
+
+    case = case_services.perform(
+        _food_case(citizen), "reject", actor=market.clerk, reason="不属于本机关职权", legal_basis="第三十二条"
+    )
+    run_worker()
+    document = selectors.case_document(case.number, "rejection")
+    assert document is not None
+    record = documents.read_seal_record(_pdf(citizen, document), "rejection-seal.json")
+    keys = {k["keyId"]: k for k in json.loads(_client().get("/licences/trust-list.json").content)["keys"]}
+
+    def canonical(value: Any) -> bytes:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+    def check(record: dict[str, Any]) -> bool:
+        digest = independent_sm3(canonical(record["claims"])).hex()
+        structure = json.loads(str(record["signature_sm2"]))
+        to_sign = canonical(structure["toSign"])
+        seal_key = keys[structure["toSign"]["eseal"]["keyId"]]
+        staff_key = keys[structure["toSign"]["propertyInfo"]["staffKeyId"]]
+        return (
+            digest == record["digest_sm3"] == structure["toSign"]["dataHash"]
+            and seal_key["owner"]["kind"] == "seal"
+            and staff_key["owner"]["kind"] == "staff"
+            and independent_verify(
+                base64.b64decode(seal_key["publicKey"]), to_sign, der_to_rs(base64.b64decode(structure["signature"]))
+            )
+            and independent_verify(
+                base64.b64decode(staff_key["publicKey"]),
+                to_sign,
+                der_to_rs(base64.b64decode(structure["staffSignature"])),
+            )
+        )
+
+    assert check(record)
+    # The QR payload: signed by the seal key, its digest field (0x0B, the last before the signature) the same.
+    body = independent_base45(str(record["qr_payload"])[4:])
+    tbs, signature = body[:-66], body[-64:]
+    assert tbs[-34:-32] == b"\x0b\x20" and tbs[-32:].hex() == record["digest_sm3"]
+    seal_public = base64.b64decode(keys[document.signer_key_id]["publicKey"])
+    assert independent_verify(seal_public, tbs, signature)
+    assert b"DOC:" + case.number.encode() + b":rejection:1" in tbs
+    # Any edit of the claims is caught.
+    edited = json.loads(json.dumps(record))
+    edited["claims"]["blocks"][2][1] = "理由：另有理由"
+    assert not check(edited)

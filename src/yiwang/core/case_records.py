@@ -35,7 +35,7 @@ class SealedCaseDocument:
     digest: str
     signed: bool
     qr_payload: str
-    pdf_url: str
+    pdf_url: str  # "" for a viewer who may not download it
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from yiwang.cases import selectors as cases_selectors
 from yiwang.core.outbox import handles
+from yiwang.licences import selectors
 from yiwang.licences.services import case_documents, issuance, wallet
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def issue_on_certificate(event: OutboxEvent) -> None:
     if case is None:
         return
     licences = issuance.issue_for_case(case=case, event_id=int(event.payload.get("event_id") or 0))
-    if licences or case_documents.decision_of(case.number) is None:
+    if licences or selectors.decision_of(case.number) is None:
         case_documents.seal_case_document(case=case, kind="decision", licences=licences)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.urls import reverse
 
 from yiwang.core.case_records import CaseRecords, SealedCaseDocument
+from yiwang.licences import policy
 from yiwang.licences.models import SealedDocument
 from yiwang.licences.selectors.archive import is_archived
 
@@ -47,7 +48,9 @@ def pdf_url(document: SealedDocument) -> str:
 
 
 def case_records(user: Any, case: Any) -> CaseRecords:
-    """The case's sealed documents and, once it is archived, its archive page (for the case pages)."""
+    """The case's sealed documents and, once it is archived, its archive page (for the case pages); the PDF
+    links only for those who may download them."""
+    downloads = policy.may_download_case_document(user, case)
     documents = tuple(
         SealedCaseDocument(
             kind=d.kind,
@@ -57,7 +60,7 @@ def case_records(user: Any, case: Any) -> CaseRecords:
             digest=d.digest,
             signed=bool(d.signature),
             qr_payload=d.qr_payload,
-            pdf_url=pdf_url(d),
+            pdf_url=pdf_url(d) if downloads else "",
         )
         for d in case_documents(case.number)
     )

@@ -152,10 +152,6 @@ def seal_for_event(*, case: Any, action: str, event_id: int) -> SealedDocument |
     return None
 
 
-def decision_of(case_number: str) -> SealedDocument | None:
-    return SealedDocument.objects.filter(case_number=case_number, kind="decision").order_by("-sequence").first()
-
-
 def verify_case_document(document: SealedDocument) -> Verification | None:
     """The seals' verification of the stored claims (None: unsigned and the digest still matches)."""
     return _sealing.verify_claims(
