@@ -136,6 +136,7 @@ def test_acceptance_seals_a_receipt_whose_pdf_print_page_and_qr_agree(
     for text in _texts(claims):
         assert text in page, text
     assert document.digest in page and "下载签章版 PDF" in page
+    assert 'class="qr"><title>文书二维码</title>' in page  # the same QR code as on the PDF
 
 
 def test_the_verify_page_checks_a_document_qr_and_refuses_an_edited_one(
@@ -303,6 +304,9 @@ def test_only_the_applicant_side_and_the_handlers_download(sealing: Any, citizen
     assert _client(supervisor).get(url).status_code == 403
     staff_page = _client(supervisor).get(f"/workbench/cases/{case.number}/").content.decode()
     assert "仅申请人和经办人员可下载" in staff_page and url not in staff_page
+    # Their print page shows the sealed record with the applicant's name masked, as before sealing.
+    printed = html.unescape(_client(supervisor).get(f"/cases/{case.number}/print/receipt/").content.decode())
+    assert document.digest in printed and "赵*" in printed and "赵一" not in printed
     assert _client(make_staff(Role.COUNTER_CLERK, "police")).get(url).status_code == 403
     # Who may not see the case at all: 404, as for a missing one; nobody signed in: the login page.
     assert _client(make_citizen("孙三")).get(url).status_code == 404

@@ -464,6 +464,7 @@ def case_print(request: HttpRequest, number: str, kind: str) -> HttpResponse:
             "case": case,
             "content": documents.printed_content(case, kind, document.applicant, sealed),
             "sealed": sealed,
+            "qr_svg": documents.qr_svg(sealed),
         },
     )
 

@@ -160,3 +160,14 @@ def printed_content(case: Case, kind: str, applicant: str, sealed: SealedCaseDoc
         return sealed.content
     renamed: dict[str, Any] = _renamed(sealed.content, full, applicant)
     return renamed
+
+
+def qr_svg(sealed: SealedCaseDocument | None) -> str:
+    """The sealed document's QR code as inline SVG (the same payload as on its PDF); "" when it has none."""
+    if sealed is None or not sealed.qr_payload:
+        return ""
+    import segno
+
+    # segno escapes the content into the SVG itself, so the page may include it as it is.
+    code = segno.make(sealed.qr_payload, error="m")
+    return str(code.svg_inline(scale=2, omitsize=True, svgclass="qr", title=gettext("文书二维码")))
