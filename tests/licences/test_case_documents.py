@@ -221,6 +221,9 @@ def test_a_rejection_is_sealed_and_co_signed_by_the_official(sealing: Any, citiz
     assert "理由：申请事项不属于本机关职权范围" in texts and "依据：《行政许可法》第三十二条" in texts
     assert any(text.endswith("决定不予受理。") for text in texts)
     _assert_sealed(document, co_signed=True)
+    # 不予受理 closes the case: its archive package holds this document, sealed before the package was made.
+    package = json.loads(archive_services.package_file(ArchiveEntry.objects.get(ref=case.number)).read_bytes())
+    assert [(d["kind"], d["digest_sm3"]) for d in package["documents"]] == [("rejection", document.digest)]
     assert selectors.case_document(case.number, "receipt") is None  # never accepted: no 受理回执
 
 

@@ -45,7 +45,12 @@ def issue_on_certificate(event: OutboxEvent) -> None:
 
 @handles("case.event")
 def seal_case_document(event: OutboxEvent) -> None:
-    """受理, 不予受理, 补正 and a decision that issues no licence: the document it makes, sealed (once)."""
+    """受理, 不予受理, 补正 and a decision that issues no licence: the document it makes, sealed (once).
+
+    In the case event's own transaction, like issuance, so that the archive
+    package (sealed by a later event) always holds the document of the action
+    that closed the case.
+    """
     action = event.payload.get("action", "")
     case_id = event.payload.get("case_id")
     if not isinstance(case_id, int) or action not in case_documents.EVENT_ACTIONS:
