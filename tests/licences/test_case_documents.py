@@ -148,6 +148,10 @@ def test_the_verify_page_checks_a_document_qr_and_refuses_an_edited_one(
     page = html.unescape(_client().get("/licences/verify/", {"p": document.qr_payload}).content.decode())
     assert "核验通过：该文书由" in page and "文书编号" in page and "存档文书的摘要与二维码一致" in page
     assert "赵*" in page and "赵一" not in page  # the payload names the applicant masked
+    # The API answers the same check (a program tells a document by its id).
+    answer = _client().get("/api/v1/licences/verify", {"p": document.qr_payload}).json()
+    assert answer["ok"] and answer["claims"]["licence_id"] == f"DOC:{case.number}:receipt:1"
+    assert answer["claims"]["document_digest"] == document.digest and answer["claims"]["expires_on"] is None
 
     body = bytearray(qr.base45_decode(document.qr_payload.removeprefix(qr.PREFIX)))
     body[20] ^= 0x01
