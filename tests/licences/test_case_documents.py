@@ -229,6 +229,10 @@ def test_a_rejection_is_sealed_and_co_signed_by_the_official(sealing: Any, citiz
     package = json.loads(archive_services.package_file(ArchiveEntry.objects.get(ref=case.number)).read_bytes())
     assert [(d["kind"], d["digest_sm3"]) for d in package["documents"]] == [("rejection", document.digest)]
     assert selectors.case_document(case.number, "receipt") is None  # never accepted: no 受理回执
+    # An event naming a document the case does not have seals nothing and raises nothing.
+    assert case_documents.seal_for_event(case=case, action="refuse", event_id=0) is None
+    assert case_documents.seal_for_event(case=case, action="submit", event_id=0) is None
+    assert not SealedDocument.objects.filter(case_number=case.number, kind="decision").exists()
 
 
 def _decision_stage(citizen: Any, market: Staff) -> Any:

@@ -18,11 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
+from django.http import Http404
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -36,6 +38,8 @@ from yiwang.licences.services.seal_types import Verification
 
 if TYPE_CHECKING:
     from yiwang.licences.models import Licence
+
+logger = logging.getLogger("yiwang.licences.documents")
 
 KINDS = ("receipt", "rejection", "correction", "decision")
 DOCUMENT_ID_PREFIX = "DOC:"
@@ -139,17 +143,27 @@ def seal_case_document(*, case: Any, kind: str, sequence: int = 1, licences: Ite
 
 def seal_for_event(*, case: Any, action: str, event_id: int) -> SealedDocument | None:
     """The document a case event makes, sealed: 受理 → 受理回执, 不予受理 → 决定书, 补正 → the n-th 补正告知书,
-    a decision on an item that issues no licence → the decision (one that does is sealed at 制证, with them)."""
+    a decision on an item that issues no licence → the decision (one that does is sealed at 制证, with them).
+
+    None when the action makes no document, or when the case no longer has it
+    (logged, not raised: the event's other handlers, such as the applicant's
+    notification, must not be retried for it).
+    """
+    kind, sequence = "", 1
     if action in SEALING_ACTIONS:
         kind = SEALING_ACTIONS[action]
-        sequence = 1
         if kind == "correction":
             earlier = [e for e in cases_selectors.timeline(case, for_staff=True) if e.action == "request_correction"]
             sequence = max(1, sum(1 for e in earlier if e.pk <= event_id)) if event_id else max(1, len(earlier))
+    elif action == "refuse" or (action == "approve" and not issues_licences(case.item_code)):
+        kind = "decision"
+    if not kind:
+        return None
+    try:
         return seal_case_document(case=case, kind=kind, sequence=sequence)
-    if action == "refuse" or (action == "approve" and not issues_licences(case.item_code)):
-        return seal_case_document(case=case, kind="decision")
-    return None
+    except Http404:
+        logger.warning("case %s has no %s #%s to seal after %s", case.number, kind, sequence, action)
+        return None
 
 
 def verify_case_document(document: SealedDocument) -> Verification | None:
