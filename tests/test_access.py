@@ -403,6 +403,8 @@ RULES: list[Rule] = [
     Rule("wallet:share", POST, "/licences/{licence}/share/", expect({"owner"}), {"fields": ["holder"]}),
     # The owner's case issued no licence in this world: the decision document is missing (404) for all who see it.
     Rule("wallet:decision_pdf", GET, "/licences/decisions/{case}/pdf/", expect(set())),
+    # The owner's case is only submitted: nothing is sealed yet (tests/licences/test_case_documents.py has the rest).
+    Rule("wallet:case_document_pdf", GET, "/licences/cases/{case}/documents/receipt/1/pdf/", expect(set())),
     Rule("wallet:share_open", GET, "/licences/shared/{share_token}/", anyone()),
     # Without the confirmation ticked the owner is sent back to the application; others never learn it exists.
     Rule("wallet:take_material", POST, "/applications/{application}/from-wallet/", expect({"owner"}, ok=302),

@@ -2,7 +2,8 @@
 
 1. 张三 (citizen-demo) applies for 食品经营许可 as a person; the market staff accept, review, approve and
    make the certificate (制证).
-2. The worker issues the 食品经营许可证: it appears in 我的证照 and downloads as a sealed PDF.
+2. The worker issues the 食品经营许可证: it appears in 我的证照 and downloads as a sealed PDF; the case page lists
+   the sealed 受理回执 and decision, whose PDF names itself.
 3. 张三 applies for 食品经营许可变更, which asks for the 食品经营许可证: he takes it from the wallet, confirming,
    instead of uploading it, and submits.
 4. He shows the licence (亮证) with two chosen fields; a verifier opens the link without logging in and sees
@@ -95,6 +96,18 @@ def test_a_licence_from_a_decision_serves_as_a_material_and_is_shown_to_a_verifi
     assert reader.metadata is not None and reader.metadata.subject == identifier
     assert "licence-seal.json" in reader.attachments
     walk.check_accessibility(citizen, "licence page")
+
+    # 2b. The case page lists the case's sealed documents; the decision's PDF names itself and carries its seal.
+    def sealed_link(page: Page, title: str) -> Any:
+        return page.locator("#sealed-documents-title + ul a").filter(has_text=title)
+
+    walk.reload_until(citizen, f"{portal_url}/cases/{number}/", lambda page: sealed_link(page, "准予行政许可决定书"))
+    expect(sealed_link(citizen, "受理回执")).to_be_visible()
+    with citizen.expect_download() as decision_download:
+        sealed_link(citizen, "准予行政许可决定书").click()
+    decision = PdfReader(io.BytesIO(decision_download.value.path().read_bytes()))
+    assert decision.metadata is not None and decision.metadata.subject == f"DOC:{number}:decision:1"
+    assert "decision-seal.json" in decision.attachments
 
     # 3. A later application takes the licence from the wallet instead of an upload.
     _apply_for(citizen, portal_url, FOOD_CHANGE)

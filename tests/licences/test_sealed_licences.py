@@ -13,7 +13,7 @@ from tests.licences.helpers import issue_food_licence
 from yiwang.accounts.constants import Role
 from yiwang.licences import selectors, services
 from yiwang.licences.models import Licence
-from yiwang.licences.services import documents, qr, seals, trust
+from yiwang.licences.services import case_documents, documents, qr, seals, trust
 from yiwang.licences.services.issuance import qr_licence_id
 
 pytestmark = pytest.mark.django_db
@@ -95,19 +95,21 @@ def test_the_issuing_case_gets_a_sealed_decision_co_signed_by_the_approver(marke
     case = decided_food_case(citizen, market)
     run_worker()
     licence = Licence.objects.get(case_number=case.number)
-    document = documents.decision_of(case.number)
+    document = selectors.decision_of(case.number)
     assert document is not None and document.claims["licences"] == [licence.identifier]
-    assert document.claims["applicant"] == case.applicant_name and document.claims["opinion"] == "准予许可"
+    assert document.claims["applicant"] == case.applicant_name
+    assert ["p", "审批意见：准予许可"] in document.claims["blocks"]
+    assert ["p", f"电子证照：{licence.identifier}"] in document.claims["blocks"]
     from yiwang.licences.services._sealing import canonical_bytes
 
     verification = seals.verify_document(canonical_bytes(document.claims), document.signature.encode())
     assert verification.ok, verification.message
     assert json.loads(document.signature)["toSign"]["propertyInfo"]["staffKeyId"]  # the approver co-signed
     # Handled again: still one document.
-    documents.seal_decision(case=case, licences=[licence])
+    case_documents.seal_case_document(case=case, kind="decision", licences=[licence])
     from yiwang.licences.models import SealedDocument
 
-    assert SealedDocument.objects.filter(case_number=case.number).count() == 1
+    assert SealedDocument.objects.filter(case_number=case.number, kind="decision").count() == 1
 
     holder = Client()
     holder.force_login(citizen)

@@ -280,3 +280,13 @@ def case_with_code(number: str, code: str) -> Case | None:
 def finished_cases() -> QuerySet[Case]:
     """Cases that reached a final state (办结, 不予许可, 不予受理, 撤回), oldest first."""
     return Case.objects.exclude(state__in=sorted(OPEN_CASE_STATES)).order_by("id")
+
+
+def document_content(
+    case: Case, kind: str, *, applicant: str, sequence: int | None = None, licences: list[str] | None = None
+) -> dict[str, Any]:
+    """What the case's printed document ``kind`` says, as plain data (see :mod:`yiwang.cases.document_content`):
+    the print page renders it and the licences app seals it. Http404 when the case has no such document."""
+    from yiwang.cases import document_content as content  # it reads the page data, which imports this module
+
+    return content.document_content(case, kind, applicant=applicant, sequence=sequence, licences=licences)

@@ -30,7 +30,7 @@ from yiwang.cases.models import Case
 from yiwang.cases.page_data import desks, documents, intake, staff
 from yiwang.cases.views import _user
 from yiwang.cases.workflow import TRANSITIONS
-from yiwang.core import calendar
+from yiwang.core import calendar, case_records
 from yiwang.core.audit import record_event
 from yiwang.core.http import client_address, safe_next
 
@@ -129,6 +129,7 @@ def _render_case(
             "reveal_form": reveal_form or forms.RevealApplicantForm(),
             "revealed": revealed or {},
             "reveal_error": reveal_error,
+            "records": case_records.records_for(request.user, case),
         },
         status=status,
     )

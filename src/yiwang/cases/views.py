@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.accounts import services as accounts_services
 from yiwang.catalog import selectors as catalog_selectors
+from yiwang.core import case_records
 from yiwang.core.http import client_address, safe_next
 
 from . import forms, policy, selectors, services
@@ -388,6 +389,7 @@ def _render_case(request: HttpRequest, case: Case, *, withdraw_form: forms.Withd
             "view": view,
             "case": case,
             "bundle": selectors.bundle_of(case.application),
+            "records": case_records.records_for(request.user, case),
             "withdraw_form": withdraw_form or forms.WithdrawForm(initial={"version": case.version}),
         },
         status=400 if withdraw_form is not None else 200,
@@ -453,7 +455,18 @@ def case_print(request: HttpRequest, number: str, kind: str) -> HttpResponse:
     if kind not in documents.DOCUMENT_KINDS:
         raise Http404(_("没有这种文书"))
     document = documents.document_view(case, kind, viewer=request.user)
-    return render(request, f"cases/print/{kind}.html", {"document": document, "case": case})
+    sealed = case_records.records_for(request.user, case).document(kind)
+    return render(
+        request,
+        "cases/print/document.html",
+        {
+            "document": document,
+            "case": case,
+            "content": documents.printed_content(case, kind, document.applicant, sealed),
+            "sealed": sealed,
+            "qr_svg": documents.qr_svg(sealed),
+        },
+    )
 
 
 # --- 办件查询 --------------------------------------------------------------------------

@@ -17,12 +17,14 @@ class LicencesConfig(AppConfig):
         # Registers the outbox handlers: licences issued on 制证, savings on submission, expiry.
         # --- licence wallet ---
         # Applications take e-licence materials from the wallet; the staff desk of licence types and licences.
+        from yiwang.core.case_records import register_case_records_provider
         from yiwang.core.desks import register_desk
         from yiwang.core.material_sources import register_material_provider
         from yiwang.licences import (
             policy,
             tasks,  # noqa: F401
         )
+        from yiwang.licences import selectors as licences_selectors
         from yiwang.licences.services import wallet
 
         register_material_provider("licence_wallet", wallet.offers)
@@ -32,6 +34,11 @@ class LicencesConfig(AppConfig):
         # Registers the outbox handlers that seal finished cases and paid fees into the e-archive.
         # And the start-up check of the archive log (a partial write or damage is reported by `yiwang serve`).
         from yiwang.licences import archive_checks, archive_tasks  # noqa: F401
+
+        # --- sealed case documents ---
+        # The case pages list the sealed 受理回执, 补正告知书 and decisions, and link the archive package.
+        register_case_records_provider("licences", licences_selectors.case_records)
+        # --- end of sealed case documents ---
 
         # --- seals ---
         # Department administrators reach their seals (and key rotation) from the staff home.

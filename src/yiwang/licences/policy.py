@@ -109,3 +109,25 @@ def may_manage_seal(user: Any, department_code: str) -> bool:
 
 
 # --- end of seals and signing keys --------------------------------------------------------------------------
+
+
+# --- sealed case documents ---------------------------------------------------------------------
+
+
+def may_download_case_document(user: Any, case: Any) -> bool:
+    """Who downloads a case's sealed documents (they name the applicant in full and cannot be masked):
+
+    the applicant side (the person, the organisation's representatives and
+    agents, an agent acting for them), and staff who handle the case (hold or
+    completed a task of it; their read of a person's name is recorded by the
+    view). An organisation's name is not personal data: any staff member
+    working on the case may download its documents. Others who may open the
+    case (platform-wide roles, counter clerks of other departments) may not.
+    """
+    from yiwang.cases import policy as cases_policy
+
+    if cases_policy.is_case_applicant(user, case):
+        return True
+    if case.applicant_organisation_id is not None:
+        return cases_policy.is_case_staff(user, case)
+    return cases_policy.handles_case(user, case)

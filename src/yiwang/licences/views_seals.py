@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,8 +14,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yiwang.core.problems import ServiceError
-from yiwang.licences import policy, selectors_seals
-from yiwang.licences.services import qr, seals, trust
+from yiwang.licences import policy, selectors, selectors_seals
+from yiwang.licences.services import case_documents, qr, seals, trust
+from yiwang.licences.services.seal_types import Verification
 
 MAX_PAYLOAD_CHARS = 4000
 
@@ -48,18 +50,40 @@ def verify(request: HttpRequest) -> HttpResponse:
         error = _("内容过长，不是电子证照二维码。")
     elif text.strip():
         result = trust.verify_payload(qr.payload_text(text))
+    document = _document_check(result)
+    if document is not None and result is not None and result.ok:
+        result = dataclasses.replace(
+            result,
+            message=_("核验通过：该文书由“%(signer)s”签章（%(platform)s），二维码内容未被修改。")
+            % {"signer": result.signer, "platform": result.platform_name},
+        )
     return render(
         request,
         "licences/verify/verify.html",
         {
             "payload": text[:MAX_PAYLOAD_CHARS],
             "result": result,
+            "document": document,
             "error": error,
             "platform_name": trust.platform_name(),
             "trusted_platforms": selectors_seals.trusted_platforms(),
         },
         status=400 if error else 200,
     )
+
+
+def _document_check(result: Verification | None) -> dict[str, object] | None:
+    """For a sealed case document's payload: whether this platform holds it with the same digest (None for a
+    licence). A document of another platform is only checked offline (its signature)."""
+    if result is None or result.claims is None or not case_documents.is_document_id(result.claims.licence_id):
+        return None
+    stored = None
+    if result.platform_id == trust.platform_id():
+        stored = selectors.document_by_id(result.claims.licence_id)
+    return {
+        "own": result.platform_id == trust.platform_id(),
+        "on_record": stored is not None and stored.digest == result.claims.document_digest.hex(),
+    }
 
 
 @login_required

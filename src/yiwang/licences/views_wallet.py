@@ -66,7 +66,7 @@ def licence_page(request: HttpRequest, licence_id: int) -> HttpResponse:
             "shareable": services.shareable_fields(licence),
             "minutes_choices": documents.SHARE_MINUTE_CHOICES,
             "qr_svg": status_qr(request, licence),
-            "decision": documents.decision_of(licence.case_number) if licence.case_number else None,
+            "decision": selectors.decision_of(licence.case_number) if licence.case_number else None,
         },
     )
 
@@ -130,16 +130,3 @@ def status_page(request: HttpRequest) -> HttpResponse:
             if context["result"] is None:
                 context["error"] = _("未找到该证照，请核对电子证照标识和核验码")
     return render(request, "licences/wallet/status.html", context, status=400 if context["error"] else 200)
-
-
-@login_required
-@require_GET
-def decision_pdf(request: HttpRequest, number: str) -> HttpResponse:
-    """The sealed decision document of a case (its applicant side, or staff who may open the case)."""
-    cases_selectors.get_case(request.user, number)  # 404 for anyone who may not see the case
-    document = documents.decision_of(number)
-    if document is None:
-        raise Http404(_("该办件没有签章决定书"))
-    response = HttpResponse(documents.decision_pdf(document), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="decision-{document.pk}.pdf"'
-    return response

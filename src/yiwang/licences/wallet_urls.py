@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views_shares, views_staff, views_types, views_wallet
+from . import views_documents, views_shares, views_staff, views_types, views_wallet
 
 app_name = "wallet"
 
@@ -18,6 +18,11 @@ urlpatterns = [
     path("licences/<int:licence_id>/pdf/", views_wallet.licence_pdf, name="pdf"),
     path("licences/<int:licence_id>/share/", views_shares.create_share, name="share"),
     path("licences/shared/<str:token>/", views_shares.open_share, name="share_open"),
-    path("licences/decisions/<str:number>/pdf/", views_wallet.decision_pdf, name="decision_pdf"),
+    path("licences/decisions/<str:number>/pdf/", views_documents.decision_pdf, name="decision_pdf"),
+    path(
+        "licences/cases/<str:number>/documents/<slug:kind>/<int:sequence>/pdf/",
+        views_documents.case_document_pdf,
+        name="case_document_pdf",
+    ),
     path("applications/<int:application_id>/from-wallet/", views_wallet.take_material, name="take_material"),
 ]

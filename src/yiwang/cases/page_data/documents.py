@@ -17,6 +17,7 @@ from yiwang.cases.models import ApplicationFile, Case, CaseEvent, CorrectionNoti
 from yiwang.cases.page_data.applications import holds
 from yiwang.cases.wording import LICENSING, DecisionWording, decision_wording
 from yiwang.core import calendar, crypto
+from yiwang.core.case_records import SealedCaseDocument
 
 DOCUMENT_KINDS = {
     "receipt": _("受理回执"),
@@ -137,3 +138,36 @@ def _date_and_basis(case: Case, view: DocumentView) -> None:
         view.issued_on = timezone.localdate(view.notice.created_at)
     else:
         view.issued_on = timezone.localdate(case.accepted_at or case.submitted_at)
+
+
+def _renamed(value: Any, full: str, shown: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(full, shown)
+    if isinstance(value, list):
+        return [_renamed(v, full, shown) for v in value]
+    if isinstance(value, dict):
+        return {k: _renamed(v, full, shown) for k, v in value.items()}
+    return value
+
+
+def printed_content(case: Case, kind: str, applicant: str, sealed: SealedCaseDocument | None) -> dict[str, Any]:
+    """What the print page shows: the sealed document's own content when it has been sealed (so the page and
+    the PDF agree word for word), else the content built now; the applicant named as this viewer may see them."""
+    if sealed is None:
+        return selectors.document_content(case, kind, applicant=applicant)
+    full = str(sealed.content.get("applicant", ""))
+    if not full or full == applicant:
+        return sealed.content
+    renamed: dict[str, Any] = _renamed(sealed.content, full, applicant)
+    return renamed
+
+
+def qr_svg(sealed: SealedCaseDocument | None) -> str:
+    """The sealed document's QR code as inline SVG (the same payload as on its PDF); "" when it has none."""
+    if sealed is None or not sealed.qr_payload:
+        return ""
+    import segno
+
+    # segno escapes the content into the SVG itself, so the page may include it as it is.
+    code = segno.make(sealed.qr_payload, error="m")
+    return str(code.svg_inline(scale=2, omitsize=True, svgclass="qr", title=gettext("文书二维码")))

@@ -243,13 +243,15 @@ class MaterialSaving(models.Model):
 
 
 class SealedDocument(models.Model):
-    """A sealed document of a case other than the licence itself (the decision document, 决定书).
+    """A sealed document of a case other than the licence itself: 受理回执, 不予受理决定书, 补正告知书, 决定书.
 
-    The claims are what the document says; the seal is the department's, co-signed by the approver.
-    Made once per case and kind, when the case's licences are issued.
+    The claims are what the document says (``cases.selectors.document_content`` and the document id); the
+    seal is the department's, co-signed by the deciding official on decisions. Made once per case, kind and
+    sequence (a case may be asked to correct more than once), when the case reaches that state.
     """
 
     kind = models.CharField(_("文书类型"), max_length=32)
+    sequence = models.PositiveSmallIntegerField(_("序号"), default=1)
     title = models.CharField(_("文书名称"), max_length=100)
     case_number = models.CharField(_("办件编号"), max_length=64, db_index=True)
     department = models.ForeignKey(
@@ -259,13 +261,16 @@ class SealedDocument(models.Model):
     signer_key_id = models.CharField(_("签章密钥标识"), max_length=80, blank=True)
     digest = models.CharField(_("摘要（SM3）"), max_length=64, blank=True)
     signature = models.TextField(_("签章结构"), blank=True)
+    qr_payload = models.TextField(_("二维码载荷"), blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("签章文书")
         verbose_name_plural = _("签章文书")
         ordering = ["-id"]
-        constraints = [models.UniqueConstraint(fields=["case_number", "kind"], name="licences_document_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["case_number", "kind", "sequence"], name="licences_document_unique_seq")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.case_number}:{self.kind}"
+        return f"{self.case_number}:{self.kind}:{self.sequence}"

@@ -1,6 +1,7 @@
 """Reads of 五电; one module per concern, the public face re-exported here.
 
 - ``licences``: the wallet, a licence and its history and shares, public status, staff lists, 六减 records;
+- ``documents``: sealed case documents (受理回执, 补正告知书 …) and what the case pages show of them;
 - ``archive``: archive entries as their case's viewers may see them, proofs, tree heads, checking a proof.
 """
 
@@ -9,8 +10,16 @@ from yiwang.licences.selectors.archive import (
     case_archive,
     check_proof_bundle,
     entry_proof_bundle,
+    is_archived,
     latest_tree_head,
     public_log_keys,
+)
+from yiwang.licences.selectors.documents import (
+    case_document,
+    case_documents,
+    case_records,
+    decision_of,
+    document_by_id,
 )
 from yiwang.licences.selectors.licences import (
     PublicStatus,
@@ -41,7 +50,12 @@ __all__ = [
     "PublicStatus",
     "WalletEntry",
     "case_archive",
+    "case_document",
+    "case_documents",
+    "case_records",
     "check_proof_bundle",
+    "decision_of",
+    "document_by_id",
     "entry_proof_bundle",
     "get_licence",
     "get_managed_type",
@@ -49,6 +63,7 @@ __all__ = [
     "get_own_share",
     "history",
     "holder_shares",
+    "is_archived",
     "latest_tree_head",
     "licences_for_staff",
     "materials_saved",

@@ -55,6 +55,11 @@ def tree_head_document(head: TreeHead) -> dict[str, Any]:
     }
 
 
+def is_archived(case_id: int) -> bool:
+    """Whether the case has been sealed into the e-archive (its package is in the log)."""
+    return ArchiveEntry.objects.filter(case_id=case_id).exists()
+
+
 def case_archive(user: Any, number: str) -> tuple[Any, list[ArchiveEntry]]:
     """The case (if ``user`` may see it; 404 otherwise, as for a missing one) and its archive entries."""
     case = cases_selectors.get_case(user, number)

@@ -43,7 +43,7 @@ from yiwang.core.problems import ServiceError
 from yiwang.core.uploads.storage import open_stored
 from yiwang.licences import merkle
 from yiwang.licences.archive_store import LogFiles, open_log
-from yiwang.licences.models import ArchiveEntry, ArchiveKind, ArchiveLog, ArchiveLogKey, TreeHead
+from yiwang.licences.models import ArchiveEntry, ArchiveKind, ArchiveLog, ArchiveLogKey, SealedDocument, TreeHead
 
 logger = logging.getLogger("yiwang.licences.archive")
 
@@ -120,7 +120,8 @@ def _material_sm3(storage_name: str) -> str | None:
 
 
 def case_package(case: Any) -> dict[str, Any]:
-    """The archive package of a finished case: record, events, tasks, corrections, materials, fees, decision."""
+    """The archive package of a finished case: record, events, tasks, corrections, materials, fees, decision, and
+    the sealed documents."""
     events = [
         {
             "action": e.action,
@@ -183,6 +184,20 @@ def case_package(case: Any) -> dict[str, Any]:
         for p in case.payments.order_by("id")
     ]
     decisions = [e for e in events if e["action"] in {"approve", "refuse", "reject", "withdraw", "close"}]
+    # The sealed documents as issued (受理回执, 补正告知书, 决定书 …): their content, digest and seal.
+    sealed = [
+        {
+            "id": d.claims.get("id", ""),
+            "kind": d.kind,
+            "sequence": d.sequence,
+            "title": d.title,
+            "claims": _plain(d.claims),
+            "digest_sm3": d.digest,
+            "signer_key_id": d.signer_key_id,
+            "sealed_structure": d.signature,
+        }
+        for d in SealedDocument.objects.filter(case_number=case.number).order_by("id")
+    ]
     return {
         "format": PACKAGE_FORMAT,
         "kind": ArchiveKind.CASE.value,
@@ -211,8 +226,9 @@ def case_package(case: Any) -> dict[str, Any]:
         "corrections": corrections,
         "materials": materials,
         "payments": payments,
-        # The decision documents are printed from these records (cases keeps no other copy of them).
+        # The decision events the documents record, and the sealed documents themselves.
         "decisions": decisions,
+        "documents": sealed,
     }
 
 

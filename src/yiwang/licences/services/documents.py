@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import segno
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiwang.core import calendar
@@ -28,7 +27,7 @@ from yiwang.licences.services import _sealing
 from yiwang.licences.services.issuance import claims_of
 
 if TYPE_CHECKING:
-    from yiwang.licences.models import Licence, SealedDocument
+    from yiwang.licences.models import Licence
 
 SHARE_MINUTE_CHOICES = SHARE_MINUTES_CHOICES
 ATTACHMENT_NAME = "licence-seal.json"
@@ -226,119 +225,3 @@ def read_seal_record(pdf: bytes, name: str = ATTACHMENT_NAME) -> dict[str, objec
     content = attachments[name][0]
     result: dict[str, object] = json.loads(content)
     return result
-
-
-# --- the decision document of the issuing case ---------------------------------------------------
-
-DECISION = "decision"
-
-
-def _approval(case: Any) -> tuple[Any, str]:
-    """The approver and their opinion, from the case's record (the last approval)."""
-    from yiwang.cases import selectors as cases_selectors
-
-    for event in reversed(cases_selectors.timeline(case, for_staff=True)):
-        if event.action == "approve":
-            return event.actor, event.reason
-    return None, ""
-
-
-def seal_decision(*, case: Any, licences: list[Licence]) -> SealedDocument:
-    """The sealed decision document (决定书) of a case that issued licences; made once per case.
-
-    Sealed by the deciding department and co-signed by the approver's personal key when they are known.
-    """
-    from yiwang.licences.models import SealedDocument
-
-    existing = SealedDocument.objects.filter(case_number=case.number, kind=DECISION).first()
-    if existing is not None:
-        return existing
-    approver, opinion = _approval(case)
-    licensing = getattr(case.item, "kind", "") == "licensing"
-    title = "准予行政许可决定书" if licensing else "准予办理决定书"
-    decided = timezone.localtime(case.decided_at or timezone.now(), calendar.SHANGHAI).date()
-    claims = {
-        "kind": DECISION,
-        "title": title,
-        "case": case.number,
-        "item": case.item_name,
-        "applicant": case.applicant_name,
-        "department": case.department.name,
-        "decided_on": decided.isoformat(),
-        "decision": f"经审查，申请符合法定条件和标准，决定准予“{case.item_name}”。",
-        "opinion": opinion,
-        "licences": [licence.identifier for licence in licences],
-    }
-    result = _sealing.seal_claims(claims, department_code=case.department.code, signer_user=approver)
-    return SealedDocument.objects.create(
-        kind=DECISION,
-        title=title,
-        case_number=case.number,
-        department=case.department,
-        claims=claims,
-        signer_key_id=result.key_id,
-        digest=result.digest,
-        signature=result.signature,
-    )
-
-
-def decision_of(case_number: str) -> SealedDocument | None:
-    from yiwang.licences.models import SealedDocument
-
-    return SealedDocument.objects.select_related("department").filter(case_number=case_number, kind=DECISION).first()
-
-
-def decision_pdf(document: SealedDocument) -> bytes:
-    """The decision document as a sealed PDF, its sealed structure attached as ``decision-seal.json``."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.utils import ImageReader
-    from reportlab.pdfgen.canvas import Canvas
-
-    _register_font()
-    claims = document.claims
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, invariant=True)
-    canvas.setTitle(f"{document.title} {document.case_number}")
-    canvas.setAuthor(document.department.name)
-    canvas.setSubject(document.case_number)
-    canvas.setKeywords(f"case={document.case_number}; sm3={document.digest}; key={document.signer_key_id}")
-    width, height = A4
-    canvas.setFont(FONT, 22)
-    canvas.drawCentredString(width / 2, height - 90, document.title)
-    rows = [
-        (_("办件编号"), claims.get("case", "")),
-        (_("申请人"), claims.get("applicant", "")),
-        (_("申请事项"), claims.get("item", "")),
-        (_("决定日期"), claims.get("decided_on", "")),
-        (_("决定"), claims.get("decision", "")),
-        (_("审批意见"), claims.get("opinion", "") or "—"),
-        (_("电子证照"), "；".join(claims.get("licences", [])) or "—"),
-    ]
-    y = height - 150
-    for label, value in rows:
-        canvas.setFont(FONT, 11)
-        canvas.drawString(70, y, f"{label}：")
-        text = str(value)
-        for start in range(0, max(len(text), 1), 34):
-            canvas.drawString(160, y, text[start : start + 34])
-            y -= 18
-        y -= 8
-    canvas.drawString(width - 260, 250, str(document.department.name))
-    image = _sealing.seal_image(document.department.code)
-    if image:
-        canvas.drawImage(ImageReader(io.BytesIO(image)), width - 250, 170, 120, 120, mask="auto")
-    else:
-        _draw_seal(canvas, width - 190, 230, 60, document.department.name)
-    canvas.setFont(FONT, 8)
-    signed = _("已加盖电子印章（SM2）") if document.signature else _("未加盖电子印章：出具部门尚未配置印章")
-    canvas.drawString(70, 90, f"{signed}  SM3 {document.digest[:32]}")
-    canvas.showPage()
-    canvas.save()
-    record = {
-        "claims": claims,
-        "canonical": "JSON, UTF-8, keys sorted, separators ',' ':' (no spaces)",
-        "digest_sm3": document.digest,
-        "signature_sm2": document.signature,
-        "signer_key_id": document.signer_key_id,
-    }
-    return _attach(buffer.getvalue(), "decision-seal.json", record)
