@@ -13,6 +13,7 @@ from yiwang.cases.constants import FINAL_CASE_STATES
 from yiwang.cases.models import Case
 from yiwang.demo.services import load_demo
 from yiwang.licences.models import ArchiveEntry
+from yiwang.licences.services import archive as archive_services
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +26,11 @@ def test_seed_archives_the_demo_cases_and_verify_passes_then_names_a_changed_byt
     assert len(finished) >= 4
     assert set(ArchiveEntry.objects.filter(kind="case").values_list("ref", flat=True)) == finished
     assert sum(line.startswith("电子档案：") for line in said) == len(finished)
+    # The seed ran the cases' events first: every package holds the case's sealed documents, a decided
+    # case its sealed decision.
+    decided = ArchiveEntry.objects.get(case__state="refused")
+    kinds = {d["kind"] for d in json.loads(archive_services.package_file(decided).read_bytes())["documents"]}
+    assert {"receipt", "decision"} <= kinds
     out = StringIO()
     call_command("archive", "verify", stdout=out)
     assert "电子档案完整" in out.getvalue()

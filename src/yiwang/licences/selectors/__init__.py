@@ -7,6 +7,8 @@
 
 from yiwang.licences.selectors.archive import (
     ProofCheck,
+    archive_entries_from,
+    archive_size,
     case_archive,
     check_proof_bundle,
     entry_proof_bundle,
@@ -49,6 +51,8 @@ __all__ = [
     "ProofCheck",
     "PublicStatus",
     "WalletEntry",
+    "archive_entries_from",
+    "archive_size",
     "case_archive",
     "case_document",
     "case_documents",

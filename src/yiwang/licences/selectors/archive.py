@@ -55,6 +55,16 @@ def tree_head_document(head: TreeHead) -> dict[str, Any]:
     }
 
 
+def archive_size() -> int:
+    """How many entries the e-archive log holds (the next entry's leaf index)."""
+    return ArchiveEntry.objects.count()
+
+
+def archive_entries_from(leaf_index: int) -> list[ArchiveEntry]:
+    """The log's entries from ``leaf_index`` on, in log order."""
+    return list(ArchiveEntry.objects.filter(leaf_index__gte=leaf_index).order_by("leaf_index"))
+
+
 def is_archived(case_id: int) -> bool:
     """Whether the case has been sealed into the e-archive (its package is in the log)."""
     return ArchiveEntry.objects.filter(case_id=case_id).exists()
