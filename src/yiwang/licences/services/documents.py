@@ -18,13 +18,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import segno
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiwang.core import calendar
 from yiwang.licences.constants import SHARE_MINUTES_CHOICES, LicenceStatus
 from yiwang.licences.services import _sealing, pdf_template
+from yiwang.licences.services import qr_matrix as qr_matrix_module
 from yiwang.licences.services.issuance import claims_of
 
 if TYPE_CHECKING:
@@ -133,8 +133,7 @@ def _draw_qr(canvas: Any, content: str, x: float, y: float, size: float) -> None
 
     Letting segno try all eight masks costs more than the rest of the PDF; any mask gives a valid code.
     """
-    code = segno.make(content, error="m", mask=0, boost_error=False)
-    matrix = code.matrix
+    matrix = qr_matrix(content)
     quiet = 2
     width = len(matrix) + 2 * quiet
     # One path of integer rectangles in module units (runs of dark modules), filled once: formatting
@@ -178,7 +177,7 @@ def qr_matrix(content: str) -> list[bytes]:
 
     Letting segno try all eight masks costs more than the rest of the PDF; any mask gives a valid code.
     """
-    return [bytes(row) for row in segno.make(content, error="m", mask=0, boost_error=False).matrix]
+    return qr_matrix_module.matrix(content)
 
 
 def licence_pdf(licence: Licence) -> bytes:
