@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import threading
 import zlib
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 FONT = "STSong-Light"
 _DOCUMENT_KEYS = ("/Title", "/Author", "/Subject", "/Keywords", "/Creator")
@@ -219,15 +220,17 @@ class Ops:
 
     def qr(self, matrix: list[bytes], x: float, y: float, size: float, quiet: int = 2) -> None:
         """A QR code as one filled path of dark-module runs, in module units scaled to ``size`` points."""
-        width = len(matrix) + 2 * quiet
+        count = len(matrix)
+        width = count + 2 * quiet
         scale = number(size / width)
-        runs: list[str] = []
-        for row_index, row in enumerate(matrix):
-            top = width - quiet - 1 - row_index
-            runs.extend(f"{m.start() + quiet} {top} {m.end() - m.start()} 1 re" for m in _DARK_RUN.finditer(row))
+        modules = np.frombuffer(b"".join(matrix), dtype=np.uint8).reshape(count, count).astype(np.int8)
+        # Runs of dark modules, row by row: where a row (padded with light modules) steps up and down again.
+        steps = np.diff(np.pad(modules, ((0, 0), (1, 1))), axis=1)
+        rows, starts = np.nonzero(steps == 1)
+        _rows, ends = np.nonzero(steps == -1)
+        numbers = np.column_stack((starts + quiet, width - quiet - 1 - rows, ends - starts)).ravel().tolist()
         self._parts.append(f"q 1 0 0 1 {number(x)} {number(y)} cm {scale} 0 0 {scale} 0 0 cm 0 0 0 rg")
-        self._parts.append("\n".join(runs))
-        self._parts.append("f Q")
+        self._parts.append(("%d %d %d 1 re\n" * len(starts)) % tuple(numbers) + "f Q")
 
     def contents(self) -> tuple[bytes, bytes]:
         """The content streams before and after the template's drawing (uncompressed)."""
@@ -237,12 +240,10 @@ class Ops:
         return ("\n".join(self._before) + "\nQ\n").encode("ascii"), after
 
 
-_DARK_RUN = re.compile(rb"\x01+")
-
-
 def assemble(page: PageTemplate, ops: Ops, *, info: dict[str, str], attachment: bytes) -> bytes:
     """The complete PDF: the template's objects, this document's drawing, information and attached file."""
-    before, after = (zlib.compress(part, 6) for part in ops.contents())
+    # Level 1: these streams are a few kilobytes of operators; level 6 made them 20% smaller at five times the cost.
+    before, after = (zlib.compress(part, 1) for part in ops.contents())
     info_body = (
         b"<< "
         + page.info_entries
