@@ -28,8 +28,6 @@ from yiwang.licences.services import qr_matrix as qr_matrix_module
 from yiwang.licences.services.issuance import claims_of
 
 if TYPE_CHECKING:
-    from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
-
     from yiwang.licences.models import Licence, SealedDocument
 
 SHARE_MINUTE_CHOICES = SHARE_MINUTES_CHOICES
@@ -154,6 +152,10 @@ def _draw_qr(canvas: Any, content: str, x: float, y: float, size: float) -> None
     canvas.setFillColorRGB(0, 0, 0)
     canvas._code.append("\n".join(runs) + "\nf")
     canvas.restoreState()
+
+
+if TYPE_CHECKING:
+    from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 
 def _seal_template(issuer: str, seal_png: bytes | None, width: float) -> pdf_template.PageTemplate:
