@@ -99,8 +99,9 @@ def _build(draw: Callable[[Any], None], attachment_name: str) -> PageTemplate:
     root_ref, info_ref = reader.trailer.raw_get("/Root"), reader.trailer.raw_get("/Info")
     page = reader.pages[0]
     page_number = page.indirect_reference.idnum  # type: ignore[union-attr]
-    numbers = sorted(reader.xref[0])
-    last = max(numbers)
+    size: Any = reader.trailer["/Size"]
+    last = int(size) - 1  # reportlab numbers its objects 1..Size-1, all in use
+    numbers = range(1, last + 1)
     before, after, embedded_file, filespec, save, restore = range(last + 1, last + 7)
 
     def ref(number: int) -> bytes:
