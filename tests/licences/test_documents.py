@@ -68,3 +68,59 @@ def test_the_public_status_page_explains_a_wrong_check_character() -> None:
     assert unknown.status_code == 400 and "未找到该证照" in unknown.content.decode()
     shown = client.post("/licences/status/", {"identifier": licence.identifier, "code": licence.verification_code})
     assert shown.status_code == 200 and "证照内容与印章一致" in shown.content.decode()
+
+
+def _check_cross_references(content: bytes) -> None:
+    """Every object the cross-reference table lists starts where the table says."""
+    import re
+
+    start = int(content.rsplit(b"startxref\n", 1)[1].split(b"\n", 1)[0])
+    table = content[start:].split(b"trailer", 1)[0].split(b"\n")
+    assert table[0] == b"xref"
+    first, count = map(int, table[1].split())
+    entries = table[2 : 2 + count]
+    assert first == 0 and len(entries) == count
+    for number, entry in enumerate(entries[1:], start=1):
+        offset = int(entry[:10])
+        assert entry.endswith(b" n "), entry
+        assert re.match(rb"%d 0 obj\n" % number, content[offset : offset + 20]), number
+
+
+def test_licences_of_one_department_share_the_seal_but_each_pdf_carries_its_own_record(market_seal: Any) -> None:
+    from pypdf import PdfReader
+
+    first = issue_food_licence(make_citizen("甲一"), business_type="餐饮服务经营者")
+    second = issue_food_licence(make_citizen("乙二"), business_type="食品销售经营者")
+    for licence in (first, second):
+        content = documents.licence_pdf(licence)
+        _check_cross_references(content)
+        reader = PdfReader(io.BytesIO(content), strict=True)
+        metadata = reader.metadata
+        assert metadata is not None and metadata.title == f"{licence.licence_type.name} {licence.identifier}"
+        assert metadata.author == licence.department.name
+        record = documents.read_seal_record(content)
+        assert record["claims"] == services.claims_of(licence) and record["qr_payload"] == licence.qr_payload
+        page = reader.pages[0]
+        images = [name for name, obj in page["/Resources"]["/XObject"].items() if obj["/Subtype"] == "/Image"]
+        assert len(images) == 1  # the seal image (its transparency is a soft mask of it)
+        text = page.extract_text()
+        # The reading order of the face: title, identifier, each label with its value, issuer, then the seal lines.
+        name, identifier, holder = licence.licence_type.name, licence.identifier, licence.holder_name
+        order = [name, identifier, "持证主体", holder, "发证机关", "已加盖电子印章"]
+        positions = [text.index(part) for part in order]
+        assert positions == sorted(positions), text
+        assert licence.digest[:32] in text
+    assert documents.licence_pdf(first) == documents.licence_pdf(first)  # the same licence, the same bytes
+
+
+def test_an_unsealed_licence_pdf_draws_the_seal_and_says_it_is_unsealed() -> None:
+    from pypdf import PdfReader
+
+    licence = issue_food_licence(make_citizen())
+    assert not licence.signature
+    content = documents.licence_pdf(licence)
+    _check_cross_references(content)
+    page = PdfReader(io.BytesIO(content), strict=True).pages[0]
+    assert "/XObject" not in page["/Resources"]  # no seal image: a drawn one
+    text = page.extract_text()
+    assert "未加盖电子印章" in text and licence.department.name[0] in text

@@ -21,11 +21,14 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yiwang.core import crypto
 from yiwang.licences.services import qr, seals
 from yiwang.licences.services.seal_types import QrClaims, Verification
+
+if TYPE_CHECKING:
+    from yiwang.licences.models import Seal
 
 QR_FIELDS = 3
 QR_FIELD_LENGTH = 40
@@ -47,16 +50,38 @@ def sm3_hex(data: bytes) -> str:
     return hashlib.new("sm3", data).hexdigest()
 
 
+class _Lookup:
+    """Marks a seal not looked up yet (None means: looked up, and the department has none that signs)."""
+
+
+LOOK_UP = _Lookup()
+
+
 def can_seal(department_code: str) -> bool:
     return seals.active_seal(department_code) is not None
 
 
-def seal_claims(claims: dict[str, Any], *, department_code: str, signer_user: Any = None) -> SealResult:
-    """Seal the claims with the department's seal (co-signed by ``signer_user`` if given); unsigned without one."""
+def signing_seal(department_code: str) -> Seal | None:
+    """The department's seal that can sign now, or None: look it up once and pass it to the calls below."""
+    return seals.active_seal(department_code)
+
+
+def _seal_of(department_code: str, seal: Seal | _Lookup | None) -> Seal | None:
+    return signing_seal(department_code) if isinstance(seal, _Lookup) else seal
+
+
+def seal_claims(
+    claims: dict[str, Any], *, department_code: str, signer_user: Any = None, seal: Seal | _Lookup | None = LOOK_UP
+) -> SealResult:
+    """Seal the claims with the department's seal (co-signed by ``signer_user`` if given); unsigned without one.
+
+    ``seal``: the department's :func:`signing_seal`, when the caller has it (None: it has none).
+    """
     document = canonical_bytes(claims)
-    if not can_seal(department_code):
+    seal = _seal_of(department_code, seal)
+    if seal is None:
         return SealResult(key_id="", digest=sm3_hex(document), signature="")
-    sealed = seals.seal_document(department_code=department_code, content=document, signer_user=signer_user)
+    sealed = seals.seal_document(department_code=department_code, content=document, signer_user=signer_user, seal=seal)
     return SealResult(key_id=sealed.key_id, digest=sealed.digest.hex(), signature=sealed.structure.decode())
 
 
@@ -85,9 +110,11 @@ def qr_payload(
     expires_on: dt.date | None,
     digest_hex: str,
     fields: list[tuple[str, str]],
+    seal: Seal | _Lookup | None = LOOK_UP,
 ) -> str:
     """The seals' signed QR payload for a licence ("" when the department cannot sign)."""
-    if not can_seal(department_code):
+    seal = _seal_of(department_code, seal)
+    if seal is None:
         return ""
     claims = QrClaims(
         licence_id=licence_id,
@@ -99,7 +126,7 @@ def qr_payload(
         document_digest=bytes.fromhex(digest_hex),
         fields=tuple((name[:32], value[:QR_FIELD_LENGTH]) for name, value in fields[:QR_FIELDS] if value),
     )
-    return qr.encode_qr_payload(claims, department_code=department_code)
+    return qr.encode_qr_payload(claims, department_code=department_code, seal=seal)
 
 
 def seal_image(department_code: str) -> bytes | None:

@@ -18,12 +18,12 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import segno
 from django.utils.translation import gettext as _
 
 from yiwang.core import calendar
 from yiwang.licences.constants import SHARE_MINUTES_CHOICES, LicenceStatus
-from yiwang.licences.services import _sealing
+from yiwang.licences.services import _sealing, pdf_template
+from yiwang.licences.services import qr_matrix as qr_matrix_module
 from yiwang.licences.services.issuance import claims_of
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 SHARE_MINUTE_CHOICES = SHARE_MINUTES_CHOICES
 ATTACHMENT_NAME = "licence-seal.json"
-FONT = "STSong-Light"
+FONT = pdf_template.FONT
 
 
 @dataclass(frozen=True)
@@ -84,15 +84,7 @@ def seal_record(licence: Licence) -> dict[str, object]:
 
 
 def _register_font() -> None:
-    from reportlab import rl_config  # type: ignore[import-untyped]
-    from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
-
-    # Binary image streams: reportlab's pure-Python ASCII85 encoding was most of a licence PDF's time.
-    rl_config.useA85 = 0
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # type: ignore[import-untyped]
-
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    pdf_template.register_font()
 
 
 def _draw_seal(canvas: Any, x: float, y: float, radius: float, department_name: str) -> None:
@@ -138,8 +130,7 @@ def _draw_qr(canvas: Any, content: str, x: float, y: float, size: float) -> None
 
     Letting segno try all eight masks costs more than the rest of the PDF; any mask gives a valid code.
     """
-    code = segno.make(content, error="m", mask=0, boost_error=False)
-    matrix = code.matrix
+    matrix = qr_matrix(content)
     quiet = 2
     width = len(matrix) + 2 * quiet
     # One path of integer rectangles in module units (runs of dark modules), filled once: formatting
@@ -162,49 +153,70 @@ def _draw_qr(canvas: Any, content: str, x: float, y: float, size: float) -> None
     canvas.restoreState()
 
 
-def licence_pdf(licence: Licence) -> bytes:
-    """The licence as a sealed PDF: the face, the visible seal, the QR code, the seal record attached."""
-    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
-    from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]
+if TYPE_CHECKING:
     from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
-    _register_font()
+
+def _seal_template(issuer: str, seal_png: bytes | None, width: float) -> pdf_template.PageTemplate:
+    """The fixed part of a licence PDF: the issuing department's visible seal (image or drawn), made once."""
+
+    def draw(canvas: Canvas) -> None:
+        from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]
+
+        seal_x, seal_y = width - 170, 170
+        if seal_png:
+            canvas.drawImage(ImageReader(io.BytesIO(seal_png)), seal_x - 60, seal_y - 60, 120, 120, mask="auto")
+        else:
+            _draw_seal(canvas, seal_x, seal_y, 60, issuer)
+
+    key = ("licence-seal", seal_png) if seal_png else ("licence-drawn-seal", issuer)
+    return pdf_template.template(key, draw, ATTACHMENT_NAME)
+
+
+def qr_matrix(content: str) -> list[bytes]:
+    """The QR code of ``content`` as rows of 0/1 bytes (error correction M, fixed mask 0).
+
+    Letting segno try all eight masks costs more than the rest of the PDF; any mask gives a valid code.
+    """
+    return qr_matrix_module.matrix(content)
+
+
+def licence_pdf(licence: Licence) -> bytes:
+    """The licence as a sealed PDF: the face, the visible seal, the QR code, the seal record attached.
+
+    The department's seal, the fonts and the document structure come from a
+    cached template (:mod:`~yiwang.licences.services.pdf_template`); this
+    licence's text and QR code are written around it.
+    """
+    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+
     face = licence_face(licence)
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, invariant=True)
-    canvas.setTitle(f"{face.title} {face.identifier}")
-    canvas.setAuthor(face.issuer)
-    canvas.setSubject(face.identifier)
-    canvas.setKeywords(f"licence={face.identifier}; sm3={licence.digest}; key={licence.signer_key_id}")
-    canvas.setCreator("Yiwang 一网通办")
     width, height = A4
-    canvas.setFont(FONT, 24)
-    canvas.drawCentredString(width / 2, height - 90, face.title)
-    canvas.setFont(FONT, 10)
-    canvas.drawCentredString(width / 2, height - 112, f"{_('电子证照标识')}：{face.identifier}")
+    page = _seal_template(face.issuer, _sealing.seal_image(licence.department.code), width)
+    ops = pdf_template.Ops(page)
+    ops.centred_text(width / 2, height - 90, face.title, 24)
+    ops.centred_text(width / 2, height - 112, f"{_('电子证照标识')}：{face.identifier}", 10)
     y = height - 160
     for label, value in face.rows:
-        canvas.setFont(FONT, 12)
-        canvas.drawString(80, y, f"{label}：")
-        canvas.drawString(200, y, value[:40])
+        ops.text(80, y, f"{label}：", 12)
+        ops.text(200, y, value[:40], 12)
         y -= 26
-    canvas.setFont(FONT, 12)
-    canvas.drawString(80, y - 10, f"{_('发证机关')}：{face.issuer}")
-    seal_png = _sealing.seal_image(licence.department.code)
-    seal_x, seal_y = width - 170, 170
-    if seal_png:
-        canvas.drawImage(ImageReader(io.BytesIO(seal_png)), seal_x - 60, seal_y - 60, 120, 120, mask="auto")
-    else:
-        _draw_seal(canvas, seal_x, seal_y, 60, face.issuer)
-    _draw_qr(canvas, licence.qr_payload or face.identifier, 70, 90, 140)
-    canvas.setFont(FONT, 8)
-    canvas.drawString(70, 78, _("扫码或凭标识与核验码在“证照状态查询”核验"))
+    ops.text(80, y - 10, f"{_('发证机关')}：{face.issuer}", 12)
+    ops.template_here()
+    ops.qr(qr_matrix(licence.qr_payload or face.identifier), 70, 90, 140)
+    ops.text(70, 78, _("扫码或凭标识与核验码在“证照状态查询”核验"), 8)
     signed = _("已加盖电子印章（SM2）") if licence.signature else _("未加盖电子印章：发证部门尚未配置印章")
-    canvas.drawString(width - 260, 90, signed)
-    canvas.drawString(width - 260, 78, f"SM3 {licence.digest[:32]}")
-    canvas.showPage()
-    canvas.save()
-    return _attach(buffer.getvalue(), ATTACHMENT_NAME, seal_record(licence))
+    ops.text(width - 260, 90, signed, 8)
+    ops.text(width - 260, 78, f"SM3 {licence.digest[:32]}", 8)
+    record = json.dumps(seal_record(licence), ensure_ascii=False, sort_keys=True).encode()
+    info = {
+        "/Title": f"{face.title} {face.identifier}",
+        "/Author": face.issuer,
+        "/Subject": face.identifier,
+        "/Keywords": f"licence={face.identifier}; sm3={licence.digest}; key={licence.signer_key_id}",
+        "/Creator": "Yiwang 一网通办",
+    }
+    return pdf_template.assemble(page, ops, info=info, attachment=record)
 
 
 def _attach(pdf: bytes, name: str, record: dict[str, object]) -> bytes:

@@ -20,6 +20,7 @@ import struct
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,6 +29,9 @@ from yiwang.core import sm2
 from yiwang.licences.services.canonical import utc_text
 from yiwang.licences.services.seal_types import QrClaims, TrustList, Verification, VerificationCode
 from yiwang.licences.services.verifying import key_problem, refuse
+
+if TYPE_CHECKING:
+    from yiwang.licences.models import Seal
 
 PREFIX = "YW1:"
 FORMAT_VERSION = 0x01
@@ -183,17 +187,20 @@ def encode_signed(claims: QrClaims, private_key: bytes) -> str:
     return PREFIX + base45_encode(tbs + bytes((SIGNATURE_TAG, len(raw))) + raw)
 
 
-def encode_qr_payload(claims: QrClaims, *, department_code: str, at: dt.datetime | None = None) -> str:
+def encode_qr_payload(
+    claims: QrClaims, *, department_code: str, at: dt.datetime | None = None, seal: Seal | None = None
+) -> str:
     """Sign ``claims`` with the department's seal and return the QR text (``YW1:`` + Base45).
 
     Sets ``platform_id`` (this platform), ``key_id`` (the seal's current key)
     and ``signed_at``; the caller fills the rest from the licence. Raises
-    ``SealError`` (``no_seal``) when the department cannot sign.
+    ``SealError`` (``no_seal``) when the department cannot sign. ``seal``:
+    the department's seal just looked up, as for ``seals.seal_document``.
     """
     from yiwang.licences.services import seals, trust
 
     moment = (at or timezone.now()).astimezone(dt.UTC).replace(microsecond=0)
-    seal = seals.active_seal(department_code, moment)
+    seal = seals.signing_seal(department_code, moment, seal)
     if seal is None or seal.current_key is None:
         raise seals.SealError("no_seal", _("该部门没有可用的电子印章，无法签章。"))
     key = seal.current_key

@@ -255,6 +255,23 @@ def active_seal(department_code: str, at: dt.datetime | None = None) -> Seal | N
     return None
 
 
+def _still_signs(seal: Seal, department_code: str, now: dt.datetime) -> bool:
+    """Whether a seal looked up a moment ago (``active_seal``) is still the department's and can sign at ``now``."""
+    return (
+        seal.department.code == department_code
+        and seal.status == SealStatus.ACTIVE
+        and seal.valid_from <= now < seal.valid_to
+        and _usable(seal.current_key, now)
+    )
+
+
+def signing_seal(department_code: str, now: dt.datetime, seal: Seal | None = None) -> Seal | None:
+    """``seal`` when given and still able to sign at ``now``, else the department's active seal (one query)."""
+    if seal is not None and _still_signs(seal, department_code, now):
+        return seal
+    return active_seal(department_code, now)
+
+
 def seal_image_png(department_code: str) -> bytes | None:
     """The image of the department's signing seal (PNG), or None when it has none."""
     seal = active_seal(department_code)
@@ -275,17 +292,24 @@ def _display_name(user: Any) -> str:
 
 
 def seal_document(
-    *, department_code: str, content: bytes, signer_user: Any = None, at: dt.datetime | None = None
+    *,
+    department_code: str,
+    content: bytes,
+    signer_user: Any = None,
+    at: dt.datetime | None = None,
+    seal: Seal | None = None,
 ) -> SealedSignature:
     """Seal ``content`` with the department's seal; co-sign with ``signer_user``'s personal key if given.
 
     The signed data is the canonical JSON of the ``toSign`` object (seal info,
     SM3 of the content, signing time, signer), as docs/licences.md
     specifies. Refuses (``SealError`` ``no_seal``) when the department has no
-    seal that can sign now.
+    seal that can sign now. ``seal`` is the department's seal when the caller
+    has just looked it up (``active_seal``), to spare the query; it is used
+    only if it can still sign now.
     """
     now = _now(at)
-    seal = active_seal(department_code, now)
+    seal = signing_seal(department_code, now, seal)
     if seal is None or seal.current_key is None:
         raise SealError("no_seal", gettext_lazy("该部门没有可用的电子印章，无法签章。"))
     key = seal.current_key

@@ -38,7 +38,7 @@ from yiwang.core.keystore import KeyStoreError, get_key_store
 from yiwang.core.problems import ServiceError
 from yiwang.licences.models import ForeignPlatform, KeyPurpose, PlatformKey, SigningKey
 from yiwang.licences.services.canonical import canonical_json, parse_utc, utc_text
-from yiwang.licences.services.qr import _PLATFORM_RE, verify_qr_payload
+from yiwang.licences.services.qr import _PLATFORM_RE, PayloadError, decode_qr_payload, verify_qr_payload
 from yiwang.licences.services.seal_types import TrustedKey, TrustList, Verification
 
 FORMAT = "yiwang-trust-list/1"
@@ -129,10 +129,12 @@ def _key_entry(key: TrustedKey) -> dict[str, Any]:
     }
 
 
-def _own_keys() -> list[TrustedKey]:
+def _own_keys(key_ids: list[str] | None = None) -> list[TrustedKey]:
     from yiwang.licences.services.seals import trusted_key
 
     keys = SigningKey.objects.select_related("seal__department").filter(purpose__in=[KeyPurpose.SEAL, KeyPurpose.STAFF])
+    if key_ids is not None:
+        keys = keys.filter(key_id__in=key_ids)
     return sorted((trusted_key(key) for key in keys), key=lambda k: k.key_id)
 
 
@@ -156,9 +158,12 @@ def build_trust_list(*, at: dt.datetime | None = None) -> tuple[bytes, bytes]:
     """
     from yiwang.licences.services.seals import sign_with_key
 
+    # The root key first: made here on first use, its creation is a key change this list must already
+    # count; taken after the clock, a list built a moment later (another second) had another issue time
+    # and the detached signature fetched then did not match (seen on a loaded machine).
+    root = root_key(at=at)
     exact = (at or timezone.now()).astimezone(dt.UTC)
     now = exact.replace(microsecond=0)
-    root = root_key(at=now)
     # The issue time is chosen against the exact clock: a key made at 10.4 s must count in a request at
     # 10.6 s, or the list changes a second later and a signature fetched then no longer matches it.
     issued = _issue_time(exact) if at is None else now
@@ -179,8 +184,11 @@ def build_trust_list(*, at: dt.datetime | None = None) -> tuple[bytes, bytes]:
     return document, sign_with_key(root, document)
 
 
-def own_trust_list(*, at: dt.datetime | None = None) -> TrustList:
-    """This platform's keys as a TrustList, straight from the database (no signature needed)."""
+def own_trust_list(*, at: dt.datetime | None = None, key_ids: list[str] | None = None) -> TrustList:
+    """This platform's keys as a TrustList, straight from the database (no signature needed).
+
+    ``key_ids``: only those keys (a verifier that knows which key signed need not load every key ever made).
+    """
     now = (at or timezone.now()).astimezone(dt.UTC)
     root_id = PlatformKey.objects.filter(current=True).values_list("key__key_id", flat=True).first()
     return TrustList(
@@ -189,7 +197,7 @@ def own_trust_list(*, at: dt.datetime | None = None) -> TrustList:
         issued_at=now,
         next_update=now + trust_list_lifetime(),
         root_key_id=root_id or "",
-        keys={key.key_id: key for key in _own_keys()},
+        keys={key.key_id: key for key in _own_keys(key_ids)},
     )
 
 
@@ -450,4 +458,10 @@ def foreign_trust_lists() -> list[TrustList]:
 
 def verify_payload(text: str, *, now: dt.datetime | None = None) -> Verification:
     """Verify a QR payload against this platform's keys and every trusted platform's imported list."""
-    return verify_qr_payload(text, [own_trust_list(), *foreign_trust_lists()], now=now)
+    try:
+        claims, _tbs, _signature = decode_qr_payload(text)
+        signer = [claims.key_id]
+    except PayloadError:
+        signer = []  # verify_qr_payload refuses it as malformed
+    # Only the key the payload names is read: the answer is the same, and it does not grow with every key made.
+    return verify_qr_payload(text, [own_trust_list(key_ids=signer), *foreign_trust_lists()], now=now)
