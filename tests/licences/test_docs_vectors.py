@@ -17,6 +17,7 @@ from gmssl import func as gm_func
 from gmssl import sm2 as gm_sm2
 from gmssl import sm3 as gm_sm3
 
+from tests.licences.gmssl_support import gmssl_sm2
 from yiwang.core import sm2
 from yiwang.licences.services import qr, trust
 from yiwang.licences.services.seal_types import TrustList, VerificationCode
@@ -67,7 +68,7 @@ def independent_verify(public_der: bytes, message: bytes, r_s: bytes) -> bool:
     )
     e = independent_sm3(z + message)
     try:
-        return bool(gm_sm2.CryptSM2(private_key="", public_key=point.hex()).verify(r_s.hex(), e))
+        return bool(gmssl_sm2(point).verify(r_s.hex(), e))
     except (ValueError, ZeroDivisionError, TypeError):
         return False
 

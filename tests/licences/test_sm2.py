@@ -9,6 +9,7 @@ from gmssl import func as gm_func
 from gmssl import sm2 as gm_sm2
 from gmssl import sm3 as gm_sm3
 
+from tests.licences.gmssl_support import gmssl_sm2
 from yiwang.core import sm2
 
 # GB/T 32918.2 / GM/T 0003 Annex A style private key value (a fixed test key).
@@ -20,7 +21,7 @@ def _gm_sm3(data: bytes) -> bytes:
 
 
 def _gm_signer(public_der: bytes, private_hex: str = "") -> gm_sm2.CryptSM2:
-    return gm_sm2.CryptSM2(private_key=private_hex, public_key=sm2.public_key_point(public_der).hex(), asn1=True)
+    return gmssl_sm2(sm2.public_key_point(public_der), private_hex=private_hex, asn1=True)
 
 
 def _gm_e(public_der: bytes, message: bytes, user_id: bytes) -> bytes:
@@ -76,7 +77,7 @@ def test_gmssl_signature_verifies_with_ours(key: bytes) -> None:
     public = private.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    gm = gm_sm2.CryptSM2(private_key=private_hex, public_key=public[-64:].hex(), asn1=True)
+    gm = gmssl_sm2(public[-64:], private_hex=private_hex, asn1=True)
     assert gm._kg(FIXED_D, gm.ecc_table["g"]) == public[-64:].hex()
     message = b"message digest"
     signature = bytes.fromhex(gm.sign_with_sm3(message))
