@@ -126,10 +126,7 @@ def _draw_seal(canvas: Any, x: float, y: float, radius: float, department_name: 
 
 
 def _draw_qr(canvas: Any, content: str, x: float, y: float, size: float) -> None:
-    """The QR code drawn as vector squares (no raster image to encode), with a fixed mask.
-
-    Letting segno try all eight masks costs more than the rest of the PDF; any mask gives a valid code.
-    """
+    """The QR code drawn as vector squares (no raster image to encode)."""
     matrix = qr_matrix(content)
     quiet = 2
     width = len(matrix) + 2 * quiet
@@ -174,10 +171,7 @@ def _seal_template(issuer: str, seal_png: bytes | None, width: float) -> pdf_tem
 
 
 def qr_matrix(content: str) -> list[bytes]:
-    """The QR code of ``content`` as rows of 0/1 bytes (error correction M, fixed mask 0).
-
-    Letting segno try all eight masks costs more than the rest of the PDF; any mask gives a valid code.
-    """
+    """The QR code of ``content`` as rows of 0/1 bytes (error correction M), 1 for a dark module."""
     return qr_matrix_module.matrix(content)
 
 
