@@ -7,14 +7,19 @@
 * ``licences.issue_only_per_s`` and ``licences.pdf_per_s``: the two halves measured apart.
 * ``..._per_cpu_s``: the same per second of this process's CPU time, which other work on a shared machine
   disturbs far less than the wall-clock figures.
+* ``licences.issue_per_s_procs``: issue + seal + PDF in one process per core, as the worker pool issues them,
+  all writing the one database (SQLite in WAL mode here, writers taking turns; PostgreSQL when
+  ``DATABASE_URL`` points at one).
 """
 
 from __future__ import annotations
 
 import base64
+import multiprocessing
 import os
 import tempfile
 import time
+from collections.abc import Callable
 
 from _setup import bench, django_with_seed
 
@@ -81,6 +86,8 @@ def main() -> None:
         return count / (time.perf_counter() - started), count / (time.process_time() - cpu)
 
     licence = issue()
+    workers, procs_rate = rate_in_processes(lambda: documents.licence_pdf(issue()))
+    bench("licences.issue_per_s_procs", procs_rate, f"licences/s ({workers} processes)")
     for name, step, unit in (
         ("issue", lambda: documents.licence_pdf(issue()), "licences"),
         ("issue_only", issue, "licences"),
@@ -89,6 +96,35 @@ def main() -> None:
         wall, cpu = rate(step)
         bench(f"licences.{name}_per_s", wall, f"{unit}/s")
         bench(f"licences.{name}_per_cpu_s", cpu, f"{unit}/CPU s")
+
+
+def _count_for(step: Callable[[], object], until: float, counts: multiprocessing.SimpleQueue[int]) -> None:
+    count = 0
+    while time.time() < until:
+        step()
+        count += 1
+    counts.put(count)
+
+
+def rate_in_processes(step: Callable[[], object]) -> tuple[int, float]:
+    """``step`` run in one forked process per core for MIN_SECONDS; (processes, steps per second in all)."""
+    from django.db import connections
+
+    connections.close_all()  # each child opens its own connection; none may share this one
+    workers = os.cpu_count() or 1
+    context = multiprocessing.get_context("fork")
+    counts: multiprocessing.SimpleQueue[int] = context.SimpleQueue()
+    started = time.time()
+    until = started + MIN_SECONDS
+    children = [context.Process(target=_count_for, args=(step, until, counts)) for _ in range(workers)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    elapsed = time.time() - started
+    if any(child.exitcode != 0 for child in children):
+        raise SystemExit("a bench process failed")
+    return workers, sum(counts.get() for _ in children) / elapsed
 
 
 if __name__ == "__main__":
