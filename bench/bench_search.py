@@ -178,7 +178,10 @@ def serving_worker(queries: list[tuple[str, list[str], str]]) -> None:
     from yiwang.catalog.search import engine
     from yiwang.catalog.search.engine import CatalogSearch
     from yiwang.core import embeddings
+    from yiwang.core.warmup import prepare_serving_process
 
+    # As gunicorn's post_fork hook does in each worker (yiwang.core.gunicorn_config).
+    prepare_serving_process()
     docs = [pickle.loads(pickle.dumps(d)) for d in synthetic_documents(10_000)]  # noqa: S301 - our own objects
     embeddings.load_model()
     search = CatalogSearch()
@@ -282,8 +285,8 @@ def main() -> None:
         speed(load_queries())
         return
     if sys.argv[1:] in (["cold"], ["worker"]):
-        # The speed run's database (its YIWANG_VAR_DIR), already seeded and holding the vectors.
-        django_with_seed(seed=False)
+        # The speed run's database (its YIWANG_VAR_DIR), already migrated, seeded and holding the vectors.
+        django_with_seed(seed=False, migrate=False)
         if sys.argv[1] == "cold":
             cold_embedding()
         else:
