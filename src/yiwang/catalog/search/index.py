@@ -46,6 +46,9 @@ FIELD_WEIGHTS = {
     "department": 1.5,
     "body": 1.0,
 }
+# Postings store a field weight as its position here.
+_WEIGHT_VALUES = np.array(sorted(set(FIELD_WEIGHTS.values())), dtype=np.float64)
+_WEIGHT_CODES = {float(w): n for n, w in enumerate(_WEIGHT_VALUES.tolist())}
 # Character-pair matches count this share of a word match.
 BIGRAM_SHARE = 0.35
 # Phrase-level rerank: how much each field's best-covered phrase counts, and how many
@@ -70,15 +73,16 @@ _ANALYSIS_CACHE = 2048
 
 
 class _PostingList:
-    """The documents holding one term and the field weight of each, as two packed arrays (12 bytes a
+    """The documents holding one term and the field weight of each, as two packed arrays (8 bytes a
     posting rather than a dict entry and its objects): ids only grow, so the ids stay in ascending order,
-    which is also the order in which documents were added."""
+    which is also the order in which documents were added. A weight is always one of FIELD_WEIGHTS, so
+    a byte holds which one (5 bytes a posting; float64 weights made it 12)."""
 
     __slots__ = ("ids", "weights")
 
     def __init__(self) -> None:
         self.ids = array("i")
-        self.weights = array("d")
+        self.weights = array("B")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -88,7 +92,7 @@ class _PostingList:
 
     def add(self, doc_id: int, weight: float) -> None:
         self.ids.append(doc_id)
-        self.weights.append(weight)
+        self.weights.append(_WEIGHT_CODES[weight])
 
     def remove(self, doc_id: int) -> None:
         at = bisect_left(self.ids, doc_id)
@@ -98,12 +102,13 @@ class _PostingList:
 
     def arrays(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
         # Copies: a view would pin the arrays' buffers, and a change applied meanwhile could not resize them.
-        return np.array(self.ids, dtype=np.intp), np.array(self.weights, dtype=np.float64)
+        return np.array(self.ids, dtype=np.intp), _WEIGHT_VALUES[np.frombuffer(self.weights, dtype=np.uint8)]
 
 
-@dataclass
+@dataclass(slots=True)
 class Document:
-    """One searchable thing: an item or a bundle, with what filters and results need."""
+    """One searchable thing: an item or a bundle, with what filters and results need (slots: an index
+    holds one per item, and a dict of attributes would double what each costs)."""
 
     type: str
     code: str
@@ -179,14 +184,19 @@ class SearchIndex:
         self.grams: dict[str, _PostingList] = defaultdict(_PostingList)
         # One object for equal phrases (an item's name recurs in every county that implements it).
         self._phrases: dict[tuple[frozenset[str], float], tuple[frozenset[str], float]] = {}
-        self.doc_terms: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        # Each document's words, and its character pairs run together in one string (pairs are two
+        # characters each; a string costs half the tuple of them).
+        self.doc_terms: dict[int, tuple[tuple[str, ...], str]] = {}
         self.doc_phrases: dict[int, list[tuple[frozenset[str], float]]] = {}
-        self.exact: dict[str, set[int]] = defaultdict(set)
+        # Normalised name or keyword -> the documents under it (tuples: most hold a few ids).
+        self.exact: dict[str, tuple[int, ...]] = {}
         # Vocabulary: word -> number of documents using it in a name-like field.
         self.vocabulary: dict[str, int] = defaultdict(int)
-        self.by_pinyin: dict[str, set[str]] = defaultdict(set)
-        self.by_initials: dict[str, set[str]] = defaultdict(set)
-        self.by_pattern: dict[str, set[str]] = defaultdict(set)
+        # Spelling -> the words spelled so: tuples, as most hold one word (a set costs four times as much,
+        # and 10,000 items have some 60,000 of these).
+        self.by_pinyin: dict[str, tuple[str, ...]] = {}
+        self.by_initials: dict[str, tuple[str, ...]] = {}
+        self.by_pattern: dict[str, tuple[str, ...]] = {}
         # Each document's names, normalised once (the leaders' boost reads them for every query).
         self.doc_names: dict[int, tuple[str, ...]] = {}
         # The normalised names and keywords under which ``exact`` lists each document.
@@ -230,7 +240,7 @@ class SearchIndex:
             self.terms[term].add(doc_id, weight)
         for gram, weight in zip(grams, gram_weights.values(), strict=True):
             self.grams[gram].add(doc_id, weight)
-        self.doc_terms[doc_id] = (terms, grams)
+        self.doc_terms[doc_id] = (terms, "".join(grams))
         self.doc_phrases[doc_id] = phrases
         self.doc_names[doc_id] = tuple(text.normalise(n) for n in doc.fields.get("name", []))
         self.doc_exact[doc_id] = tuple(
@@ -255,7 +265,9 @@ class SearchIndex:
                 phrase = (phrase_grams, PHRASE_FIELDS[field_name])
                 phrases.append(self._phrases.setdefault(phrase, phrase))
         if field_name in ("name", "keyword", "base_name"):
-            self.exact[norm].add(doc_id)
+            held = self.exact.get(norm, ())
+            if doc_id not in held:
+                self.exact[norm] = (*held, doc_id)
         for gram in text.bigrams(norm):
             if gram_weights.get(gram, 0.0) < weight:
                 gram_weights[gram] = weight
@@ -280,10 +292,12 @@ class SearchIndex:
         self._analysed.clear()
         for term in terms:
             self.terms[term].remove(doc_id)
-        for gram in grams:
-            self.grams[gram].remove(doc_id)
+        for start in range(0, len(grams), 2):
+            self.grams[grams[start : start + 2]].remove(doc_id)
         for value in self.doc_exact.pop(doc_id, ()):
-            self.exact.get(value, set()).discard(doc_id)
+            held = self.exact.get(value, ())
+            if doc_id in held:
+                self.exact[value] = tuple(d for d in held if d != doc_id)
 
     def _add_vocabulary(self, word: str) -> None:
         if len(word) < 2 or not text.has_chinese(word) or word in STOP_WORDS:
@@ -291,11 +305,11 @@ class SearchIndex:
         self.vocabulary[word] += 1
         if self.vocabulary[word] > 1:
             return
-        self.by_pinyin[text.pinyin(word)].add(word)
-        self.by_initials[text.initials(word)].add(word)
+        _add_spelling(self.by_pinyin, text.pinyin(word), word)
+        _add_spelling(self.by_initials, text.initials(word), word)
         if len(word) >= 3:
             for i in range(len(word)):
-                self.by_pattern[word[:i] + "*" + word[i + 1 :]].add(word)
+                _add_spelling(self.by_pattern, word[:i] + "*" + word[i + 1 :], word)
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -374,7 +388,7 @@ class SearchIndex:
                 return " ".join(abbreviated[1])
         return " ".join(full[1])
 
-    def _cover(self, letters: str, table: dict[str, set[str]]) -> tuple[int, list[str]]:
+    def _cover(self, letters: str, table: dict[str, tuple[str, ...]]) -> tuple[int, list[str]]:
         """Cover ``letters`` with the fewest, longest spellings of known words (dynamic programming)."""
         n = len(letters)
         best: list[tuple[int, int, list[str]]] = [(0, 0, [])] * (n + 1)
@@ -448,10 +462,12 @@ class SearchIndex:
         found: set[str] = set()
         if not text.has_chinese(token) or token in self.terms:
             return found
-        found |= self.by_pinyin.get(text.pinyin(token), set())
+        # Each tuple as the set it replaces (same words added in the same order), so that the words, and
+        # the order in which they reach the query, are those of before.
+        found |= set(self.by_pinyin.get(text.pinyin(token), ()))
         if len(token) >= 3:
             for i in range(len(token)):
-                found |= self.by_pattern.get(token[:i] + "*" + token[i + 1 :], set())
+                found |= set(self.by_pattern.get(token[:i] + "*" + token[i + 1 :], ()))
         found.discard(token)
         return found if len(found) <= 6 else set()
 
@@ -478,7 +494,7 @@ class SearchIndex:
         # Below the reranked leaders, keep the order but stay under every leader.
         scores[order[RERANK_DEPTH:]] *= 0.3
         norm_query = chinese.replace(" ", "")
-        exact = self.exact.get(norm_query, set())
+        exact = set(self.exact.get(norm_query, ()))
         for doc_id in leaders:
             best = 0.0
             for phrase_grams, weight in self.doc_phrases.get(doc_id, ()):
@@ -549,6 +565,12 @@ class SearchIndex:
         elif len(norm_query) >= 2 and any(norm_query in name for name in self.doc_names[doc_id]):
             boost *= 1.25
         return boost * (1.0 + POPULARITY_WEIGHT * (doc.popularity / 100))
+
+
+def _add_spelling(table: dict[str, tuple[str, ...]], spelling: str, word: str) -> None:
+    words = table.get(spelling, ())
+    if word not in words:
+        table[spelling] = (*words, word)
 
 
 class _PhraseFinder:
