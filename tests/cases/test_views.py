@@ -417,7 +417,9 @@ def test_printed_documents_exist_only_once_they_apply(citizen: Any, market: Staf
     case = food_case(citizen)
     client = client_for(citizen)
     receipt = page_text(client.get(f"/cases/{case.number}/print/receipt/"))
-    assert "受理回执" in receipt and case.number in receipt and case.verification_code in receipt
+    # Received, not yet accepted: a 收件回执; the same page is the 受理回执 once the case is accepted.
+    assert "收件回执" in receipt and "受理回执" not in receipt
+    assert case.number in receipt and case.verification_code in receipt
     # Issue 12 item 1: the applicant's own documents name them in full (others' views are in test_personal_data).
     assert "赵一" in receipt
     assert "尚未受理" in receipt
@@ -427,6 +429,7 @@ def test_printed_documents_exist_only_once_they_apply(citizen: Any, market: Staf
         assert client.get(f"/cases/{case.number}/print/{kind}/").status_code == 404, kind
 
     case, _material = _request_correction(services.perform(case, "accept", actor=market.clerk), market)
+    assert "受理回执" in page_text(client.get(f"/cases/{case.number}/print/receipt/"))
     correction = page_text(client.get(f"/cases/{case.number}/print/correction/"))
     assert "补正告知书" in correction and "一次性告知" in correction
     assert "平面布局图未标明各功能区" in correction and "联系电话无法接通" in correction

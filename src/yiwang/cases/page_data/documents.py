@@ -43,6 +43,9 @@ def _title(case: Case, kind: str) -> str:
     # Only a 行政许可 ends in a 行政许可决定书; other kinds of item name their decision their own way.
     if kind == "decision":
         return str(decision_wording(case.item.kind).document)
+    # Before acceptance the office has only received the application: a 收件回执, not yet a 受理回执.
+    if kind == "receipt" and case.accepted_at is None:
+        return str(_("收件回执"))
     return str(DOCUMENT_KINDS[kind])
 
 
