@@ -106,9 +106,10 @@ def _store_stand_in_vectors(docs: list) -> int:
     import numpy as np
 
     from yiwang.catalog.models import SearchVector
-    from yiwang.catalog.search.vectors import clean_name, digest, passage
+    from yiwang.catalog.search.vectors import clean_name, core_name, digest, passage
 
     wanted = {digest(clean_name(d.name), is_query=True) for d in docs}
+    wanted |= {digest(core_name(d.name), is_query=True) for d in docs}
     wanted |= {digest(p, is_query=False) for p in (passage(d) for d in docs) if p}
     stored = set(SearchVector.objects.filter(digest__in=list(wanted)).values_list("digest", flat=True))
     rng = np.random.default_rng(13)

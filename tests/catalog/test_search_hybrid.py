@@ -11,7 +11,7 @@ from django.test import Client
 from yiwang.catalog import selectors, services
 from yiwang.catalog.models import SearchChoice, SearchVector, ServiceItem
 from yiwang.catalog.search import hybrid, vectors
-from yiwang.catalog.search.engine import catalog_search, choices_for
+from yiwang.catalog.search.engine import catalog_search, choices_for, item_documents
 from yiwang.catalog.search.index import Document
 from yiwang.core import search_sources
 
@@ -206,6 +206,51 @@ def test_the_dense_index_reuses_rows_after_removals() -> None:
     assert len(dense) == 3 and dense.matrix.shape[0] == 3
     scores = dense.scores(eye[3])
     assert dense.keys[int(np.argmax(scores))] == ("item", "d")
+
+
+def test_a_document_with_several_views_scores_its_best_one() -> None:
+    dense = vectors.DenseIndex(views=2)
+    eye = np.eye(4, 384, dtype=np.float32)
+    # a: name along axis 0, core along axis 1; b: both along axis 2.
+    dense.add_many([("item", "a"), ("item", "b")], np.stack([eye[[0, 1]], eye[[2, 2]]]))
+    assert dense.matrix.shape == (2, 2, 384)
+    for axis, best in ((0, "a"), (1, "a"), (2, "b")):
+        scores = dense.scores(eye[axis])
+        assert dense.keys[int(np.argmax(scores))] == ("item", best) and scores.max() == pytest.approx(1.0)
+    assert dense.scores(eye[3]).max() == 0.0
+    # One view read alone: the core of a does not count when only the names are asked.
+    assert dense.scores(eye[1], view=0).tolist() == [0.0, 0.0]
+    assert dense.scores(eye[2], view=0).tolist() == [0.0, 1.0]
+    with pytest.raises(ValueError):
+        dense.add_many([("item", "c")], eye[:3])
+
+
+@pytest.mark.parametrize(
+    ("name", "core"),
+    [
+        ("犬类准养证核发", "犬类准养证"),
+        ("公司设立登记", "公司"),
+        ("供气报装", "供气报装"),
+        ("客运车辆道路运输证办理（补办）", "客运车辆道路运输证"),
+        ("民办职业培训学校设立审批(县级)", "民办职业培训学校"),
+        # Nothing left but procedure words: the cleaned name is the core.
+        ("申请登记", "申请登记"),
+        ("（县级）备案", "备案"),
+    ],
+)
+def test_the_core_of_a_name_drops_procedure_words_and_variants(name: str, core: str) -> None:
+    assert vectors.core_name(name) == core
+
+
+def test_every_document_gets_a_name_and_a_core_vector() -> None:
+    make_item(name="犬类准养证核发", department="market")
+    doc = next(d for d in item_documents() if d.name == "犬类准养证核发")
+    held = vectors.document_vectors([doc])
+    assert held.shape == (1, vectors.VIEWS, 384)
+    assert np.allclose(np.linalg.norm(held, axis=2), 1.0, atol=1e-4)
+    # The views differ (the core is not the name), and the core view is the closer to the core itself.
+    core = vectors.vectors_for(["犬类准养证"], is_query=True)[0]
+    assert held[0, 1] @ core > held[0, 0] @ core
 
 
 # --- typed results on the page ----------------------------------------------------------------------

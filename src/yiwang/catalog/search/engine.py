@@ -29,7 +29,7 @@ from ..constants import ItemKind, ItemStatus
 from ..models import Bundle, Faq, Material, SearchChoice, SearchIndexChange, ServiceItem
 from . import hybrid
 from .index import DATA_DIR, Document, Filters, Hit, SearchIndex
-from .vectors import DenseIndex, document_vectors, vectors_for
+from .vectors import VIEWS, DenseIndex, document_vectors, vectors_for
 
 # Beyond this many pending changes a full rebuild is cheaper than replaying them.
 REBUILD_THRESHOLD = 2000
@@ -236,7 +236,7 @@ class CatalogSearch:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._index: SearchIndex | None = None
-        self._dense = DenseIndex()
+        self._dense = DenseIndex(VIEWS)
         self._faqs: dict[tuple[str, str], FaqEntry] = {}
         self._faq_dense = DenseIndex()
         self._last_change = 0
@@ -275,7 +275,7 @@ class CatalogSearch:
 
     def _build(self, docs: list[Document], faqs: list[FaqEntry]) -> SearchIndex:
         index = SearchIndex(load_synonyms(), load_synonyms(MINED_FILE))
-        dense = DenseIndex()
+        dense = DenseIndex(VIEWS)
         for doc in docs:
             index.add(doc)
         dense.add_many([d.key for d in docs], document_vectors(docs))
@@ -336,23 +336,41 @@ class CatalogSearch:
         self._add_faqs(faq_entries(items))
         self._last_change = pending[-1][0]
 
-    def search(self, query: str, *, filters: Filters | None = None, limit: int = 10) -> tuple[list[Hit], int]:
-        outcome = self.search_full(query, filters=filters, limit=limit)
+    def search(
+        self, query: str, *, filters: Filters | None = None, limit: int = 10, question: bool = False
+    ) -> tuple[list[Hit], int]:
+        outcome = self.search_full(query, filters=filters, limit=limit, question=question)
         return outcome.hits, outcome.total
 
     def search_full(
-        self, query: str, *, filters: Filters | None = None, limit: int = 10, faqs: int = 0
+        self,
+        query: str,
+        *,
+        filters: Filters | None = None,
+        limit: int = 10,
+        faqs: int = 0,
+        question: bool = False,
     ) -> SearchOutcome:
-        """Hybrid search (see ``hybrid``); ``faqs`` > 0 also returns that many matching FAQs."""
+        """Hybrid search (see ``hybrid``); ``faqs`` > 0 also returns that many matching FAQs.
+
+        ``question``: the query is a whole question (the assistant's: 办身份证要带啥), not what people type
+        into a search box; the dense side then reads it without its filler words, with the catalogue words
+        the synonyms find for it, against the item names only (see ADR 0012's second amendment).
+        """
         index = self.current()
         chinese, extras = index.rewrite(query)
         if not chinese or not index.docs:
             return SearchOutcome([], 0)
         lexical_hits, _ = index.search(query, filters=filters, limit=hybrid.LEXICAL_DEPTH)
-        # The dense side reads the query without its filler (要办什么证, 怎么办…): MRR@10 0.772 against
-        # 0.759 with it on the dev split.
-        query_vector = _query_vector(" ".join([hybrid.query_key(chinese) or chinese, *extras[:6]]))
-        scores = self._dense.scores(query_vector)
+        # The dense side reads the query as typed (normalised): against names and their cores, MRR@10
+        # 0.831 on the dev split, where the query without its filler words plus the synonyms' and the
+        # typo corrector's catalogue words scored 0.790 (docs/adr/0012-search-retrieval.md).
+        if question:
+            query_vector = _query_vector(" ".join([hybrid.query_key(chinese) or chinese, *extras[:6]]))
+            scores = self._dense.scores(query_vector, view=0)
+        else:
+            query_vector = _query_vector(chinese)
+            scores = self._dense.scores(query_vector)
         depth = hybrid.DENSE_DEPTH * (4 if filters and filters.active else 1)
         candidates: dict[tuple[str, str], hybrid.Candidate] = {}
         for row in _top_rows(scores, depth):
@@ -410,7 +428,7 @@ class CatalogSearch:
     def reset(self) -> None:
         with self._lock:
             self._index = None
-            self._dense = DenseIndex()
+            self._dense = DenseIndex(VIEWS)
             self._faqs, self._faq_dense = {}, DenseIndex()
             self._last_change = 0
             self._choices = None
