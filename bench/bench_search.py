@@ -193,6 +193,7 @@ def serving_worker(queries: list[tuple[str, list[str], str]]) -> None:
     for _ in range(2):
         for query in texts:
             engine._query_vector.cache_clear()
+            engine._blended_query_vector.cache_clear()
             t0 = time.perf_counter()
             search.search_full(query, limit=10)
             timings.append((time.perf_counter() - t0) * 1000)

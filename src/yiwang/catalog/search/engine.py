@@ -362,14 +362,16 @@ class CatalogSearch:
         if not chinese or not index.docs:
             return SearchOutcome([], 0)
         lexical_hits, _ = index.search(query, filters=filters, limit=hybrid.LEXICAL_DEPTH)
-        # The dense side reads the query as typed (normalised): against names and their cores, MRR@10
-        # 0.831 on the dev split, where the query without its filler words plus the synonyms' and the
-        # typo corrector's catalogue words scored 0.790 (docs/adr/0012-search-retrieval.md).
+        # The dense side reads two forms of the query: as typed (normalised), and without its filler words
+        # (要办什么证, 怎么办…) plus the catalogue words the synonyms and the typo corrector find for it. The
+        # typed form ranks names and their cores best (Sichuan dev MRR@10 0.831 against 0.790), the other
+        # carries the corrections (结昏 → 结婚); their blend beat both (0.852; ADR 0012, second amendment).
+        rewritten = " ".join([hybrid.query_key(chinese) or chinese, *extras[:6]])
         if question:
-            query_vector = _query_vector(" ".join([hybrid.query_key(chinese) or chinese, *extras[:6]]))
+            query_vector = _query_vector(rewritten)
             scores = self._dense.scores(query_vector, view=0)
         else:
-            query_vector = _query_vector(chinese)
+            query_vector = _blended_query_vector(chinese, rewritten)
             scores = self._dense.scores(query_vector)
         depth = hybrid.DENSE_DEPTH * (4 if filters and filters.active else 1)
         candidates: dict[tuple[str, str], hybrid.Candidate] = {}
@@ -461,6 +463,17 @@ def _top_rows(scores: np.ndarray, limit: int) -> list[int]:
 def _query_vector(text: str) -> np.ndarray:
     # Popular queries repeat (身份证, 社保卡…): each process embeds a given text once.
     return embeddings.embed_query(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _blended_query_vector(typed: str, rewritten: str) -> np.ndarray:
+    """``typed`` and ``rewritten`` embedded in one call (the engine shares the work of a batch) and blended,
+    ``REWRITTEN_SHARE`` for the rewritten form."""
+    if typed == rewritten or not hybrid.REWRITTEN_SHARE:
+        return _query_vector(typed)
+    both = embeddings.embed_queries([typed, rewritten])
+    blended = (1 - hybrid.REWRITTEN_SHARE) * both[0] + hybrid.REWRITTEN_SHARE * both[1]
+    return blended / np.linalg.norm(blended)
 
 
 def choices_for(query: str) -> dict[tuple[str, str], int]:
