@@ -256,15 +256,15 @@ def test_every_document_gets_a_name_and_a_core_vector() -> None:
     assert held[0, 1] @ core > held[0, 0] @ core
 
 
-def test_the_search_reads_the_typed_and_the_rewritten_query_in_one_embedding_call(
+def test_the_search_blends_the_typed_and_the_rewritten_query(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[list[str]] = []
-    eye = np.eye(2, 384, dtype=np.float32)
+    eye = np.eye(3, 384, dtype=np.float32)
 
     def queries(texts: list[str]) -> np.ndarray:
         calls.append(list(texts))
-        return eye[: len(texts)]
+        return eye[len(calls) - 1 : len(calls)]
 
     monkeypatch.setattr(engine.embeddings, "embed_queries", queries)
     monkeypatch.setattr(engine.embeddings, "embed_query", lambda text: queries([text])[0])
@@ -272,12 +272,12 @@ def test_the_search_reads_the_typed_and_the_rewritten_query_in_one_embedding_cal
     engine._query_vector.cache_clear()
     try:
         blended = engine._blended_query_vector("养狗要办什么证", "养狗 犬类")
-        assert calls == [["养狗要办什么证", "养狗 犬类"]]
+        assert calls == [["养狗要办什么证"], ["养狗 犬类"]]
         share = hybrid.REWRITTEN_SHARE
         expected = np.array([1 - share, share]) / np.hypot(1 - share, share)
         assert np.allclose(blended[:2], expected) and np.linalg.norm(blended) == pytest.approx(1.0)
         # Nothing rewritten: one text, one embedding.
-        assert np.array_equal(engine._blended_query_vector("养狗", "养狗"), eye[0])
+        assert np.array_equal(engine._blended_query_vector("养狗", "养狗"), eye[2])
         assert calls[-1] == ["养狗"]
     finally:
         engine._blended_query_vector.cache_clear()
