@@ -106,9 +106,10 @@ def _store_stand_in_vectors(docs: list) -> int:
     import numpy as np
 
     from yiwang.catalog.models import SearchVector
-    from yiwang.catalog.search.vectors import clean_name, digest, passage
+    from yiwang.catalog.search.vectors import clean_name, core_name, digest, passage
 
     wanted = {digest(clean_name(d.name), is_query=True) for d in docs}
+    wanted |= {digest(core_name(d.name), is_query=True) for d in docs}
     wanted |= {digest(p, is_query=False) for p in (passage(d) for d in docs) if p}
     stored = set(SearchVector.objects.filter(digest__in=list(wanted)).values_list("digest", flat=True))
     rng = np.random.default_rng(13)
@@ -198,6 +199,7 @@ def serving_worker(queries: list[tuple[str, list[str], str]]) -> None:
     for _ in range(2):
         for query in texts:
             engine._query_vector.cache_clear()
+            engine._blended_query_vector.cache_clear()
             t0, c0 = time.perf_counter(), time.process_time()
             search.search_full(query, limit=10)
             timings.append((time.perf_counter() - t0) * 1000)

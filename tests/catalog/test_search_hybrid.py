@@ -10,8 +10,8 @@ from django.test import Client
 
 from yiwang.catalog import selectors, services
 from yiwang.catalog.models import SearchChoice, SearchVector, ServiceItem
-from yiwang.catalog.search import hybrid, vectors
-from yiwang.catalog.search.engine import catalog_search, choices_for
+from yiwang.catalog.search import engine, hybrid, vectors
+from yiwang.catalog.search.engine import catalog_search, choices_for, item_documents
 from yiwang.catalog.search.index import Document
 from yiwang.core import search_sources
 
@@ -43,10 +43,12 @@ def test_lexical_evidence_lifts_a_candidate_the_dense_side_ranks_slightly_lower(
         ("证件到期了怎么续", "证件延续"),
         ("店不开了要注销", "证件注销"),
         ("证件怎么办", "证件新办"),  # no operation asked: the item that starts the service, not a variant
+        ("证件要延期", "证件延续"),
+        ("关了半年的店要复业", "证件复业"),
     ],
 )
 def test_the_operation_the_query_asks_for_decides_between_variants(query: str, wanted: str) -> None:
-    names = ["证件新办", "证件补办", "证件延续", "证件注销"]
+    names = ["证件新办", "证件补办", "证件延续", "证件注销", "证件复业"]
     candidates = [hybrid.Candidate(doc(str(i), n), 0.85, 0.0) for i, n in enumerate(names)]
     ranked = hybrid.fuse(candidates, chinese=query, choices={})
     assert ranked[0].doc.name == wanted
@@ -57,6 +59,7 @@ def test_item_operation_reads_the_last_bracket_first() -> None:
     assert hybrid.item_operation("食品小经营店备案注销") == "cancel"
     assert hybrid.item_operation("犬类准养证核发") == "new"
     assert hybrid.item_operation("最低生活保障") == ""
+    assert hybrid.item_operation("复业登记（县级行使）") == "suspend"
 
 
 def test_choices_lift_what_people_chose_after_the_same_query() -> None:
@@ -206,6 +209,98 @@ def test_the_dense_index_reuses_rows_after_removals() -> None:
     assert len(dense) == 3 and dense.matrix.shape[0] == 3
     scores = dense.scores(eye[3])
     assert dense.keys[int(np.argmax(scores))] == ("item", "d")
+
+
+def test_a_document_with_several_views_scores_its_best_one() -> None:
+    dense = vectors.DenseIndex(views=2)
+    eye = np.eye(4, 384, dtype=np.float32)
+    # a: name along axis 0, core along axis 1; b: both along axis 2.
+    dense.add_many([("item", "a"), ("item", "b")], np.stack([eye[[0, 1]], eye[[2, 2]]]))
+    assert dense.matrix.shape == (2, 2, 384)
+    for axis, best in ((0, "a"), (1, "a"), (2, "b")):
+        scores = dense.scores(eye[axis])
+        assert dense.keys[int(np.argmax(scores))] == ("item", best) and scores.max() == pytest.approx(1.0)
+    assert dense.scores(eye[3]).max() == 0.0
+    # One view read alone: the core of a does not count when only the names are asked.
+    assert dense.scores(eye[1], view=0).tolist() == [0.0, 0.0]
+    assert dense.scores(eye[2], view=0).tolist() == [0.0, 1.0]
+    with pytest.raises(ValueError):
+        dense.add_many([("item", "c")], eye[:3])
+
+
+@pytest.mark.parametrize(
+    ("name", "core"),
+    [
+        ("犬类准养证核发", "犬类准养证"),
+        ("公司设立登记", "公司"),
+        ("供气报装", "供气报装"),
+        ("客运车辆道路运输证办理（补办）", "客运车辆道路运输证"),
+        ("民办职业培训学校设立审批(县级)", "民办职业培训学校"),
+        # Nothing left but procedure words: the cleaned name is the core.
+        ("申请登记", "申请登记"),
+        ("（县级）备案", "备案"),
+    ],
+)
+def test_the_core_of_a_name_drops_procedure_words_and_variants(name: str, core: str) -> None:
+    assert vectors.core_name(name) == core
+
+
+def test_every_document_gets_a_name_and_a_core_vector() -> None:
+    make_item(name="犬类准养证核发", department="market")
+    doc = next(d for d in item_documents() if d.name == "犬类准养证核发")
+    held = vectors.document_vectors([doc])
+    assert held.shape == (1, vectors.VIEWS, 384)
+    assert np.allclose(np.linalg.norm(held, axis=2), 1.0, atol=1e-4)
+    # The views differ (the core is not the name), and the core view is the closer to the core itself.
+    core = vectors.vectors_for(["犬类准养证"], is_query=True)[0]
+    assert held[0, 1] @ core > held[0, 0] @ core
+
+
+def test_the_search_blends_the_typed_and_the_rewritten_query(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[list[str]] = []
+    eye = np.eye(3, 384, dtype=np.float32)
+
+    def queries(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return eye[len(calls) - 1 : len(calls)]
+
+    monkeypatch.setattr(engine.embeddings, "embed_queries", queries)
+    monkeypatch.setattr(engine.embeddings, "embed_query", lambda text: queries([text])[0])
+    engine._blended_query_vector.cache_clear()
+    engine._query_vector.cache_clear()
+    try:
+        blended = engine._blended_query_vector("养狗要办什么证", "养狗 犬类")
+        assert calls == [["养狗要办什么证"], ["养狗 犬类"]]
+        share = hybrid.REWRITTEN_SHARE
+        expected = np.array([1 - share, share]) / np.hypot(1 - share, share)
+        assert np.allclose(blended[:2], expected) and np.linalg.norm(blended) == pytest.approx(1.0)
+        # Nothing rewritten: one text, one embedding.
+        assert np.array_equal(engine._blended_query_vector("养狗", "养狗"), eye[2])
+        assert calls[-1] == ["养狗"]
+    finally:
+        engine._blended_query_vector.cache_clear()
+        engine._query_vector.cache_clear()
+
+
+def test_a_question_for_the_assistant_is_ranked_by_the_name_view_only(
+    fresh_search_index: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The assistant's recognition was calibrated on names (ADR 0014): the core view must not reorder it."""
+    make_item(name="犬类准养证核发", department="market")
+    read: list[int | None] = []
+    real_scores = vectors.DenseIndex.scores
+
+    def scores(self: vectors.DenseIndex, query: np.ndarray, view: int | None = None) -> np.ndarray:
+        read.append(view)
+        return real_scores(self, query, view)
+
+    monkeypatch.setattr(vectors.DenseIndex, "scores", scores)
+    hits, _ = selectors.search("犬类准养证怎么办", question=True)
+    assert [h.doc.name for h in hits][:1] == ["犬类准养证核发"]
+    selectors.search("犬类准养证怎么办")
+    assert read[:2] == [0, None]
 
 
 # --- typed results on the page ----------------------------------------------------------------------

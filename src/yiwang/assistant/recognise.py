@@ -262,7 +262,7 @@ def recognise(question: str, *, dense: bool = True) -> Recognition:
     normalised = text.normalise(question)
     content = content_of(normalised)
     found: dict[tuple[str, str], Candidate] = {}
-    hits, _total = catalog_selectors.search(normalised, limit=DEPTH)
+    hits, _total = catalog_selectors.search(normalised, limit=DEPTH, question=True)
     for rank, hit in enumerate(hits):
         key = (hit.doc.type, hit.doc.code)
         found[key] = Candidate(hit.doc.type, hit.doc.code, hit.doc.name, lexical_rank=rank)

@@ -248,10 +248,14 @@ def search(
     audience: str | None = None,
     theme: str | None = None,
     type: str | None = None,
+    question: bool = False,
 ) -> tuple[list[Hit], int]:
-    """Search published items and bundles; returns the top hits and how many matched."""
+    """Search published items and bundles; returns the top hits and how many matched.
+
+    ``question``: ``query`` is a whole question put to the assistant rather than a search box query (the
+    ranking reads it as ADR 0012 describes)."""
     filters = Filters(department=department, level=level, kind=kind, audience=audience, theme=theme, type=type)
-    return catalog_search.search(query, filters=filters, limit=limit)
+    return catalog_search.search(query, filters=filters, limit=limit, question=question)
 
 
 def search_outcome(

@@ -1,4 +1,4 @@
-"""Dense side of the search: one passage per document, its embedding persisted, a matrix in memory.
+"""Dense side of the search: a few vectors per document, their embeddings persisted, a matrix in memory.
 
 Embedding the whole catalogue costs about 10-50 ms a passage on two cores, so
 vectors are computed once and kept in ``SearchVector`` rows keyed by a digest
@@ -29,9 +29,31 @@ _FETCH_CHUNK = 900
 _QUALIFIER_RE = re.compile(r"[（(][^（）()]*(?:县级|市级|省级|权限|省政府令|行使)[^（）()]*[）)]?")
 
 
+# What an item name says about the procedure rather than the thing it is about: people name the thing
+# (营业执照, 养狗) and rarely the procedure (核发, 审批). Bracketed parts are variants and conditions.
+_BRACKETED_RE = re.compile(r"[（(][^（）()]*[）)]")
+_PROCEDURE_RE = re.compile(
+    r"的?(?:核发|审批|办理|申请|登记|备案|许可|确认|申领|发放|认定|新办|设立|核准|批准|服务|管理|手续|业务|证明|查询|打印)"
+)
+# Vectors per document: the name, and its core (see :func:`core_name`); a document scores the better
+# of the two.
+VIEWS = 2
+
+
 def clean_name(name: str) -> str:
     """An item name without the administrative qualifiers that only add noise to its meaning."""
     return _QUALIFIER_RE.sub("", name).strip() or name
+
+
+def core_name(name: str) -> str:
+    """What a name is about: without qualifiers, bracketed variants and procedure words.
+
+    供气报装 stays as it is, 犬类准养证核发 becomes 犬类准养证, 公司设立登记 becomes 公司; a core shorter
+    than two characters is no core, and the cleaned name is used instead.
+    """
+    cleaned = clean_name(name)
+    core = _PROCEDURE_RE.sub("", _BRACKETED_RE.sub("", cleaned)).strip()
+    return core if len(core) >= 2 else cleaned
 
 
 def passage(doc: Document) -> str:
@@ -43,21 +65,26 @@ def passage(doc: Document) -> str:
 
 
 def document_vectors(docs: Sequence[Document]) -> np.ndarray:
-    """One vector per document: its name read as a question, plus its guide passage where it has one.
+    """``VIEWS`` vectors per document (n × VIEWS × 384): its name read as a question, and its core
+    name (:func:`core_name`) read as a question, each averaged with its guide passage where it has one.
 
     A name is as short as what people type, and e5 matches two short texts best
     when both are embedded on the query side (MRR@10 0.735 against 0.687 for
     names as passages on the Sichuan dev queries); a guide passage is embedded
-    as a passage and averaged in.
+    as a passage and averaged in. The core is what people name when they ask
+    (养狗 for 犬类准养证核发): scoring the better of the two views lifted the
+    Sichuan dev MRR@10 from 0.776 to 0.799 (docs/adr/0012-search-retrieval.md).
     """
     names = vectors_for([clean_name(d.name) for d in docs], is_query=True)
+    cores = vectors_for([core_name(d.name) for d in docs], is_query=True)
     passages = [passage(d) for d in docs]
     with_text = [i for i, p in enumerate(passages) if p]
     if with_text:
         guide = vectors_for([passages[i] for i in with_text], is_query=False)
-        mixed = names[with_text] + guide
-        names[with_text] = mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
-    return names
+        for view in (names, cores):
+            mixed = view[with_text] + guide
+            view[with_text] = mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+    return np.stack([names, cores], axis=1)
 
 
 def digest(text: str, *, is_query: bool) -> str:
@@ -124,10 +151,14 @@ def write_vector_file(path: Path) -> int:
 
 
 class DenseIndex:
-    """Document vectors in one matrix, rows reused after removals, so a search is one matrix product."""
+    """Document vectors in one matrix, rows reused after removals, so a search is one matrix product.
 
-    def __init__(self) -> None:
-        self.matrix = np.zeros((0, embeddings.DIMENSIONS), dtype=np.float32)
+    A document may have several vectors (``views``); it scores the best of them.
+    """
+
+    def __init__(self, views: int = 1) -> None:
+        self.views = views
+        self.matrix = np.zeros((0, views, embeddings.DIMENSIONS), dtype=np.float32)
         self.keys: list[tuple[str, str] | None] = []
         self.rows: dict[tuple[str, str], int] = {}
         self._free: list[int] = []
@@ -136,13 +167,17 @@ class DenseIndex:
         return len(self.rows)
 
     def add_many(self, keys: Sequence[tuple[str, str]], vectors: np.ndarray) -> None:
+        """Add ``vectors`` (n × views × 384, or n × 384 with one view) under ``keys``."""
+        vectors = vectors.reshape(len(keys), self.views, embeddings.DIMENSIONS)
         for key in keys:
             self.remove(key)
         needed = len(keys) - len(self._free)
         if needed > 0:
             start = self.matrix.shape[0]
             grow = max(needed, start // 4)
-            self.matrix = np.vstack([self.matrix, np.zeros((grow, embeddings.DIMENSIONS), dtype=np.float32)])
+            self.matrix = np.vstack(
+                [self.matrix, np.zeros((grow, self.views, embeddings.DIMENSIONS), dtype=np.float32)]
+            )
             self.keys.extend([None] * grow)
             self._free.extend(range(start + grow - 1, start - 1, -1))
         for key, vector in zip(keys, vectors, strict=True):
@@ -158,6 +193,10 @@ class DenseIndex:
             self.keys[row] = None
             self._free.append(row)
 
-    def scores(self, query: np.ndarray) -> np.ndarray:
-        """Cosine similarity of every row to ``query`` (free rows score 0)."""
-        return self.matrix @ query
+    def scores(self, query: np.ndarray, view: int | None = None) -> np.ndarray:
+        """Cosine similarity of every document to ``query``: its best view's, or that of ``view`` (free rows
+        score 0)."""
+        if view is not None:
+            return self.matrix[:, view, :] @ query
+        flat = self.matrix.reshape(-1, embeddings.DIMENSIONS) @ query
+        return flat if self.views == 1 else flat.reshape(-1, self.views).max(axis=1)
