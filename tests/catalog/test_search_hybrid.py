@@ -271,9 +271,16 @@ def test_the_search_blends_the_typed_and_the_rewritten_query(
     engine._blended_query_vector.cache_clear()
     engine._query_vector.cache_clear()
     try:
+        # As configured (no share): the typed query alone, one embedding a search.
+        assert hybrid.REWRITTEN_SHARE == 0
+        assert np.array_equal(engine._blended_query_vector("要办什么证", "办 证"), eye[0])
+        assert calls == [["要办什么证"]]
+        calls.clear()
+        engine._query_vector.cache_clear()
+        share = 0.2
+        monkeypatch.setattr(hybrid, "REWRITTEN_SHARE", share)
         blended = engine._blended_query_vector("养狗要办什么证", "养狗 犬类")
         assert calls == [["养狗要办什么证"], ["养狗 犬类"]]
-        share = hybrid.REWRITTEN_SHARE
         expected = np.array([1 - share, share]) / np.hypot(1 - share, share)
         assert np.allclose(blended[:2], expected) and np.linalg.norm(blended) == pytest.approx(1.0)
         # Nothing rewritten: one text, one embedding.
