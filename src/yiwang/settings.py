@@ -456,6 +456,9 @@ def oidc_problems() -> list[str]:
 # `yiwang serve` starts one `yiwang worker` (outbox events, notifications)
 # beside gunicorn; turn it off where workers run as a service of their own.
 EMBEDDED_WORKER = env_bool("YIWANG_EMBEDDED_WORKER", True)
+# Threads of the embedding engine and NumPy's BLAS in each web worker (yiwang.core.warmup): one, since the
+# workers already use every core and pooled threads spinning for each other slowed searches (ADR 0012).
+WORKER_COMPUTE_THREADS = env_int("YIWANG_WORKER_COMPUTE_THREADS", 1, minimum=1, maximum=64)
 # The email channel uses Django's backend: SMTP in production, files under
 # var/mail/ in development so that nothing leaves a developer's machine.
 EMAIL_BACKEND = os.environ.get(

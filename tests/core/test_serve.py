@@ -103,18 +103,20 @@ def test_serve_refuses_to_start_without_collected_static_files(
     assert started == []
 
 
-def test_a_server_worker_embeds_and_multiplies_on_one_thread_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_server_worker_embeds_and_multiplies_on_one_thread_by_default(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
     from threadpoolctl import threadpool_info, threadpool_limits
 
     from yiwang.core import embeddings
 
-    monkeypatch.delenv("YIWANG_WORKER_COMPUTE_THREADS", raising=False)
+    assert settings.WORKER_COMPUTE_THREADS == 1  # the default (YIWANG_WORKER_COMPUTE_THREADS unset)
     monkeypatch.setattr(embeddings, "_threads", None)
     with threadpool_limits(limits=None):  # restores this process's BLAS threads afterwards
         gunicorn_config.post_fork(server=None, worker=None)
         assert embeddings._threads == 1
         assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
-    monkeypatch.setenv("YIWANG_WORKER_COMPUTE_THREADS", "2")
+    settings.WORKER_COMPUTE_THREADS = 2
     with threadpool_limits(limits=None):
         gunicorn_config.post_fork(server=None, worker=None)
         assert embeddings._threads == 2

@@ -86,6 +86,13 @@ def test_the_sms_resend_interval_is_validated(raw: str, complaint: str, tmp_path
     assert f"YIWANG_SMS_RESEND_SECONDS must be {complaint}" in result.stderr
 
 
+@pytest.mark.parametrize(("raw", "complaint"), [("two", "a whole number"), ("0", "between 1 and 64")])
+def test_the_worker_compute_threads_are_validated(raw: str, complaint: str, tmp_path) -> None:
+    result = run_settings({"YIWANG_WORKER_COMPUTE_THREADS": raw, "YIWANG_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert f"YIWANG_WORKER_COMPUTE_THREADS must be {complaint}" in result.stderr
+
+
 def test_development_may_shorten_the_sms_resend_interval(tmp_path) -> None:
     result = subprocess.run(
         [sys.executable, "-c", "import yiwang.settings as s; print(s.SMS_CODE_RESEND_SECONDS)"],

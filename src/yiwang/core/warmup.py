@@ -11,9 +11,9 @@ tests do not pay for it either.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
+from django.conf import settings
 from django.dispatch import Signal
 
 logger = logging.getLogger("yiwang.warmup")
@@ -38,7 +38,7 @@ def prepare_serving_process() -> None:
 
     from yiwang.core import embeddings
 
-    threads = int(os.environ.get("YIWANG_WORKER_COMPUTE_THREADS", "1"))
+    threads = settings.WORKER_COMPUTE_THREADS
     embeddings.use_threads(threads)
     # Set now and kept for the life of the process (not used as a context manager).
     threadpool_limits(limits=threads, user_api="blas")
