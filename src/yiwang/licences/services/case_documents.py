@@ -270,7 +270,7 @@ def case_document_pdf(document: SealedDocument) -> bytes:
     from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]
     from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
-    documents._register_font()
+    documents.register_font()
     claims = document.claims
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=True)
@@ -306,7 +306,7 @@ def case_document_pdf(document: SealedDocument) -> bytes:
     _footer(canvas, page, document, ImageReader)
     canvas.showPage()
     canvas.save()
-    return documents._attach(buffer.getvalue(), attachment_name(document.kind), seal_record(document))
+    return documents.attach_seal_record(buffer.getvalue(), attachment_name(document.kind), seal_record(document))
 
 
 def _footer(canvas: Any, page: _Page, document: SealedDocument, image_reader: Any) -> None:
@@ -323,9 +323,9 @@ def _footer(canvas: Any, page: _Page, document: SealedDocument, image_reader: An
     if image and document.signature:
         canvas.drawImage(image_reader(io.BytesIO(image)), seal_x - 60, seal_y - 60, 120, 120, mask="auto")
     elif document.signature:
-        documents._draw_seal(canvas, seal_x, seal_y, 60, document.department.name)
+        documents.draw_seal(canvas, seal_x, seal_y, 60, document.department.name)
     if document.qr_payload:
-        documents._draw_qr(canvas, document.qr_payload, LEFT, top - 130, 120)
+        documents.draw_qr(canvas, document.qr_payload, LEFT, top - 130, 120)
         canvas.setFont(documents.FONT, 8)
         canvas.drawString(LEFT, top - 140, _("扫码在“电子证照核验”页面核验本文书"))
     canvas.setFont(documents.FONT, 8)

@@ -83,11 +83,12 @@ def seal_record(licence: Licence) -> dict[str, object]:
     }
 
 
-def _register_font() -> None:
+def register_font() -> None:
+    """Make the built-in CJK font known to reportlab (once per process) before a document draws text."""
     pdf_template.register_font()
 
 
-def _draw_seal(canvas: Any, x: float, y: float, radius: float, department_name: str) -> None:
+def draw_seal(canvas: Any, x: float, y: float, radius: float, department_name: str) -> None:
     """A red round seal with a star and the department's name around the top (when no seal image exists)."""
     from reportlab.lib import colors  # type: ignore[import-untyped]
 
@@ -125,7 +126,7 @@ def _draw_seal(canvas: Any, x: float, y: float, radius: float, department_name: 
     c.restoreState()
 
 
-def _draw_qr(canvas: Any, content: str, x: float, y: float, size: float) -> None:
+def draw_qr(canvas: Any, content: str, x: float, y: float, size: float) -> None:
     """The QR code drawn as vector squares (no raster image to encode)."""
     matrix = qr_matrix(content)
     quiet = 2
@@ -164,7 +165,7 @@ def _seal_template(issuer: str, seal_png: bytes | None, width: float) -> pdf_tem
         if seal_png:
             canvas.drawImage(ImageReader(io.BytesIO(seal_png)), seal_x - 60, seal_y - 60, 120, 120, mask="auto")
         else:
-            _draw_seal(canvas, seal_x, seal_y, 60, issuer)
+            draw_seal(canvas, seal_x, seal_y, 60, issuer)
 
     key = ("licence-seal", seal_png) if seal_png else ("licence-drawn-seal", issuer)
     return pdf_template.template(key, draw, ATTACHMENT_NAME)
@@ -213,7 +214,8 @@ def licence_pdf(licence: Licence) -> bytes:
     return pdf_template.assemble(page, ops, info=info, attachment=record)
 
 
-def _attach(pdf: bytes, name: str, record: dict[str, object]) -> bytes:
+def attach_seal_record(pdf: bytes, name: str, record: dict[str, object]) -> bytes:
+    """``pdf`` with ``record`` attached as the JSON file ``name`` (what an offline verifier reads)."""
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
