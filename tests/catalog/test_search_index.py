@@ -3,6 +3,10 @@ found and what is removed leaves nothing behind, with the compact structures of 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from yiwang.catalog.search.index import FIELD_WEIGHTS, Document, SearchIndex
 
 
@@ -57,3 +61,21 @@ def test_a_mistyped_character_still_finds_the_word_after_other_documents_went() 
     index.add(_doc("b", "结婚证补领"))
     index.remove(("item", "b"))
     assert [h.doc.code for h in index.search("结昏登记")[0]] == ["a"]
+
+
+class _BackwardSet(set[str]):
+    """A set that iterates in reverse code-point order, as some hash seed could."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(set.__iter__(self), reverse=True))
+
+
+def test_the_words_a_typo_may_mean_reach_the_query_in_one_order_whatever_the_hash_seed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only the first few extras reach the dense query: in the set's order, two workers could differ.
+    index = SearchIndex()
+    monkeypatch.setattr(index, "_unexplained_spans", lambda chinese: iter([chinese]))
+    monkeypatch.setattr(index, "_near_words", lambda span: _BackwardSet({"护照", "驾照", "结婚"}))
+    extras, _terms = index._analyse("某照")
+    assert extras == sorted(["护照", "驾照", "结婚"])

@@ -365,7 +365,9 @@ class CatalogSearch:
         # The dense side reads two forms of the query: as typed (normalised), and without its filler words
         # (要办什么证, 怎么办…) plus the catalogue words the synonyms and the typo corrector find for it. The
         # typed form ranks names and their cores best (Sichuan dev MRR@10 0.831 against 0.790), the other
-        # carries the corrections (结昏 → 结婚); their blend beat both (0.852; ADR 0012, second amendment).
+        # carries the corrections (结昏 → 结婚). Their blend won on the dev split (0.852) but not on the
+        # held-out one and costs a second embedding, so REWRITTEN_SHARE is 0 (ADR 0012): the search box
+        # embeds the typed form alone, the assistant's questions the rewritten one.
         rewritten = " ".join([hybrid.query_key(chinese) or chinese, *extras[:6]])
         if question:
             query_vector = _query_vector(rewritten)

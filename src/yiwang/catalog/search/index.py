@@ -343,7 +343,9 @@ class SearchIndex:
             for phrase in self._synonym_finder.find(chinese):
                 extras.update(dict.fromkeys(e for e in self.synonyms[phrase] if e not in chinese))
             for words in near:
-                extras.update(dict.fromkeys(w for w in words if w not in chinese))
+                # Sorted: a set's order follows the process's hash seed, and only the first few extras reach
+                # the dense query, so two workers would otherwise rank a mistyped question differently.
+                extras.update(dict.fromkeys(w for w in sorted(words) if w not in chinese))
             found = (list(extras), self._query_terms(chinese, near))
             self._analysed[chinese] = found
         return found
