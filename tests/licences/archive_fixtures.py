@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.accounts.factories import make_citizen, make_staff
 from tests.cases import builders
 from tests.cases.conftest import FOOD_LICENCE, ID_CARD_REISSUE, Staff, item_code
-from yiwang.accounts.constants import Role
 from yiwang.cases import services as case_services
 from yiwang.core import keystore, outbox
 
@@ -60,29 +58,6 @@ def run_worker() -> int:
             return handled
         handled += done
     raise AssertionError("the outbox never ran dry")
-
-
-def staff_of(department: str) -> Staff:
-    return Staff(
-        clerk=make_staff(Role.COUNTER_CLERK, department),
-        reviewer=make_staff(Role.REVIEWER, department),
-        approver=make_staff(Role.APPROVER, department),
-    )
-
-
-@pytest.fixture
-def citizen(db: None) -> Any:
-    return make_citizen("赵一")
-
-
-@pytest.fixture
-def market(db: None) -> Staff:
-    return staff_of("market")
-
-
-@pytest.fixture
-def police(db: None) -> Staff:
-    return staff_of("police")
 
 
 def closed_case(citizen: Any, market: Staff) -> Any:

@@ -53,5 +53,7 @@ def approver(db: None) -> Any:
     return make_staff(Role.APPROVER, "market")
 
 
-# The e-archive's fixtures live in archive_fixtures.py.
-from tests.licences.archive_fixtures import archive_env, citizen, market, police  # noqa: E402, F401
+# The cases tests' people and staff, so that licences tests ask for them by the same names; the e-archive's
+# fixtures live in archive_fixtures.py.
+from tests.cases.conftest import citizen, market, police  # noqa: E402, F401
+from tests.licences.archive_fixtures import archive_env  # noqa: E402, F401
