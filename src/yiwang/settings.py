@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "yiwang.knowledge",
     "yiwang.cases",
     "yiwang.licences",
+    "yiwang.exchange",
     "yiwang.hotline",
     "yiwang.feedback",
     "yiwang.assistant",
