@@ -202,12 +202,20 @@ def test_each_correction_notice_is_sealed_as_its_own_document(sealing: Any, citi
     assert case_documents.verify_case_document(first).ok  # type: ignore[union-attr]
     assert documents.read_seal_record(_pdf(citizen, first), "correction-seal.json")["claims"] == first.claims
     assert documents.read_seal_record(_pdf(citizen, second), "correction-seal.json")["claims"] == second.claims
-    # The print page shows the latest notice; the case page lists both PDFs.
-    printed = html.unescape(_client(citizen).get(f"/cases/{case.number}/print/correction/").content.decode())
+    # The print page shows the latest notice unless ?n= names one; the case page links both prints and PDFs.
+    client = _client(citizen)
+    printed = html.unescape(client.get(f"/cases/{case.number}/print/correction/").content.decode())
     assert "营业执照复印件不清晰" in printed and second.digest in printed
-    page = _client(citizen).get(f"/cases/{case.number}/").content.decode()
+    printed_first = html.unescape(client.get(f"/cases/{case.number}/print/correction/?n=1").content.decode())
+    assert "平面布局图未标明各功能区" in printed_first and first.digest in printed_first
+    assert "营业执照复印件不清晰" not in printed_first
+    assert second.digest in html.unescape(client.get(f"/cases/{case.number}/print/correction/?n=2").content.decode())
+    for bad in ("0", "3", "-1", "x", "", "1.0"):
+        assert client.get(f"/cases/{case.number}/print/correction/?n={bad}").status_code == 404, bad
+    page = html.unescape(client.get(f"/cases/{case.number}/").content.decode())
     assert f"/licences/cases/{case.number}/documents/correction/1/pdf/" in page
     assert f"/licences/cases/{case.number}/documents/correction/2/pdf/" in page
+    assert f"/cases/{case.number}/print/correction/?n=1" in page and "补正告知书（第2次）" in page
 
 
 def test_a_rejection_is_sealed_and_co_signed_by_the_official(sealing: Any, citizen: Any, market: Staff) -> None:

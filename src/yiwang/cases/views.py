@@ -454,15 +454,22 @@ def case_print(request: HttpRequest, number: str, kind: str) -> HttpResponse:
     case = selectors.get_case(request.user, number)
     if kind not in documents.DOCUMENT_KINDS:
         raise Http404(_("没有这种文书"))
-    document = documents.document_view(case, kind, viewer=request.user)
-    sealed = case_records.records_for(request.user, case).document(kind)
+    # ?n= picks one 补正告知书 of several (the first is 1); absent, the latest.
+    sequence = None
+    if kind == "correction" and "n" in request.GET:
+        raw = request.GET["n"]
+        if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+            raise Http404(_("该办件没有这份文书"))
+        sequence = int(raw)
+    document = documents.document_view(case, kind, viewer=request.user, sequence=sequence)
+    sealed = case_records.records_for(request.user, case).document(kind, sequence)
     return render(
         request,
         "cases/print/document.html",
         {
             "document": document,
             "case": case,
-            "content": documents.printed_content(case, kind, document.applicant, sealed),
+            "content": documents.printed_content(case, kind, document.applicant, sealed, sequence),
             "sealed": sealed,
             "qr_svg": documents.qr_svg(sealed),
         },

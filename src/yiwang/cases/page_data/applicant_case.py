@@ -12,7 +12,7 @@ from yiwang.cases import definitions, payments, policy, selectors, services
 from yiwang.cases.constants import CaseState, TaskStatus
 from yiwang.cases.models import ApplicationFile, Case, CaseEvent, CaseTask
 from yiwang.cases.page_data.applications import FieldRow, field_row, holds
-from yiwang.cases.page_data.documents import available_documents
+from yiwang.cases.page_data.documents import PrintableDocument, available_documents
 from yiwang.cases.wording import decision_wording
 from yiwang.cases.workflow import TRANSITIONS, action_label
 from yiwang.core import calendar, crypto
@@ -77,7 +77,7 @@ class CaseView:
     payment_amount: str
     timeline: list[EventRow]
     can_withdraw: bool
-    documents: list[tuple[str, str]]
+    documents: list[PrintableDocument]
     submitted: Submitted
 
 

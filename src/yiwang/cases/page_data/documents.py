@@ -27,16 +27,29 @@ DOCUMENT_KINDS = {
 }
 
 
-def available_documents(case: Case) -> list[tuple[str, str]]:
-    """The printable documents this case has so far: (kind, title)."""
-    kinds = ["receipt"]
-    if CorrectionNotice.objects.filter(case=case).exists():
-        kinds.append("correction")
+@dataclass(frozen=True)
+class PrintableDocument:
+    """One document the case pages link to; ``sequence`` numbers the 补正告知书 (None for the other kinds)."""
+
+    kind: str
+    title: str
+    sequence: int | None = None
+
+
+def available_documents(case: Case) -> list[PrintableDocument]:
+    """The printable documents this case has so far, each 补正告知书 on its own (a case may be asked twice)."""
+    documents = [PrintableDocument("receipt", _title(case, "receipt"))]
+    notices = CorrectionNotice.objects.filter(case=case).count()
+    for number in range(1, notices + 1):
+        title = _title(case, "correction")
+        if notices > 1:
+            title = gettext("%(title)s（第%(n)s次）") % {"title": title, "n": number}
+        documents.append(PrintableDocument("correction", title, number))
     if case.state == CaseState.REJECTED:
-        kinds.append("rejection")
+        documents.append(PrintableDocument("rejection", _title(case, "rejection")))
     if case.outcome in {CaseOutcome.APPROVED, CaseOutcome.REFUSED} and case.decided_at is not None:
-        kinds.append("decision")
-    return [(kind, _title(case, kind)) for kind in kinds]
+        documents.append(PrintableDocument("decision", _title(case, "decision")))
+    return documents
 
 
 def _title(case: Case, kind: str) -> str:
@@ -90,9 +103,12 @@ def printed_applicant(case: Case, viewer: Any) -> str:
     return services.applicant_name_for_document(actor=viewer, case=case) or masked_applicant(case)
 
 
-def document_view(case: Case, kind: str, viewer: Any = None) -> DocumentView:
-    """One printable document of the case; 404 when the case has no such document (yet)."""
-    if kind not in {k for k, _title in available_documents(case)}:
+def document_view(case: Case, kind: str, viewer: Any = None, sequence: int | None = None) -> DocumentView:
+    """One printable document of the case (``sequence``: which 补正告知书, the latest when None);
+    404 when the case has no such document (yet)."""
+    if not any(
+        doc.kind == kind and (sequence is None or doc.sequence == sequence) for doc in available_documents(case)
+    ):
         raise Http404(gettext("该办件没有这份文书"))
     view = DocumentView(
         kind=kind,
@@ -106,7 +122,8 @@ def document_view(case: Case, kind: str, viewer: Any = None) -> DocumentView:
     elif kind == "rejection":
         view.event = _last_event(case, "reject")
     elif kind == "correction":
-        view.notice = CorrectionNotice.objects.filter(case=case).order_by("-id").first()
+        notices = CorrectionNotice.objects.filter(case=case).order_by("id")
+        view.notice = notices[sequence - 1] if sequence is not None else notices.last()
     elif kind == "decision":
         view.event = _last_event(case, "approve", "refuse")
         view.approved = case.outcome == CaseOutcome.APPROVED
@@ -153,11 +170,13 @@ def _renamed(value: Any, full: str, shown: str) -> Any:
     return value
 
 
-def printed_content(case: Case, kind: str, applicant: str, sealed: SealedCaseDocument | None) -> dict[str, Any]:
+def printed_content(
+    case: Case, kind: str, applicant: str, sealed: SealedCaseDocument | None, sequence: int | None = None
+) -> dict[str, Any]:
     """What the print page shows: the sealed document's own content when it has been sealed (so the page and
     the PDF agree word for word), else the content built now; the applicant named as this viewer may see them."""
     if sealed is None:
-        return selectors.document_content(case, kind, applicant=applicant)
+        return selectors.document_content(case, kind, applicant=applicant, sequence=sequence)
     full = str(sealed.content.get("applicant", ""))
     if not full or full == applicant:
         return sealed.content

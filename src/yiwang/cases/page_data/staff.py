@@ -17,7 +17,7 @@ from yiwang.cases.models import ApplicationFile, Case, CaseTask, CorrectionNotic
 from yiwang.cases.page_data.applicant_case import EventRow, event_rows, open_tasks, state_label, warning_of
 from yiwang.cases.page_data.applications import holds
 from yiwang.cases.page_data.desks import other_desks
-from yiwang.cases.page_data.documents import available_documents, masked_applicant
+from yiwang.cases.page_data.documents import PrintableDocument, available_documents, masked_applicant
 from yiwang.cases.wording import decision_wording
 from yiwang.cases.workflow import Transition, actions_from
 from yiwang.catalog import selectors as catalog_selectors
@@ -142,7 +142,7 @@ class StaffCaseView:
     correction_materials: list[definitions.MaterialSpec]
     correction_fields: list[definitions.FormField]
     departments: list[tuple[str, str]]
-    documents: list[tuple[str, str]]
+    documents: list[PrintableDocument]
     open_correction: CorrectionNotice | None
     may_reveal: bool = False
     fee: FeeRow | None = None
