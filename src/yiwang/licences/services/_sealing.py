@@ -132,3 +132,8 @@ def qr_payload(
 def seal_image(department_code: str) -> bytes | None:
     """The department's visible seal image (PNG), or None when it has none."""
     return seals.seal_image_png(department_code)
+
+
+def signer_seal_image(key_id: str) -> bytes | None:
+    """The image (PNG) of the seal whose key signed a document, or None when it is unsigned or has none."""
+    return seals.seal_image_of_key(key_id) if key_id else None
