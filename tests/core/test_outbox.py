@@ -440,3 +440,21 @@ def test_a_group_skips_events_whose_lease_passed_to_another_worker(recorder: Rec
 def test_per_transaction_must_be_positive() -> None:
     with pytest.raises(ValueError):
         outbox.process_batch("w1", per_transaction=0)
+
+
+@pytest.mark.django_db
+def test_publish_many_writes_every_event_with_its_delay_or_none() -> None:
+    with pytest.raises(ValueError), transaction.atomic():
+        outbox.publish_many([(TOPIC, {"n": 1}, None), ("Bad Topic", {"n": 2}, None)])
+    assert not OutboxEvent.objects.exists()  # a bad one refuses the lot, before anything is written
+    before = timezone.now()
+    with transaction.atomic():
+        now, later = outbox.publish_many([(TOPIC, {"n": 1}, None), (TOPIC, {"n": 2}, dt.timedelta(days=3))])
+    assert now.pk is not None and later.pk is not None
+    assert OutboxEvent.objects.get(pk=later.pk).available_at >= before + dt.timedelta(days=3)
+    assert OutboxEvent.objects.get(pk=now.pk).available_at <= timezone.now()
+
+
+def test_publish_many_outside_a_transaction_is_refused() -> None:
+    with pytest.raises(outbox.OutboxError, match="transaction"):
+        outbox.publish_many([(TOPIC, {"n": 1}, None), (TOPIC, {"n": 2}, None)])

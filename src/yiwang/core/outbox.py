@@ -42,7 +42,8 @@ import logging
 import re
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from django.db import transaction
@@ -68,6 +69,8 @@ ERROR_MAX_LENGTH = 4000
 RETRY_EVENT = "outbox.retry"
 
 _handlers: defaultdict[str, list[Handler]] = defaultdict(list)
+# While a group of events is handled in one transaction: what its handlers chose to remember for the group.
+_group_memo: ContextVar[dict[Hashable, Any] | None] = ContextVar("outbox_group_memo", default=None)
 
 
 class OutboxError(RuntimeError):
@@ -86,20 +89,38 @@ def publish(topic: str, payload: dict[str, Any], *, delay: dt.timedelta | None =
     an event published in autocommit mode could outlive a change that
     failed after it, or be handled before that change is visible.
     """
+    (event,) = publish_many([(topic, payload, delay)])
+    return event
+
+
+def publish_many(events: Iterable[tuple[str, dict[str, Any], dt.timedelta | None]]) -> list[OutboxEvent]:
+    """Write several events (topic, payload, delay) in one INSERT, as :func:`publish` writes one.
+
+    For a change that reports several things at once (a licence's expiry
+    reminder and its expiry); the same checks and the same transaction rule.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise OutboxError("outbox.publish() must be called inside the transaction.atomic() block of the change")
-    if len(topic) > TOPIC_MAX_LENGTH or not TOPIC_RE.fullmatch(topic):
-        raise ValueError(f"event topics look like area.action (at most {TOPIC_MAX_LENGTH} characters): {topic!r}")
-    if not isinstance(payload, dict):
-        raise TypeError("an event payload must be a dict (a JSON object)")
-    if delay is not None and delay < dt.timedelta(0):
-        raise ValueError("an event cannot be delayed by a negative time")
-    return OutboxEvent.objects.create(
-        topic=topic,
-        payload=payload,
-        available_at=timezone.now() + (delay or dt.timedelta(0)),
-        request_id=current_request_id() or "",
-    )
+    now = timezone.now()
+    request_id = current_request_id() or ""
+    rows: list[OutboxEvent] = []
+    for topic, payload, delay in events:
+        if len(topic) > TOPIC_MAX_LENGTH or not TOPIC_RE.fullmatch(topic):
+            raise ValueError(f"event topics look like area.action (at most {TOPIC_MAX_LENGTH} characters): {topic!r}")
+        if not isinstance(payload, dict):
+            raise TypeError("an event payload must be a dict (a JSON object)")
+        if delay is not None and delay < dt.timedelta(0):
+            raise ValueError("an event cannot be delayed by a negative time")
+        rows.append(
+            OutboxEvent(
+                topic=topic, payload=payload, available_at=now + (delay or dt.timedelta(0)), request_id=request_id
+            )
+        )
+    if len(rows) == 1:
+        rows[0].save(force_insert=True)
+        return rows
+    # bulk_create sets the primary keys on PostgreSQL and SQLite (RETURNING), which handlers and tests rely on.
+    return OutboxEvent.objects.bulk_create(rows)
 
 
 # --- handler registry ---------------------------------------------------------------
@@ -140,6 +161,19 @@ def _handler_key(handler: Handler) -> str:
 
 
 # --- processing ---------------------------------------------------------------------
+
+
+def group_memo() -> dict[Hashable, Any] | None:
+    """A dict for the handlers of a group of events handled in one transaction, None outside such a group.
+
+    A handler may keep there what it read and the next events of the group
+    would read again (a department's seal, the licence types), under a key
+    of its own (``("licences.seal", code)``). It lives exactly as long as the
+    group's transaction, so it never carries a read into another transaction;
+    it is not undone with a failed event's savepoint, so keep reads in it,
+    never rows the handler wrote.
+    """
+    return _group_memo.get()
 
 
 def _due(now: dt.datetime) -> Q:
@@ -204,6 +238,7 @@ def _process_group(event_ids: list[int], *, worker_id: str, lease: dt.timedelta)
     if not mine.update(locked_until=timezone.now() + lease):
         return 0
     failures: list[tuple[int, Exception]] = []
+    memo = _group_memo.set({})
     try:
         with transaction.atomic():
             events = list(mine.select_for_update().order_by("pk"))
@@ -227,9 +262,15 @@ def _process_group(event_ids: list[int], *, worker_id: str, lease: dt.timedelta)
                 last_error="",
             )
     except Exception as error:
-        # Nothing of the group was kept: each event again in a transaction of its own, so that whatever broke
-        # the group is pinned on the event that causes it (or passes, if it was the connection).
         logger.warning("a group of %s events failed as a whole, handling them one by one: %s", len(event_ids), error)
+        whole_group_failed = True
+    else:
+        whole_group_failed = False
+    finally:
+        _group_memo.reset(memo)
+    if whole_group_failed:
+        # Nothing of the group was kept: each event again in a transaction of its own (without the group's
+        # memo), so that whatever broke the group is pinned on the event that causes it, or passes.
         return sum(_process_one(event_id, worker_id=worker_id, lease=lease) for event_id in event_ids)
     for event_id, error in failures:
         _record_failure(event_id, worker_id=worker_id, error=error)
