@@ -272,8 +272,8 @@ def _process_group(event_ids: list[int], *, worker_id: str, lease: dt.timedelta)
         # Nothing of the group was kept: each event again in a transaction of its own (without the group's
         # memo), so that whatever broke the group is pinned on the event that causes it, or passes.
         return sum(_process_one(event_id, worker_id=worker_id, lease=lease) for event_id in event_ids)
-    for event_id, error in failures:
-        _record_failure(event_id, worker_id=worker_id, error=error)
+    for event_id, failure in failures:
+        _record_failure(event_id, worker_id=worker_id, error=failure)
     return len(events)
 
 
