@@ -326,7 +326,11 @@ def test_worker_once_processes_events_then_delivers_their_notifications() -> Non
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("args", [["--poll", "0"], ["--batch", "0"], ["--lease", "-1"], ["--id", "x" * 65]], ids=str)
+@pytest.mark.parametrize(
+    "args",
+    [["--poll", "0"], ["--batch", "0"], ["--per-transaction", "0"], ["--lease", "-1"], ["--id", "x" * 65]],
+    ids=str,
+)
 def test_worker_refuses_bad_options(args: list[str]) -> None:
     with pytest.raises(CommandError):
         call_command("worker", "--once", *args, stdout=StringIO())
@@ -336,3 +340,121 @@ def _admin_user() -> Any:
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.create_user(username=f"outbox-admin-{timezone.now().timestamp()}")
+
+
+# --- several events per transaction ---------------------------------------------------------------
+
+
+def _notify(event: OutboxEvent) -> None:
+    """A handler that writes a row per event (a notification), then fails for payloads marked ``fail``."""
+    notifications.queue(
+        dedupe_key=f"outbox-group:{event.pk}",
+        channel=notifications.IN_APP,
+        template="test",
+        subject="通知",
+        body="正文",
+        recipient_user_id=1,
+        event=event,
+    )
+    if event.payload.get("fail"):
+        raise RuntimeError("this one exploded")
+
+
+@pytest.fixture
+def notifier() -> Iterator[None]:
+    outbox.handles(TOPIC)(_notify)
+    yield
+    outbox.unregister(TOPIC, _notify)
+
+
+@pytest.mark.django_db
+def test_a_group_of_events_in_one_transaction_keeps_the_others_when_one_fails(notifier: None) -> None:
+    events = [_publish({"n": n, "fail": n == 2}) for n in range(5)]
+    assert outbox.process_batch("w1", per_transaction=5) == 5
+    for event in events:
+        event.refresh_from_db()
+    failed, kept = events[2], events[:2] + events[3:]
+    # The failed event's writes are undone (its savepoint), its error is recorded and it will be retried.
+    assert failed.processed_at is None and failed.attempts == 1 and "this one exploded" in failed.last_error
+    assert (failed.locked_by, failed.locked_until) == ("", None)
+    assert not Notification.objects.filter(dedupe_key=f"outbox-group:{failed.pk}").exists()
+    # Every other event of the group is handled once and marked.
+    assert all(e.processed_at is not None and e.attempts == 1 and e.last_error == "" for e in kept)
+    assert sorted(Notification.objects.values_list("dedupe_key", flat=True)) == sorted(
+        f"outbox-group:{e.pk}" for e in kept
+    )
+    # Once fixed and due, the failed event alone runs again; nothing is doubled.
+    OutboxEvent.objects.filter(pk=failed.pk).update(available_at=timezone.now(), payload={"n": 2})
+    assert outbox.process_batch("w1", per_transaction=5) == 1
+    failed.refresh_from_db()
+    assert failed.processed_at is not None and failed.attempts == 2
+    assert Notification.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_groups_run_every_handler_once_per_event_in_order(recorder: Recorder) -> None:
+    events = [_publish({"n": n}) for n in range(7)]
+    assert outbox.process_batch("w1", per_transaction=3) == 7
+    assert recorder.seen == [e.pk for e in events]
+    assert not OutboxEvent.objects.filter(processed_at__isnull=True).exists()
+    assert outbox.process_batch("w1", per_transaction=3) == 0  # processed events are not handled again
+    assert recorder.seen == [e.pk for e in events]
+
+
+@pytest.mark.django_db
+def test_a_group_that_fails_as_a_whole_is_handled_again_one_event_per_transaction(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = [_publish({"n": n}) for n in range(3)]
+    real_update = outbox.QuerySet.update
+    calls = {"marks": 0}
+
+    def failing_mark(self: Any, **values: Any) -> int:
+        # The group's closing UPDATE (several events marked at once) fails, as a lost connection would.
+        if "processed_at" in values and self.model is OutboxEvent and calls["marks"] == 0:
+            calls["marks"] += 1
+            raise RuntimeError("connection lost")
+        return real_update(self, **values)
+
+    monkeypatch.setattr(outbox.QuerySet, "update", failing_mark)
+    assert outbox.process_batch("w1", per_transaction=3) == 3
+    # The group's handlers ran and were rolled back, then each event ran again in a transaction of its own.
+    assert recorder.seen == [e.pk for e in events] * 2
+    for event in events:
+        event.refresh_from_db()
+        assert event.processed_at is not None and event.attempts == 1 and event.last_error == ""
+
+
+@pytest.mark.django_db
+def test_a_group_skips_events_whose_lease_passed_to_another_worker(recorder: Recorder) -> None:
+    first, second = _publish(), _publish()
+    assert outbox.claim_events("w1") == [first.pk, second.pk]
+    OutboxEvent.objects.filter(pk=second.pk).update(locked_by="w2")
+    OutboxEvent.objects.filter(pk=first.pk).update(locked_by="w1")
+    from yiwang.core.outbox import _process_group
+
+    assert _process_group([first.pk, second.pk], worker_id="w1", lease=leasing.DEFAULT_LEASE) == 1
+    assert recorder.seen == [first.pk]
+
+
+def test_per_transaction_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        outbox.process_batch("w1", per_transaction=0)
+
+
+@pytest.mark.django_db
+def test_publish_many_writes_every_event_with_its_delay_or_none() -> None:
+    with pytest.raises(ValueError), transaction.atomic():
+        outbox.publish_many([(TOPIC, {"n": 1}, None), ("Bad Topic", {"n": 2}, None)])
+    assert not OutboxEvent.objects.exists()  # a bad one refuses the lot, before anything is written
+    before = timezone.now()
+    with transaction.atomic():
+        now, later = outbox.publish_many([(TOPIC, {"n": 1}, None), (TOPIC, {"n": 2}, dt.timedelta(days=3))])
+    assert now.pk is not None and later.pk is not None
+    assert OutboxEvent.objects.get(pk=later.pk).available_at >= before + dt.timedelta(days=3)
+    assert OutboxEvent.objects.get(pk=now.pk).available_at <= timezone.now()
+
+
+def test_publish_many_outside_a_transaction_is_refused() -> None:
+    with pytest.raises(outbox.OutboxError, match="transaction"):
+        outbox.publish_many([(TOPIC, {"n": 1}, None), (TOPIC, {"n": 2}, None)])

@@ -124,3 +124,22 @@ def test_an_unsealed_licence_pdf_draws_the_seal_and_says_it_is_unsealed() -> Non
     assert "/XObject" not in page["/Resources"]  # no seal image: a drawn one
     text = page.extract_text()
     assert "未加盖电子印章" in text and licence.department.name[0] in text
+
+
+def test_the_pdf_shows_the_seal_that_signed_the_licence_even_after_a_new_seal(market_seal: Any) -> None:
+    from pypdf import PdfReader
+
+    from yiwang.licences.models import SealStatus
+    from yiwang.licences.services import seals
+
+    licence = issue_food_licence(make_citizen("丙三"))
+    before = documents.licence_pdf(licence)
+    # The department's seal is withdrawn and a new one (another image) made: the licence keeps its own seal.
+    type(market_seal).objects.filter(pk=market_seal.pk).update(status=SealStatus.REVOKED)
+    newer = seals.create_seal("market", name="示范市市场监督管理局（新）")
+    assert bytes(newer.image_png) != bytes(market_seal.image_png)
+    assert documents.licence_pdf(licence) == before
+    page = PdfReader(io.BytesIO(before)).pages[0]
+    assert "/XObject" in page["/Resources"]  # the old seal's image, not a drawn seal
+    assert seals.seal_image_of_key(licence.signer_key_id) == bytes(market_seal.image_png)
+    assert seals.seal_image_of_key("no-such-key") is None

@@ -42,7 +42,8 @@ import logging
 import re
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from django.db import transaction
@@ -68,6 +69,8 @@ ERROR_MAX_LENGTH = 4000
 RETRY_EVENT = "outbox.retry"
 
 _handlers: defaultdict[str, list[Handler]] = defaultdict(list)
+# While a group of events is handled in one transaction: what its handlers chose to remember for the group.
+_group_memo: ContextVar[dict[Hashable, Any] | None] = ContextVar("outbox_group_memo", default=None)
 
 
 class OutboxError(RuntimeError):
@@ -86,20 +89,38 @@ def publish(topic: str, payload: dict[str, Any], *, delay: dt.timedelta | None =
     an event published in autocommit mode could outlive a change that
     failed after it, or be handled before that change is visible.
     """
+    (event,) = publish_many([(topic, payload, delay)])
+    return event
+
+
+def publish_many(events: Iterable[tuple[str, dict[str, Any], dt.timedelta | None]]) -> list[OutboxEvent]:
+    """Write several events (topic, payload, delay) in one INSERT, as :func:`publish` writes one.
+
+    For a change that reports several things at once (a licence's expiry
+    reminder and its expiry); the same checks and the same transaction rule.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise OutboxError("outbox.publish() must be called inside the transaction.atomic() block of the change")
-    if len(topic) > TOPIC_MAX_LENGTH or not TOPIC_RE.fullmatch(topic):
-        raise ValueError(f"event topics look like area.action (at most {TOPIC_MAX_LENGTH} characters): {topic!r}")
-    if not isinstance(payload, dict):
-        raise TypeError("an event payload must be a dict (a JSON object)")
-    if delay is not None and delay < dt.timedelta(0):
-        raise ValueError("an event cannot be delayed by a negative time")
-    return OutboxEvent.objects.create(
-        topic=topic,
-        payload=payload,
-        available_at=timezone.now() + (delay or dt.timedelta(0)),
-        request_id=current_request_id() or "",
-    )
+    now = timezone.now()
+    request_id = current_request_id() or ""
+    rows: list[OutboxEvent] = []
+    for topic, payload, delay in events:
+        if len(topic) > TOPIC_MAX_LENGTH or not TOPIC_RE.fullmatch(topic):
+            raise ValueError(f"event topics look like area.action (at most {TOPIC_MAX_LENGTH} characters): {topic!r}")
+        if not isinstance(payload, dict):
+            raise TypeError("an event payload must be a dict (a JSON object)")
+        if delay is not None and delay < dt.timedelta(0):
+            raise ValueError("an event cannot be delayed by a negative time")
+        rows.append(
+            OutboxEvent(
+                topic=topic, payload=payload, available_at=now + (delay or dt.timedelta(0)), request_id=request_id
+            )
+        )
+    if len(rows) == 1:
+        rows[0].save(force_insert=True)
+        return rows
+    # bulk_create sets the primary keys on PostgreSQL and SQLite (RETURNING), which handlers and tests rely on.
+    return OutboxEvent.objects.bulk_create(rows)
 
 
 # --- handler registry ---------------------------------------------------------------
@@ -142,6 +163,19 @@ def _handler_key(handler: Handler) -> str:
 # --- processing ---------------------------------------------------------------------
 
 
+def group_memo() -> dict[Hashable, Any] | None:
+    """A dict for the handlers of a group of events handled in one transaction, None outside such a group.
+
+    A handler may keep there what it read and the next events of the group
+    would read again (a department's seal, the licence types), under a key
+    of its own (``("licences.seal", code)``). It lives exactly as long as the
+    group's transaction, so it never carries a read into another transaction;
+    it is not undone with a failed event's savepoint, so keep reads in it,
+    never rows the handler wrote.
+    """
+    return _group_memo.get()
+
+
 def _due(now: dt.datetime) -> Q:
     return Q(processed_at__isnull=True, available_at__lte=now, attempts__lt=MAX_ATTEMPTS)
 
@@ -158,25 +192,89 @@ def process_batch(
     limit: int = 50,
     lease: dt.timedelta = DEFAULT_LEASE,
     stop: StopCheck | None = None,
+    per_transaction: int = 1,
 ) -> int:
     """Claim up to ``limit`` due events and run their handlers; return how many events were attempted.
 
     Each event's handlers run in one transaction with marking it processed.
     A handler's exception rolls that transaction back, records the error and
     schedules a retry with backoff (or gives up after MAX_ATTEMPTS). ``stop``
-    is asked before each event: when it answers True the remaining leases are
-    released and the batch ends early (a clean shutdown).
+    is asked before each event (each group, below): when it answers True the
+    remaining leases are released and the batch ends early (a clean shutdown).
+
+    ``per_transaction`` > 1 handles that many events in one transaction, each
+    event's handlers in a savepoint of their own: one commit (one WAL flush)
+    for the group instead of one per event. An event whose handler fails is
+    rolled back to its savepoint alone and recorded as failed after the group
+    commits; the others of the group are kept. If the group's transaction
+    fails as a whole (at commit, or the connection is lost), nothing of it is
+    kept and its events are handled again one per transaction. The database
+    locks an event's handlers take (the audit chain's head, a counter) are
+    held until the group commits, so groups suit a worker that does bulk work
+    (licences from a day's decisions), not one whose events wait on each other.
     """
     worker_id = leasing.check_worker_id(worker_id)
+    if per_transaction < 1:
+        raise ValueError("per_transaction must be at least 1")
     ids = claim_events(worker_id, limit=limit, lease=lease)
     done = 0
-    for position, event_id in enumerate(ids):
+    position = 0
+    while position < len(ids):
         if stop is not None and stop():
             leasing.release(OutboxEvent, ids[position:], worker_id=worker_id)
             break
-        if _process_one(event_id, worker_id=worker_id, lease=lease):
-            done += 1
+        group = ids[position : position + per_transaction]
+        position += len(group)
+        if len(group) == 1:
+            done += _process_one(group[0], worker_id=worker_id, lease=lease)
+        else:
+            done += _process_group(group, worker_id=worker_id, lease=lease)
     return done
+
+
+def _process_group(event_ids: list[int], *, worker_id: str, lease: dt.timedelta) -> int:
+    """Handle several events in one transaction, each in a savepoint; return how many were attempted."""
+    mine = OutboxEvent.objects.filter(pk__in=event_ids, processed_at__isnull=True, locked_by=worker_id)
+    if not mine.update(locked_until=timezone.now() + lease):
+        return 0
+    failures: list[tuple[int, Exception]] = []
+    memo = _group_memo.set({})
+    try:
+        with transaction.atomic():
+            events = list(mine.select_for_update().order_by("pk"))
+            handled: list[int] = []
+            for event in events:
+                with request_id_context(None):
+                    bind_request_id(event.request_id or None)
+                    try:
+                        with transaction.atomic():  # this event's savepoint: its failure undoes only its writes
+                            for handler in handlers_for(event.topic):
+                                handler(event)
+                    except Exception as error:
+                        failures.append((event.pk, error))
+                    else:
+                        handled.append(event.pk)
+            OutboxEvent.objects.filter(pk__in=handled).update(
+                processed_at=timezone.now(),
+                attempts=F("attempts") + 1,
+                locked_until=None,
+                locked_by="",
+                last_error="",
+            )
+    except Exception as error:
+        logger.warning("a group of %s events failed as a whole, handling them one by one: %s", len(event_ids), error)
+        whole_group_failed = True
+    else:
+        whole_group_failed = False
+    finally:
+        _group_memo.reset(memo)
+    if whole_group_failed:
+        # Nothing of the group was kept: each event again in a transaction of its own (without the group's
+        # memo), so that whatever broke the group is pinned on the event that causes it, or passes.
+        return sum(_process_one(event_id, worker_id=worker_id, lease=lease) for event_id in event_ids)
+    for event_id, failure in failures:
+        _record_failure(event_id, worker_id=worker_id, error=failure)
+    return len(events)
 
 
 def _process_one(event_id: int, *, worker_id: str, lease: dt.timedelta) -> bool:

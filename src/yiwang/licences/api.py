@@ -374,12 +374,15 @@ def licences_open_share(request: HttpRequest, data: OpenShareIn) -> SharedLicenc
 
 @router.get(
     "/status",
-    response={200: PublicStatusOut, **problems(400, 404, 422)},
+    response={200: PublicStatusOut, **problems(400, 404, 422, 429)},
     auth=None,
-    summary="证照状态查询（电子证照标识＋核验码；校验位按 GB/T 36904 核对）",
+    summary="证照状态查询（电子证照标识＋核验码；校验位按 GB/T 36904 核对；猜错过多的地址暂时拒绝）",
 )
 def licences_status(request: HttpRequest, params: Query[StatusParams]) -> PublicStatusOut:
+    ip = client_address(request) or ""
+    services.check_status_allowed(ip)
     result = selectors.public_status(params.identifier, params.code)
     if result is None:
+        services.record_failed_status_check(ip)
         raise services.LicenceError("unknown_licence", _("未找到该证照，请核对电子证照标识和核验码"), status=404)
     return PublicStatusOut(**result.__dict__)

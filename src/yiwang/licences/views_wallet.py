@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yiwang.cases import selectors as cases_selectors
-from yiwang.core.http import safe_next
+from yiwang.core.http import client_address, safe_next
 
 from . import selectors, services
 from .services import documents
@@ -118,15 +118,20 @@ def take_material(request: HttpRequest, application_id: int) -> HttpResponse:
 def status_page(request: HttpRequest) -> HttpResponse:
     """证照状态查询: anyone holding a licence checks its status by identifier and 核验码 (no login)."""
     context: dict[str, Any] = {"identifier": "", "code": "", "error": "", "result": None, "checked": False}
+    status = 400
     if request.method == "POST":
         identifier = request.POST.get("identifier", "")[:120]
         code = request.POST.get("code", "")[:16]
         context.update(identifier=identifier, code=code, checked=True)
+        ip = client_address(request) or ""
         try:
+            services.check_status_allowed(ip)
             context["result"] = selectors.public_status(identifier, code)
         except services.LicenceError as error:
             context["error"] = error.message
+            status = error.status
         else:
             if context["result"] is None:
+                services.record_failed_status_check(ip)
                 context["error"] = _("未找到该证照，请核对电子证照标识和核验码")
-    return render(request, "licences/wallet/status.html", context, status=400 if context["error"] else 200)
+    return render(request, "licences/wallet/status.html", context, status=status if context["error"] else 200)

@@ -9,6 +9,7 @@
 - ``wallet``: materials taken from the wallet into applications, the 六减 record, expiry reminders;
 - ``shares``: 亮证, the holder's time-limited, single-use shares and their verification;
 - ``documents``: the licence face and its sealed PDF;
+- ``status_checks``: the public status check's lockout of addresses guessing 核验码;
 - ``errors``: ``LicenceError``, the refusal of the licence services;
 - ``archive``: the e-archive (电子档案): packages of finished cases and e-receipts sealed into the Merkle log.
 
@@ -39,6 +40,7 @@ from yiwang.licences.services.issuance import (
 )
 from yiwang.licences.services.licence_types import check_licence_type, save_licence_type
 from yiwang.licences.services.shares import create_share, open_share, shareable_fields, withdraw_share
+from yiwang.licences.services.status_checks import check_status_allowed, record_failed_status_check
 from yiwang.licences.services.wallet import (
     offers,
     record_savings,
@@ -56,6 +58,7 @@ __all__ = [
     "archive_receipts",
     "change_licence",
     "check_licence_type",
+    "check_status_allowed",
     "claims_of",
     "clean_data",
     "create_share",
@@ -66,6 +69,7 @@ __all__ = [
     "issue_licence",
     "offers",
     "open_share",
+    "record_failed_status_check",
     "record_savings",
     "reissue_licence",
     "release_material",

@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from yiwang.core import crypto
+from yiwang.core import crypto, outbox
 from yiwang.licences.services import qr, seals
 from yiwang.licences.services.seal_types import QrClaims, Verification
 
@@ -62,8 +62,22 @@ def can_seal(department_code: str) -> bool:
 
 
 def signing_seal(department_code: str) -> Seal | None:
-    """The department's seal that can sign now, or None: look it up once and pass it to the calls below."""
-    return seals.active_seal(department_code)
+    """The department's seal that can sign now, or None: look it up once and pass it to the calls below.
+
+    In a group of outbox events handled in one transaction (a batch of
+    licences), the seal is looked up once for the group: the same as a seal
+    looked up at the start of one longer transaction. ``seal_document`` still
+    checks, at the signing moment, that it is active, in validity and has a
+    usable key.
+    """
+    memo = outbox.group_memo()
+    if memo is None:
+        return seals.active_seal(department_code)
+    key = ("licences.signing_seal", department_code)
+    if key not in memo:
+        memo[key] = seals.active_seal(department_code)
+    seal: Seal | None = memo[key]
+    return seal
 
 
 def _seal_of(department_code: str, seal: Seal | _Lookup | None) -> Seal | None:
@@ -132,3 +146,8 @@ def qr_payload(
 def seal_image(department_code: str) -> bytes | None:
     """The department's visible seal image (PNG), or None when it has none."""
     return seals.seal_image_png(department_code)
+
+
+def signer_seal_image(key_id: str) -> bytes | None:
+    """The image (PNG) of the seal whose key signed a document, or None when it is unsigned or has none."""
+    return seals.seal_image_of_key(key_id) if key_id else None

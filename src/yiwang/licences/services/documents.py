@@ -187,7 +187,8 @@ def licence_pdf(licence: Licence) -> bytes:
 
     face = licence_face(licence)
     width, height = A4
-    page = _seal_template(face.issuer, _sealing.seal_image(licence.department.code), width)
+    # The seal that signed this licence (cached per key), not whichever seal the department has today.
+    page = _seal_template(face.issuer, _sealing.signer_seal_image(licence.signer_key_id), width)
     ops = pdf_template.Ops(page)
     ops.centred_text(width / 2, height - 90, face.title, 24)
     ops.centred_text(width / 2, height - 112, f"{_('电子证照标识')}：{face.identifier}", 10)

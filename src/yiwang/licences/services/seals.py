@@ -58,6 +58,7 @@ __all__ = [
     "revoke_key",
     "rotate_key",
     "seal_document",
+    "seal_image_of_key",
     "seal_image_png",
     "sign_with_key",
     "trusted_key",
@@ -276,6 +277,31 @@ def seal_image_png(department_code: str) -> bytes | None:
     """The image of the department's signing seal (PNG), or None when it has none."""
     seal = active_seal(department_code)
     return bytes(seal.image_png) if seal is not None else None
+
+
+# Key id -> the image of the seal that key belongs to. A seal's image is fixed when the seal is made and a key
+# never moves to another seal, so an entry can never go stale; bounded only to keep memory in check.
+_images_by_key: dict[str, bytes] = {}
+_MAX_CACHED_IMAGES = 256
+
+
+def seal_image_of_key(key_id: str) -> bytes | None:
+    """The image (PNG) of the seal whose key ``key_id`` is, or None (no such key, or a staff key).
+
+    What a sealed document shows is the seal that signed it, whatever has
+    happened to the seal since (a revoked seal's licences are refused by the
+    status check, not redrawn). Cached per process: a licence PDF needs no
+    query for its seal image after the department's first.
+    """
+    if key_id in _images_by_key:
+        return _images_by_key[key_id]
+    found = Seal.objects.filter(keys__key_id=key_id).values_list("image_png", flat=True).first()
+    if found is None:
+        return None  # not remembered: a key is never looked up before it exists, but a miss costs little
+    if len(_images_by_key) >= _MAX_CACHED_IMAGES:
+        _images_by_key.clear()
+    _images_by_key[key_id] = image = bytes(found)
+    return image
 
 
 def sign_with_key(key: SigningKey, message: bytes) -> bytes:

@@ -38,6 +38,8 @@ def default_worker_id() -> str:
 
 
 class Command(BaseCommand):
+    per_transaction = 1  # outbox events per transaction; --per-transaction sets it
+
     help = "Process outbox events and deliver notifications until SIGTERM/SIGINT (or one pass with --once)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,6 +49,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--id", dest="worker_id", default="", help="this worker's name (default: host:pid)")
         parser.add_argument("--batch", type=int, default=50, help="items claimed at a time (default 50)")
+        parser.add_argument(
+            "--per-transaction",
+            type=int,
+            default=1,
+            help="outbox events handled in one transaction, each in a savepoint (default 1; see outbox.process_batch)",
+        )
         parser.add_argument(
             "--lease",
             type=float,
@@ -60,13 +68,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["poll"] <= 0 or options["batch"] < 1 or options["lease"] <= 0:
-            raise CommandError("--poll and --lease must be positive, --batch at least 1")
+        if options["poll"] <= 0 or options["batch"] < 1 or options["lease"] <= 0 or options["per_transaction"] < 1:
+            raise CommandError("--poll and --lease must be positive, --batch and --per-transaction at least 1")
         try:
             worker_id = leasing.check_worker_id(options["worker_id"] or default_worker_id())
         except ValueError as error:
             raise CommandError(str(error)) from error
         batch: int = options["batch"]
+        self.per_transaction = int(options["per_transaction"])
         lease = dt.timedelta(seconds=options["lease"])
         poll: float = options["poll"]
 
@@ -115,7 +124,9 @@ class Command(BaseCommand):
         self.stdout.write(f"yiwang worker {worker_id} started")
         if once:
             self.release_leases(worker_id)
-            events = outbox.process_batch(worker_id, limit=batch, lease=lease, stop=should_stop)
+            events = outbox.process_batch(
+                worker_id, limit=batch, lease=lease, stop=should_stop, per_transaction=self.per_transaction
+            )
             sent = notifications.deliver_batch(worker_id, limit=batch, lease=lease, stop=should_stop)
             self.stdout.write(f"yiwang worker {worker_id}: {events} event(s), {sent} notification(s)")
             return
@@ -127,7 +138,9 @@ class Command(BaseCommand):
                 if not released:
                     self.release_leases(worker_id)
                     released = True
-                events = outbox.process_batch(worker_id, limit=batch, lease=lease, stop=should_stop)
+                events = outbox.process_batch(
+                    worker_id, limit=batch, lease=lease, stop=should_stop, per_transaction=self.per_transaction
+                )
                 sent = notifications.deliver_batch(worker_id, limit=batch, lease=lease, stop=should_stop)
             except Exception:
                 # The database is away, locked or not migrated yet: stay alive (nobody restarts an
