@@ -196,6 +196,11 @@ RULES: list[Rule] = [
     Rule("accounts:staff_role_revoke", POST, "/staff/roles/{market_clerk_role}/revoke/", expect(ADMINS, ok=302)),
     # Issue 12 item 7: account administration (enable is the harmless one of the four operations).
     Rule("accounts:staff_account_action", POST, "/staff/{market_clerk}/account/enable/", expect(ADMINS, ok=302)),
+    # Department systems' service accounts (issue 15 part 5): department administrators of their tree, the platform.
+    Rule("accounts:service_accounts", GET, "/staff/service-accounts/", expect(ADMINS | {"police_admin"})),
+    Rule("accounts:service_account", GET, "/staff/service-accounts/{service_account}/", expect(ADMINS)),
+    Rule("accounts:service_account_action", POST, "/staff/service-accounts/{service_account}/rotate/",
+         expect(ADMINS)),
     Rule("api-v1:list_staff", GET, "/api/v1/accounts/staff", api(ADMINS | {"police_admin"})),
     Rule("api-v1:grant_role", POST, "/api/v1/accounts/staff/{market_clerk}/roles", api(ADMINS, ok=201),
          {"role": "reviewer", "department": "market"}),
@@ -255,6 +260,8 @@ RULES: list[Rule] = [
     Rule("api-v1:lookup", GET, "/api/v1/cases/lookup?number={case}&code=WRONG1", anyone(404)),
     Rule("api-v1:lookup_bundle", GET, "/api/v1/cases/bundles/lookup?number={bundle}&code=WRONG1", anyone(404)),
     Rule("api-v1:get_case", GET, "/api/v1/cases/{case}", api({"owner"} | OPENERS)),
+    # With a session as the detail; department systems' tokens are tested in tests/cases/test_department_systems.py.
+    Rule("api-v1:case_status", GET, "/api/v1/cases/{case}/status", api({"owner"} | OPENERS)),
     # Counter clerks, and reviewers of the department, accept; the others who may open the case are refused (409).
     Rule("api-v1:act", POST, "/api/v1/cases/{case}/actions/accept",
          api(CLERKS | {"reviewer"}, owner=409, approver=409, supervisor=409, platform_admin=409), {}),
@@ -755,6 +762,16 @@ def build_world() -> World:
     from yiwang.licences.services import seals as seal_services
 
     ids["seal"] = seal_services.create_seal("market").pk
+
+    # 服务账号: market's department system.
+    from yiwang.directory.selectors import department_by_code
+
+    ids["service_account"] = account_services.create_service_account(
+        actor=users["market_admin"],
+        name="示范市市场监管局登记系统",
+        department=department_by_code("market"),
+        scopes=["cases:read"],
+    )[0].pk
 
     # The admin: the first object of every registered model (a model without any shows a missing id).
     ids["admin_objects"] = {

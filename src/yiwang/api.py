@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
+from ninja.constants import NOT_SET
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 
 from yiwang.accounts.api import router as accounts_router
 from yiwang.cases.api import router as cases_router
 from yiwang.catalog.api import router as catalog_router
+from yiwang.core.api_access import API_SCOPES, BEARER_SCHEME, SESSION_SCHEME, TokenRefused, declared_access
 from yiwang.core.problems import PROBLEM_CONTENT_TYPE, ServiceError, problem_response, service_error_response
 
 logger = logging.getLogger(__name__)
@@ -30,10 +33,73 @@ _URI_TOO_LONG = {
 }
 
 
+_PROBLEM = {"content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
 class YiwangAPI(NinjaAPI):
+    def operation_access(self) -> dict[str, list[Any] | None]:
+        """Each operation's declared access (see ``yiwang.core.api_access.declared_access``) by operationId."""
+        found: dict[str, list[Any] | None] = {}
+        for router in self._get_bound_routers():
+            for path_view in router.path_operations.values():
+                for operation in path_view.operations:
+                    operation_id = operation.operation_id or self.get_openapi_operation_id(operation)
+                    # The operation's own auth=, else its router's, else the API's: NOT_SET at all three is
+                    # an operation that declared nothing (and would be public by accident).
+                    declared: Any = operation.auth_param
+                    if declared is NOT_SET:
+                        declared = router.auth if router.auth is not NOT_SET else self.auth
+                    found[operation_id] = None if declared is NOT_SET else declared_access(declared)
+        return found
+
+    def _document_access(self, schema: Any) -> None:
+        # Ninja's own security listing knows neither our Access objects nor scopes: each operation says
+        # which sessions or department-system scopes it accepts, as OpenAPI security requirements.
+        access = self.operation_access()
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                declared = access.get(operation.get("operationId", ""))
+                operation.pop("security", None)
+                if not declared:
+                    continue
+                requirements: list[dict[str, list[str]]] = []
+                if any(a.session and not a.anonymous for a in declared):
+                    requirements.append({SESSION_SCHEME: []})
+                scopes = sorted({scope for a in declared for scope in a.scopes})
+                if scopes:
+                    requirements.append({BEARER_SCHEME: scopes})
+                if requirements:
+                    operation["security"] = requirements
+                    # No session or a malformed/unknown token: 401; a token without the scope, or CSRF: 403.
+                    responses = operation.setdefault("responses", {})
+                    for status, description in ((401, "Unauthorized"), (403, "Forbidden")):
+                        if status not in responses and str(status) not in responses:
+                            responses[status] = {"description": description, **_PROBLEM}
+        components = schema.setdefault("components", {})
+        components["securitySchemes"] = {
+            SESSION_SCHEME: {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": settings.SESSION_COOKIE_NAME,
+                "description": "浏览器登录会话（写操作须带 X-CSRFToken）",
+            },
+            BEARER_SCHEME: {
+                "type": "oauth2",
+                "description": "部门业务系统的服务账号：以客户端凭证模式（client_credentials）在令牌端点换取访问令牌，"
+                "以 Authorization: Bearer 发送。见 docs/service-accounts.md。",
+                "flows": {
+                    "clientCredentials": {
+                        "tokenUrl": "/o/token/",
+                        "scopes": {name: str(text) for name, text in API_SCOPES.items()},
+                    }
+                },
+            },
+        }
+
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
         # Ninja lists every response under the renderer's media type; errors are sent as problem documents.
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        self._document_access(schema)
         for operations in schema["paths"].values():
             for operation in operations.values():
                 responses = operation.get("responses", {})
@@ -95,6 +161,14 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return problem_response(request, 401, "not_authenticated", _("请先登录"))
+
+
+@api.exception_handler(TokenRefused)
+def on_token_refused(request: HttpRequest, exc: TokenRefused) -> HttpResponse:
+    # RFC 6750 section 3: the header tells a client library what went wrong with its token.
+    response = problem_response(request, exc.status, exc.error, exc.detail)
+    response["WWW-Authenticate"] = exc.www_authenticate
+    return response
 
 
 @api.exception_handler(HttpError)

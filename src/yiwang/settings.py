@@ -417,7 +417,8 @@ OAUTH2_PROVIDER = {
     },
     "DEFAULT_SCOPES": ["openid"],
     # Authorization code + PKCE (S256) for confidential and public clients;
-    # no implicit, hybrid, password or client-credentials grants.
+    # no implicit, hybrid or password grants. Client credentials only for
+    # department systems' service accounts (docs/service-accounts.md).
     "PKCE_REQUIRED": True,
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
@@ -444,6 +445,14 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
 }
+
+
+# Department systems (服务账号): after a planned rotation of a service account's
+# secret, the previous one keeps working this long so the system can be
+# redeployed; 0 ends it at once. A leaked secret is rotated "at once" instead.
+SERVICE_ACCOUNT_SECRET_OVERLAP_HOURS = env_int(
+    "YIWANG_SERVICE_ACCOUNT_SECRET_OVERLAP_HOURS", 24, minimum=0, maximum=7 * 24
+)
 
 
 def oidc_problems() -> list[str]:

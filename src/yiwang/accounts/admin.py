@@ -24,6 +24,7 @@ from .models import (
     OrganisationAgent,
     Person,
     RoleAssignment,
+    ServiceAccount,
     User,
 )
 
@@ -152,3 +153,45 @@ class OidcClientScopesAdmin(admin.ModelAdmin):
     form = OidcClientScopesForm
     list_display = ("application", "__str__")
     raw_id_fields = ("application",)
+
+
+@admin.register(ServiceAccount)
+class ServiceAccountAdmin(admin.ModelAdmin):
+    """Department systems' service accounts: seen here, registered and rotated on the staff pages
+    (/staff/service-accounts/, where the secret is shown once); revoked here or there, through the service."""
+
+    list_display = ("__str__", "department", "scopes", "created_at", "secret_rotated_at", "revoked_at")
+    list_filter = ("department",)
+    search_fields = ("application__name", "application__client_id")
+    readonly_fields = (
+        "application",
+        "department",
+        "scopes",
+        "description",
+        "created_by",
+        "created_at",
+        "secret_rotated_at",
+        "previous_secret_until",
+        "revoked_at",
+        "revoked_by",
+    )
+    exclude = ("previous_secret",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("吊销所选服务账号（令牌立即失效）"))
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        revoked = 0
+        for account in queryset.filter(revoked_at__isnull=True).select_related("application", "department"):
+            try:
+                services.revoke_service_account(actor=request.user, account=account)  # type: ignore[arg-type]
+            except services.IdentityError as error:
+                self.message_user(request, error.detail, level="error")
+            else:
+                revoked += 1
+        self.message_user(request, _("已吊销 %(count)d 个服务账号") % {"count": revoked})

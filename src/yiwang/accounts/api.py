@@ -14,9 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja.responses import Status
-from ninja.security import django_auth
 from pydantic import Field
 
+from yiwang.core.api_access import SESSION
 from yiwang.core.http import client_address
 from yiwang.core.problems import ServiceError, problems
 from yiwang.directory import selectors as directory_selectors
@@ -24,7 +24,7 @@ from yiwang.directory import selectors as directory_selectors
 from . import policy, selectors, services
 from .models import Delegation, Person, User
 
-router = Router(tags=["统一身份 accounts"], auth=django_auth)
+router = Router(tags=["统一身份 accounts"], auth=SESSION)
 
 
 class PersonOut(Schema):

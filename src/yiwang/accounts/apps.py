@@ -29,4 +29,12 @@ class AccountsConfig(AppConfig):
         from . import policy
 
         register_desk("accounts:staff", _("工作人员与角色管理"), policy.may_administer_staff, order=80)
+        register_desk("accounts:service_accounts", _("接入系统服务账号"), policy.may_manage_service_accounts, order=85)
+
+        # Department systems' bearer tokens, checked for the API's Access (yiwang.core.api_access).
+        from yiwang.core.api_access import register_token_resolver
+
+        from .service_tokens import caller_for_token
+
+        register_token_resolver(caller_for_token)
         register_desk("admin:index", _("管理后台"), policy.may_use_admin_site, order=90)

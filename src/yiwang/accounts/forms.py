@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from yiwang.core.api_access import API_SCOPES
 from yiwang.core.identifiers import DocumentType
 
 from .constants import Relationship, Role
@@ -106,3 +107,16 @@ class RevealForm(forms.Form):
         choices=[("document_number", _("证件号码")), ("mobile", _("手机号码"))],
         widget=forms.CheckboxSelectMultiple,
     )
+
+
+class ServiceAccountForm(forms.Form):
+    name = forms.CharField(label=_("系统名称"), max_length=255)
+    department = forms.CharField(label=_("所属部门代码"), max_length=32)
+    scopes = forms.MultipleChoiceField(label=_("授权范围"), widget=forms.CheckboxSelectMultiple, choices=[])
+    description = forms.CharField(label=_("用途说明"), max_length=500, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["scopes"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(name, f"{name}：{text}") for name, text in API_SCOPES.items()]

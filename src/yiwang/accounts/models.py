@@ -392,3 +392,65 @@ class RedeemedAuthorizationCode(models.Model):
 
     def __str__(self) -> str:
         return self.code_digest[:12]
+
+
+class ServiceAccountQuerySet(models.QuerySet):
+    def active(self) -> ServiceAccountQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ServiceAccount(models.Model):
+    """服务账号: a department's system that calls the API with its own OAuth 2 client (client credentials).
+
+    The client is a django-oauth-toolkit application registered for the
+    client-credentials grant only; this row says which department owns it
+    (its tokens reach that department's data and the departments below it)
+    and which API scopes it may hold. After a planned rotation the previous
+    secret (hashed) keeps working until ``previous_secret_until``; a revoked
+    account's tokens are deleted and its client can get no new ones.
+    """
+
+    application = models.OneToOneField(
+        "oauth2_provider.Application",
+        on_delete=models.CASCADE,
+        related_name="service_account",
+        verbose_name=_("接入应用"),
+    )
+    department = models.ForeignKey(
+        "directory.Department",
+        on_delete=models.PROTECT,
+        related_name="service_accounts",
+        verbose_name=_("所属部门"),
+    )
+    scopes = models.JSONField(_("授权范围"), default=list)
+    description = models.CharField(_("用途说明"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("创建人")
+    )
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    secret_rotated_at = models.DateTimeField(_("密钥更换时间"), null=True, blank=True)
+    previous_secret = models.CharField(_("上一密钥（哈希）"), max_length=255, blank=True)
+    previous_secret_until = models.DateTimeField(_("上一密钥有效至"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("吊销人"),
+    )
+
+    objects = ServiceAccountQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("服务账号")
+        verbose_name_plural = _("服务账号")
+        ordering = ["department__code", "id"]
+
+    def __str__(self) -> str:
+        return str(self.application.name)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -66,11 +66,12 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import get_scopes_backend
 
 from yiwang.core import crypto
+from yiwang.core.api_access import API_SCOPES
 from yiwang.core.audit import record_event
 from yiwang.core.http import address_from_meta, client_address
 from yiwang.core.middleware import CONTENT_SECURITY_POLICY
 
-from . import policy
+from . import policy, service_tokens
 from .models import DataAccessRecord, OidcClientScopes, RedeemedAuthorizationCode, User
 
 log = logging.getLogger(__name__)
@@ -263,9 +264,35 @@ class YiwangOAuth2Validator(OAuth2Validator):
     def validate_grant_type(
         self, client_id: str, grant_type: str, client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
     ) -> bool:
-        if grant_type not in GRANT_TYPES:
+        # Department systems (service accounts) use client credentials and nothing else; browser clients
+        # never use it, whatever grant type an administrator set on their application.
+        account = service_tokens.service_account_of(client)
+        if account is not None:
+            if grant_type != service_tokens.SERVICE_GRANT_TYPE or not account.is_active:
+                return False
+        elif grant_type not in GRANT_TYPES:
             return False
         return bool(super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs))
+
+    def authenticate_client(self, request: OAuthRequest, *args: Any, **kwargs: Any) -> bool:
+        if super().authenticate_client(request, *args, **kwargs):
+            account = service_tokens.service_account_of(getattr(request, "client", None))
+            return account is None or account.is_active
+        # A planned rotation keeps a service account's previous secret working for a while
+        # (docs/service-accounts.md). DOT has forgotten the client by now: it is looked up again.
+        client_id, secret = service_tokens.presented_credentials(request, self._extract_basic_auth(request))
+        account = service_tokens.active_account_by_client_id(client_id)
+        if account is None or not service_tokens.previous_secret_matches(account, secret):
+            return False
+        request.client = account.application
+        request.client_id = client_id
+        return True
+
+    def get_default_scopes(self, client_id: str, request: OAuthRequest, *args: Any, **kwargs: Any) -> list[str]:
+        account = service_tokens.service_account_of(getattr(request, "client", None))
+        if account is not None:
+            return list(account.scopes)  # no scope asked for: everything the account holds
+        return list(super().get_default_scopes(client_id, request, *args, **kwargs))
 
     def validate_response_type(
         self, client_id: str, response_type: str, client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
@@ -287,6 +314,10 @@ class YiwangOAuth2Validator(OAuth2Validator):
     def validate_scopes(
         self, client_id: str, scopes: list[str], client: Any, request: OAuthRequest, *args: Any, **kwargs: Any
     ) -> bool:
+        account = service_tokens.service_account_of(client)
+        if account is not None:
+            # API scopes are not DOT's (OpenID Connect) scopes: the account's own list decides.
+            return bool(scopes) and set(scopes) <= set(account.scopes) & set(API_SCOPES)
         # Each client asks only for what it was registered for; more is invalid_scope.
         if not set(scopes or []) <= allowed_scopes(client):
             log.warning("OIDC client %s refused: scopes %s beyond its allowed list", client_id, scopes)
@@ -336,6 +367,7 @@ class YiwangOAuth2Validator(OAuth2Validator):
         record_event(
             "oidc.token_issued",
             actor=request.user,
+            actor_label=f"service-account:{request.client.client_id}"[:200] if request.user is None else None,
             target=_audit_target(request.client),
             ip=address_from_meta(request.headers),
             detail={
@@ -543,16 +575,22 @@ def _unsupported_grant_type() -> HttpResponse:
 
 
 class TokenView(dot_views.TokenView):
-    """DOT's token endpoint; refusals (a wrong PKCE verifier, a replayed code) are audited."""
+    """DOT's token endpoint; refusals (a wrong PKCE verifier, a replayed code) are audited.
+
+    Browser (OpenID Connect) clients get authorization code and refresh
+    grants; department systems' clients (service accounts) get client
+    credentials. Any other grant, for either kind, is unsupported_grant_type.
+    """
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        client_id = request.POST.get("client_id", "") or _basic_auth_client_id(request)
+        offered = {service_tokens.SERVICE_GRANT_TYPE} if service_tokens.is_service_client_id(client_id) else GRANT_TYPES
         # DOT would answer other grants itself (the device flow with a 404 "device_not_found").
-        if request.POST.get("grant_type", "") not in GRANT_TYPES:
+        if request.POST.get("grant_type", "") not in offered:
             response = _unsupported_grant_type()
         else:
             response = super().post(request, *args, **kwargs)
         if response.status_code >= 400:
-            client_id = request.POST.get("client_id", "") or _basic_auth_client_id(request)
             record_event(
                 "oidc.token_refused",
                 ip=client_address(request),

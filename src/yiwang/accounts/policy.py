@@ -225,3 +225,15 @@ def acts_for(user: Any, person_id: int) -> bool:
     if getattr(user, "person_id", None) is not None:
         own |= Q(agent_person_id=user.person_id)
     return delegations.filter(own).exists()
+
+
+def may_manage_service_accounts(user: Any) -> bool:
+    """Platform administrators and department administrators manage department systems' service accounts."""
+    return is_platform_admin(user) or bool(department_scope(user, {Role.DEPARTMENT_ADMIN}))
+
+
+def can_manage_service_account(user: Any, department_code: str | None) -> bool:
+    """A service account of ``department_code``: its department's administrators (and above), or the platform's."""
+    if is_platform_admin(user):
+        return True
+    return department_code is not None and in_scope(user, department_code, {Role.DEPARTMENT_ADMIN})

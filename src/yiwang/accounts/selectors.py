@@ -11,7 +11,17 @@ from django.http import Http404
 from yiwang.core import crypto
 
 from . import policy
-from .models import DataAccessRecord, Delegation, Organisation, OrganisationAgent, Person, RoleAssignment, User
+from .constants import Role
+from .models import (
+    DataAccessRecord,
+    Delegation,
+    Organisation,
+    OrganisationAgent,
+    Person,
+    RoleAssignment,
+    ServiceAccount,
+    User,
+)
 
 
 def delegations_given(user: User) -> QuerySet[Delegation]:
@@ -137,3 +147,24 @@ def staff_holding(roles: Iterable[str], *, department_id: int | None) -> list[in
             .values_list("user_id", flat=True)
         )
     )
+
+
+def service_accounts(actor: Any) -> QuerySet[ServiceAccount]:
+    """Department systems' service accounts ``actor`` manages: their department tree's, or all for the platform."""
+    accounts = ServiceAccount.objects.select_related("application", "department").order_by(
+        "revoked_at", "department__code", "id"
+    )
+    if policy.is_platform_admin(actor):
+        return accounts
+    scope = policy.department_scope(actor, {Role.DEPARTMENT_ADMIN})
+    if not scope:
+        return accounts.none()
+    return accounts.filter(department__code__in=scope)
+
+
+def get_service_account(actor: Any, account_id: int) -> ServiceAccount:
+    """A service account ``actor`` manages; 404 otherwise, exactly like a missing one."""
+    account = service_accounts(actor).filter(pk=account_id).first()
+    if account is None:
+        raise Http404("服务账号不存在")
+    return account

@@ -29,4 +29,11 @@ urlpatterns = [
     path("staff/<int:user_id>/", views.staff_detail, name="staff_detail"),
     path("staff/roles/<int:assignment_id>/revoke/", views.staff_role_revoke, name="staff_role_revoke"),
     path("staff/<int:user_id>/account/<slug:operation>/", views.staff_account_action, name="staff_account_action"),
+    path("staff/service-accounts/", views.service_account_list, name="service_accounts"),
+    path("staff/service-accounts/<int:account_id>/", views.service_account_detail, name="service_account"),
+    path(
+        "staff/service-accounts/<int:account_id>/<slug:operation>/",
+        views.service_account_action,
+        name="service_account_action",
+    ),
 ]

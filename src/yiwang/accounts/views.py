@@ -536,3 +536,85 @@ def staff_account_action(request: HttpRequest, user_id: int, operation: str) -> 
     except services.IdentityError as error:
         messages.error(request, error.detail)
     return redirect("accounts:staff_detail", user_id=member.pk)
+
+
+# --- department systems' service accounts (服务账号) ------------------------------------------------------------
+
+
+def _service_account_admin_or_404(request: HttpRequest) -> User:
+    user: User = request.user  # type: ignore[assignment]
+    if not policy.may_manage_service_accounts(user):
+        services.record_event_denied(user, "service_accounts", client_address(request))
+        raise Http404
+    return user
+
+
+def _service_account_page(request: HttpRequest, account: Any, **context: Any) -> HttpResponse:
+    return render(request, "accounts/service_account_detail.html", {"account": account, **context})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_account_list(request: HttpRequest) -> HttpResponse:
+    """The service accounts of the actor's departments, and the form that registers a new one."""
+    actor = _service_account_admin_or_404(request)
+    form = forms.ServiceAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        department = directory_selectors.department_by_code(data["department"])
+        if department is None:
+            form.add_error("department", "部门不存在")
+        else:
+            try:
+                account, secret = services.create_service_account(
+                    actor=actor,
+                    name=data["name"],
+                    department=department,
+                    scopes=data["scopes"],
+                    description=data["description"],
+                    ip=client_address(request),
+                )
+            except services.IdentityError as error:
+                _show_error(form, error)
+            else:
+                # The secret is shown on this page once, never put in a message or a redirect.
+                return _service_account_page(request, account, secret=secret)
+    return render(
+        request,
+        "accounts/service_account_list.html",
+        {"accounts": selectors.service_accounts(actor), "form": form},
+    )
+
+
+@login_required
+@require_GET
+def service_account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
+    actor = _service_account_admin_or_404(request)
+    return _service_account_page(request, selectors.get_service_account(actor, account_id))
+
+
+SERVICE_ACCOUNT_OPERATIONS = ("rotate", "rotate_at_once", "revoke")
+
+
+@login_required
+@require_POST
+def service_account_action(request: HttpRequest, account_id: int, operation: str) -> HttpResponse:
+    """Rotate the secret (planned, or at once for a leaked one) or revoke the account; audited."""
+    actor = _service_account_admin_or_404(request)
+    account = selectors.get_service_account(actor, account_id)
+    if operation not in SERVICE_ACCOUNT_OPERATIONS:
+        raise Http404
+    ip = client_address(request)
+    try:
+        if operation == "revoke":
+            services.revoke_service_account(actor=actor, account=account, ip=ip)
+            messages.success(request, "服务账号已吊销，其访问令牌立即失效")
+        else:
+            secret = services.rotate_service_account_secret(
+                actor=actor, account=account, at_once=operation == "rotate_at_once", ip=ip
+            )
+            account.refresh_from_db()
+            return _service_account_page(request, account, secret=secret, rotated=True)
+    except services.IdentityError as error:
+        messages.error(request, error.detail)
+    return redirect("accounts:service_account", account_id=account.pk)

@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
-from ninja.security import django_auth
 from pydantic import Field
 
+from yiwang.core.api_access import SESSION, Access, ServiceCaller
 from yiwang.core.http import client_address
 from yiwang.core.problems import ServiceError, problems
 
@@ -25,7 +25,7 @@ from . import policy, selectors, services
 from .constants import CaseState
 from .models import Application, Case, CaseEvent, CaseTask
 
-router = Router(tags=["办件 cases"], auth=django_auth)
+router = Router(tags=["办件 cases"], auth=SESSION)
 
 Key = Annotated[str, Field(max_length=64)]
 
@@ -423,6 +423,57 @@ def my_cases(request: HttpRequest, page: Query[PageParams]) -> CasePage:
 )
 def get_case(request: HttpRequest, number: str) -> CaseOut:
     return _case_out(request, selectors.get_case(request.user, number))
+
+
+class CaseStatusOut(Schema):
+    """A case's progress without personal data: what a department's own system needs to follow it."""
+
+    number: str
+    item_code: str
+    item_name: str
+    department_code: str
+    department: str
+    state: str
+    state_label: str
+    current_stage: str
+    submitted_at: dt.datetime
+    promised_due: dt.date | None
+    statutory_due: dt.date | None
+    due_provisional: bool
+    deadline_warning: str
+    tasks: list[TaskOut]
+    version: int
+
+
+@router.get(
+    "/{number}/status",
+    response={200: CaseStatusOut, **problems(401, 403, 404, 422)},
+    auth=Access("cases:read"),
+    summary="办件状态（部门业务系统以 cases:read 令牌读取本部门办件；登录用户读取自己可见的办件）",
+)
+def case_status(request: HttpRequest, number: Annotated[str, Field(max_length=64)]) -> CaseStatusOut:
+    caller = request.auth  # type: ignore[attr-defined]  # set by Ninja's authentication
+    if isinstance(caller, ServiceCaller):
+        case = selectors.case_for_department_system(caller.department_codes, number)
+    else:
+        case = selectors.get_case(request.user, number)
+    return CaseStatusOut(
+        number=case.number,
+        item_code=case.item_code,
+        item_name=case.item_name,
+        department_code=case.department.code,
+        department=case.department.name,
+        state=case.state,
+        state_label=str(CaseState(case.state).label),
+        current_stage=case.current_stage,
+        submitted_at=case.submitted_at,
+        promised_due=case.promised_due,
+        statutory_due=case.statutory_due,
+        due_provisional=case.due_provisional,
+        deadline_warning=selectors.deadline_warning(case),
+        tasks=[_task_out(t) for t in selectors.case_tasks(case)],
+        version=case.version,
+    )
 
 
 @router.post(

@@ -195,3 +195,9 @@ def task_scope(user: Any) -> Q | None:
         )
         matched = True
     return conditions if matched else None
+
+
+def department_system_may_read(department_codes: frozenset[str], case: Case) -> bool:
+    """A department system (service account) reads a case of its department tree: the case's department or the
+    department of one of its tasks (a parallel approval) lies in ``department_codes``."""
+    return bool(department_codes) and bool(_department_codes(case) & department_codes)

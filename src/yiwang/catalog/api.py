@@ -22,7 +22,8 @@ from .models import ServiceItem
 if TYPE_CHECKING:
     from yiwang.directory.models import Department
 
-router = Router(tags=["事项目录 catalog"])
+# Public: the catalogue is open to everyone, signed in or not.
+router = Router(tags=["事项目录 catalog"], auth=None)
 
 Limit = Annotated[int, Field(ge=1, le=100, description="每页条数，1-100")]
 Offset = Annotated[int, Field(ge=0, le=1_000_000, description="起始位置")]

@@ -12,16 +12,16 @@ case or rating that is not the user's answers 404, like a missing one.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja.responses import Status
-from ninja.security import SessionAuth, django_auth
 from pydantic import Field
 
 from yiwang.cases import selectors as cases_selectors
+from yiwang.core.api_access import SESSION, Access
 from yiwang.core.http import client_address
 from yiwang.core.problems import ServiceError, problems
 from yiwang.feedback import policy, selectors, services
@@ -30,22 +30,15 @@ from yiwang.feedback.models import Rating
 from yiwang.feedback.selectors import Satisfaction
 from yiwang.feedback.views import DEVICE_COOKIE
 
-router = Router(tags=["好差评 ratings"], auth=django_auth)
+router = Router(tags=["好差评 ratings"], auth=SESSION)
 
 DEVICE_HEADER = "X-Device-Id"
 DEVICE_MAX = 64
 
 
-class SessionOrAnonymous(SessionAuth):
-    """The signed-in user (with the CSRF check of session writes), or the anonymous visitor."""
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if request.user.is_authenticated:
-            return super().__call__(request)
-        return request.user  # AnonymousUser: truthy, so the operation runs for anyone
-
-
-session_or_anonymous = SessionOrAnonymous()
+# The signed-in user (with the CSRF check of session writes), or the anonymous visitor (AnonymousUser is
+# truthy, so the operation runs for anyone).
+session_or_anonymous = Access(anonymous=True)
 
 
 class RatingIn(Schema):

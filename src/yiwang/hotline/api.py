@@ -22,9 +22,9 @@ from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
-from ninja.security import django_auth
 from pydantic import Field
 
+from yiwang.core.api_access import SESSION
 from yiwang.core.http import client_address
 from yiwang.core.problems import ServiceError, problems
 
@@ -33,7 +33,7 @@ from .constants import Source
 from .models import Attachment, WorkOrder
 from .workflow import Actor, action_label
 
-router = Router(tags=["12345热线 hotline"], auth=django_auth)
+router = Router(tags=["12345热线 hotline"], auth=SESSION)
 
 Text = Annotated[str, Field(max_length=services.CONTENT_MAX)]
 Short = Annotated[str, Field(max_length=200)]

@@ -23,10 +23,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja.responses import Status
-from ninja.security import django_auth
 from pydantic import Field
 
 from yiwang.core import calendar
+from yiwang.core.api_access import SESSION
 from yiwang.core.http import client_address
 from yiwang.core.problems import problems
 
@@ -36,7 +36,7 @@ from .models import Licence, LicenceEvent, LicenceShare
 from .services import documents
 from .services.shares import MAX_TOKEN_LENGTH
 
-router = Router(tags=["电子证照 licences"], auth=django_auth)
+router = Router(tags=["电子证照 licences"], auth=SESSION)
 
 FieldKey = Annotated[str, Field(max_length=64)]
 

@@ -49,6 +49,11 @@ from yiwang.accounts.services.personal_data import (
     reveals_per_hour,
 )
 from yiwang.accounts.services.second_factor import confirm_totp, start_totp_enrolment, verify_second_factor
+from yiwang.accounts.services.service_accounts import (
+    create_service_account,
+    revoke_service_account,
+    rotate_service_account_secret,
+)
 from yiwang.accounts.services.staff import (
     create_staff,
     grant_role,
@@ -74,6 +79,7 @@ __all__ = [
     "clean_name",
     "confirm_totp",
     "create_person",
+    "create_service_account",
     "create_staff",
     "delegable_items",
     "find_person",
@@ -97,6 +103,8 @@ __all__ = [
     "revoke_delegation",
     "revoke_organisation_agent",
     "revoke_role",
+    "revoke_service_account",
+    "rotate_service_account_secret",
     "seconds_until_resend",
     "send_code",
     "set_account_active",
