@@ -181,7 +181,7 @@ def exchange_records(request: HttpRequest, page: Query[PageParams]) -> ExchangeP
 
 
 @router.get("/me/exchanges", response={200: ExchangePage, **problems(401, 422)}, summary="谁用了我的数据（数据交换）")
-def my_exchanges(request: HttpRequest, page: Query[PageParams]) -> ExchangePage:
+def exchange_my_exchanges(request: HttpRequest, page: Query[PageParams]) -> ExchangePage:
     return _page(selectors.my_exchanges(request.user), page)
 
 
@@ -219,7 +219,7 @@ def _consent_out(consent: Consent) -> ConsentOut:
 
 
 @router.get("/me/consents", response={200: ConsentPage, **problems(401, 422)}, summary="我的数据授权")
-def my_consents(request: HttpRequest, page: Query[PageParams]) -> ConsentPage:
+def exchange_my_consents(request: HttpRequest, page: Query[PageParams]) -> ConsentPage:
     consents = selectors.my_consents(request.user)
     rows = consents[page.offset : page.offset + page.limit]
     return ConsentPage(items=[_consent_out(c) for c in rows], count=consents.count())
@@ -236,7 +236,7 @@ class ConsentIn(Schema):
 @router.post(
     "/me/consents", response={201: ConsentOut, **problems(400, 401, 403, 404, 422)}, summary="授权有条件共享的数据"
 )
-def give_consent(request: HttpRequest, body: ConsentIn) -> Status[ConsentOut]:
+def exchange_give_consent(request: HttpRequest, body: ConsentIn) -> Status[ConsentOut]:
     consent = services.give_consent(
         actor=request.user,
         service_code=body.service,
@@ -253,5 +253,5 @@ def give_consent(request: HttpRequest, body: ConsentIn) -> Status[ConsentOut]:
     response={200: ConsentOut, **problems(401, 404, 422)},
     summary="撤回授权",
 )
-def revoke_consent(request: HttpRequest, consent_id: int) -> ConsentOut:
+def exchange_revoke_consent(request: HttpRequest, consent_id: int) -> ConsentOut:
     return _consent_out(services.revoke_consent(actor=request.user, consent_id=consent_id))
