@@ -130,3 +130,24 @@ def test_the_desk_is_for_staff(catalogue: None, police_reviewer: Any, citizen: A
     assert _client(police_reviewer).get(reverse("exchange:desk")).status_code == 200
     assert _client(citizen).get(reverse("exchange:desk")).status_code == 403
     assert _client().get(reverse("exchange:desk")).status_code == 302
+
+
+def test_staff_request_data_on_the_desk(catalogue: None, market_reviewer: Any, police_reviewer: Any) -> None:
+    form = {
+        "service": "enterprise",
+        "consumer": "market",
+        "subject_kind": "organisation",
+        "subject": CATERING,
+        "fields": "name，status",
+        "purpose": "核验营业执照",
+    }
+    page = _client(market_reviewer).post(reverse("exchange:desk"), form)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "示范市幸福餐饮有限公司" in text and "存续" in text and "示范市人民大道120号" not in text
+    # Police staff may not ask in market's name; the market option is not even offered to them.
+    refused = _client(police_reviewer).post(reverse("exchange:desk"), form)
+    assert refused.status_code == 400
+    assert 'value="market"' not in refused.content.decode()
+    beyond = _client(market_reviewer).post(reverse("exchange:desk"), {**form, "fields": "name,shoe_size"})
+    assert beyond.status_code == 400

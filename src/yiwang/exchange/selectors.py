@@ -6,6 +6,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from yiwang.directory import selectors as directory_selectors
+
 from . import policy
 from .constants import OpenType
 from .models import Consent, DataService, ExchangeRecord, Resource, SharedMaterialSaving
@@ -28,6 +30,11 @@ def all_resources() -> QuerySet[Resource]:
 
 def services() -> QuerySet[DataService]:
     return DataService.objects.filter(active=True, resource__active=True).select_related("resource__department")
+
+
+def requesting_departments(user: Any) -> list[tuple[str, str]]:
+    """(code, name) of the departments ``user`` may request data for."""
+    return [(code, name) for code, name in directory_selectors.department_names() if policy.may_request_for(user, code)]
 
 
 def exchanges_seen_by(user: Any) -> QuerySet[ExchangeRecord]:

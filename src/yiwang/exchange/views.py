@@ -32,17 +32,56 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def desk(request: HttpRequest) -> HttpResponse:
-    """数据共享交换 (staff): the whole catalogue and the exchanges one's departments asked for or answered."""
+    """数据共享交换 (staff): a request form, the exchanges one's departments asked for or answered, the catalogue.
+
+    A request posted here goes through the same service as the API; the answer (only the asked fields) is
+    shown once, on this page, and is not kept.
+    """
     if not policy.may_use_exchange_desk(request.user):
         raise PermissionDenied(_("只有部门工作人员可以使用数据共享交换"))
+    result = None
+    error = ""
+    form = {key: request.POST.get(key, "")[:300] for key in REQUEST_KEYS} if request.method == "POST" else {}
+    if request.method == "POST":
+        try:
+            if form.get("subject_kind") == "organisation":
+                subject = services.subject_for_credit_code(form.get("subject", ""))
+            else:
+                subject = services.subject_for_id_number(form.get("subject", ""))
+            result = services.request_data(
+                actor=request.user,
+                consumer_code=form.get("consumer", ""),
+                service_code=form.get("service", ""),
+                subject=subject,
+                fields=[f.strip() for f in form.get("fields", "").replace("，", ",").split(",") if f.strip()],
+                purpose=form.get("purpose", ""),
+                legal_basis=form.get("legal_basis", ""),
+                case_reference=form.get("case_reference", "")[:80],
+            )
+        except services.ExchangeError as refusal:
+            error = refusal.message
+            if refusal.extra.get("exchange_id"):
+                error = _("%(message)s（交换编号 %(id)s）") % {"message": error, "id": refusal.extra["exchange_id"]}
     page = Paginator(selectors.exchanges_seen_by(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "exchange/desk.html",
-        {"resources": selectors.all_resources(), "page": page},
+        {
+            "resources": selectors.all_resources(),
+            "services": selectors.services(),
+            "consumers": selectors.requesting_departments(request.user),
+            "page": page,
+            "form": form,
+            "result": result,
+            "error": error,
+        },
+        status=400 if error else 200,
     )
+
+
+REQUEST_KEYS = ("service", "consumer", "subject_kind", "subject", "fields", "purpose", "legal_basis", "case_reference")
 
 
 def _int(value: str | None, default: int = 0) -> int:
