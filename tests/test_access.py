@@ -81,6 +81,16 @@ KB_DRAFTERS = frozenset(
 LICENCE_STAFF = CASE_STAFF | {"market_admin", "supervisor", "platform_admin"}
 LICENCE_DESK = LICENCE_STAFF | {"police_clerk", "police_admin", "housing_handler"}
 KB_MARKET = frozenset({"reviewer", "approver", "market_admin", "hotline_operator", "platform_admin"})
+# 数据共享交换: the desk is for department staff and supervisors; market's requesting staff ask as market.
+EXCHANGE_DESK = CASE_STAFF | {
+    "police_clerk",
+    "market_admin",
+    "police_admin",
+    "housing_handler",
+    "supervisor",
+    "platform_admin",
+}
+MARKET_REQUESTERS = CASE_STAFF | {"market_admin", "platform_admin"}
 
 LOGIN = -302  # a redirect to the login page (checked by its Location), not any redirect
 
@@ -436,6 +446,23 @@ RULES: list[Rule] = [
     Rule("api-v1:licences_open_share", POST, "/api/v1/licences/shares/open", anyone(), {"token": "{share_token}"}),
     Rule("api-v1:licences_status", GET,
          "/api/v1/licences/status?identifier={licence_identifier}&code={licence_code}", anyone()),
+    # --- 数据共享交换: the open catalogue is public; requests are staff's for their department; consents and
+    # one's exchanges are the person's own. The world's draft material is uploaded, not shared: 404 for all.
+    Rule("exchange:catalogue", GET, "/exchange/resources/", anyone()),
+    Rule("exchange:desk", GET, "/exchange/desk/", expect(EXCHANGE_DESK, denied=403)),
+    Rule("exchange:consents", GET, "/exchange/consents/", expect(SIGNED_IN)),
+    Rule("exchange:consent_revoke", POST, "/exchange/consents/{consent}/revoke/", expect({"owner"}, ok=302)),
+    Rule("exchange:material", GET, "/exchange/applications/{application}/materials/{material_key}/", expect(set())),
+    Rule("api-v1:exchange_resources", GET, "/api/v1/exchange/resources", anyone()),
+    Rule("api-v1:exchange_request", POST, "/api/v1/exchange/requests", api(MARKET_REQUESTERS, denied=403),
+         {"service": "credit", "consumer": "market", "subject_kind": "organisation", "subject": "{org_code}",
+          "fields": ["listed"], "purpose": "核验信用"}),
+    Rule("api-v1:exchange_records", GET, "/api/v1/exchange/exchanges", api(SIGNED_IN)),
+    Rule("api-v1:exchange_my_exchanges", GET, "/api/v1/exchange/me/exchanges", api(SIGNED_IN)),
+    Rule("api-v1:exchange_my_consents", GET, "/api/v1/exchange/me/consents", api(SIGNED_IN)),
+    Rule("api-v1:exchange_give_consent", POST, "/api/v1/exchange/me/consents", api(CITIZENS, ok=201, denied=403),
+         {"service": "marriage", "days": 30, "purpose": "办理本人事项"}),
+    Rule("api-v1:exchange_revoke_consent", POST, "/api/v1/exchange/me/consents/{consent}/revoke", api({"owner"})),
     # --- 电子印章: the trust list and verification are public; department administrators rotate their seals ---
     Rule("seals:trust_list", GET, "/licences/trust-list.json", anyone()),
     Rule("seals:trust_list_signature", GET, "/licences/trust-list.sig", anyone()),
@@ -667,6 +694,15 @@ def build_world() -> World:
         licence_identifier=licence.identifier,
         licence_code=licence.verification_code,
     )
+
+    # 数据共享交换: the demo catalogue, services and provider rows; the owner's consent to the household service.
+    from yiwang.exchange import demo as exchange_demo
+    from yiwang.exchange import services as exchange_services
+
+    exchange_demo.create_catalogue()
+    exchange_demo.create_demo_records()
+    ids["consent"] = exchange_services.give_consent(actor=owner, service_code="household", days=30, purpose="办事").pk
+    ids["org_code"] = organisation.credit_code
 
     # The message centre: one message for the owner.
     notification = notifications.queue(

@@ -129,6 +129,8 @@ api.add_router("/assistant/", "yiwang.assistant.api.router")
 api.add_router("/licences/", "yiwang.licences.api_seals.router")
 # The wallet (我的证照), 亮证 shares and the public status check (/api/v1/licences/wallet, /shares, /status).
 api.add_router("/licences/", "yiwang.licences.api.router")
+# 数据共享交换: the open catalogue, requests, one's exchanges and consents (/api/v1/exchange/…).
+api.add_router("/exchange/", "yiwang.exchange.api.router")
 
 
 def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:

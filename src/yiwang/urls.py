@@ -38,6 +38,8 @@ urlpatterns = [
     path("", include("yiwang.licences.wallet_urls")),
     # 电子档案: a case's archive entries and proofs, the public proof check and tree head (/archive/…).
     path("archive/", include("yiwang.licences.archive_urls")),
+    # 数据共享交换: the resource catalogue, the staff desk, consents, 免提交 materials (/exchange/…).
+    path("", include("yiwang.exchange.urls")),
     path("hotline/", include("yiwang.hotline.urls")),
     # 知识库: published entries (/knowledge/<id>/) and the staff desk (/knowledge/desk/…).
     path("knowledge/", include("yiwang.knowledge.urls")),

@@ -57,6 +57,7 @@ class AccessOut(Schema):
     fields: list[str]
     purpose: str
     case_reference: str
+    exchange_id: str = ""
 
 
 class AccessPage(Schema):
@@ -160,6 +161,7 @@ def my_data_access(request: HttpRequest, page: Query[PageParams]) -> AccessPage:
                 fields=list(r.fields),
                 purpose=r.purpose,
                 case_reference=r.case_reference,
+                exchange_id=r.exchange_id,
             )
             for r in rows
         ],

@@ -341,6 +341,8 @@ class DataAccessRecord(models.Model):
     fields = models.JSONField(default=list, verbose_name=_("字段"))
     purpose = models.CharField(max_length=200, verbose_name=_("用途"))
     case_reference = models.CharField(max_length=80, blank=True, verbose_name=_("办件编号"))
+    # Set when the data moved between departments through the data-sharing exchange (its 交换编号).
+    exchange_id = models.CharField(max_length=40, blank=True, verbose_name=_("交换编号"))
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("发生时间"))
 
     class Meta:

@@ -2,7 +2,8 @@
 
 A catalogue material may say where it comes from instead of the applicant's
 paper (``Material.source`` / ``source_name``: 电子证照调取, 部门共享获取). The
-app that can supply such materials — the licence wallet (我的证照) — registers
+apps that can supply such materials — the licence wallet (我的证照), the data
+services of the exchange (部门共享获取) — register
 a provider when Django starts (``AppConfig.ready``). The application page asks
 :func:`material_offers` and shows, for each material, what the provider offers
 and where the applicant confirms taking it; ``cases`` never imports the
@@ -34,7 +35,10 @@ class MaterialOffer:
     ``taken`` names what was already taken with the applicant's confirmation
     ("" if nothing); ``choices`` are (value, label) pairs the applicant may
     pick from; ``action_url`` is where the confirmation form posts, with the
-    choice as ``choice`` and the material as ``material_key``.
+    choice as ``choice`` and the material as ``material_key``. A source that
+    needs a page of its own (consent first, then the fetched data to confirm:
+    部门共享获取) gives ``review_url`` instead, and the application page links
+    to it.
     """
 
     key: str
@@ -42,6 +46,7 @@ class MaterialOffer:
     taken: str
     choices: tuple[tuple[str, str], ...]
     action_url: str
+    review_url: str = ""
 
 
 # provider(user, application_id, needs) -> {material key: offer}

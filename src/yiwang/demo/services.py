@@ -15,6 +15,7 @@ from yiwang.accounts import demo as accounts_demo
 from yiwang.cases import demo as cases_demo
 from yiwang.catalog import demo as catalog_demo
 from yiwang.core import outbox
+from yiwang.exchange import demo as exchange_demo
 from yiwang.hotline import demo as hotline_demo
 from yiwang.knowledge import demo as knowledge_demo
 from yiwang.licences import demo as licences_demo
@@ -41,6 +42,8 @@ def load_demo(*, accounts: bool = True, say: Say = lambda line: None) -> None:
     say(f"12345 派单规则：新增 {hotline_demo.load_dispatch_rules()} 条")
     say(f"知识库：新增 {len(knowledge_demo.create_demo_entries())} 条")
     say(f"电子证照目录：{len(licences_demo.create_licence_types())} 种证照")
+    for line in exchange_demo.create_catalogue():
+        say(f"信息资源目录：{line}")
     if not accounts:
         return
     if settings.PRODUCTION:
@@ -52,6 +55,8 @@ def load_demo(*, accounts: bool = True, say: Say = lambda line: None) -> None:
         say(f"演示办件：{case}")
     for line in licences_demo.create_demo_licences():
         say(f"演示证照：{line}")
+    for line in exchange_demo.create_demo_records():
+        say(f"共享数据源：{line}")
     # The worker would seal the demo cases' documents, issue their licences and archive the finished
     # ones from the cases' events; those events run now, so that the archive packages hold the sealed
     # documents and `yiwang archive verify` has a whole archive to check straight after `yiwang seed`.

@@ -9,3 +9,18 @@ class ExchangeConfig(AppConfig):
     label = "exchange"
     verbose_name = _("数据共享交换")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # 免提交: applications fetch 部门共享获取 materials from data services (the kernel's registry, since
+        # cases sits below this app); the outbox handler records the materials saved; the staff desk.
+        from yiwang.core.desks import register_desk
+        from yiwang.core.material_sources import register_material_provider
+        from yiwang.exchange import (
+            policy,
+            services,
+            tasks,  # noqa: F401
+            transports,  # noqa: F401  (registers the local transport)
+        )
+
+        register_material_provider("exchange", services.material_offers)
+        register_desk("exchange:desk", _("数据共享交换"), policy.may_use_exchange_desk, order=40)

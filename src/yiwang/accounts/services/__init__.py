@@ -43,6 +43,7 @@ from yiwang.accounts.services.people import (
 )
 from yiwang.accounts.services.personal_data import (
     RevealJustification,
+    record_data_exchange,
     record_reveal,
     reveal_own_data,
     reveal_person_data,
@@ -88,6 +89,7 @@ __all__ = [
     "grant_role",
     "logout_everywhere",
     "mobile_index",
+    "record_data_exchange",
     "record_event_denied",
     "record_login",
     "record_reveal",

@@ -98,6 +98,35 @@ def reveal_own_data(*, actor: User, fields: Iterable[str]) -> dict[str, str]:
     return values
 
 
+def record_data_exchange(
+    *,
+    person_id: int,
+    accessor: User | None,
+    accessor_label: str,
+    department_name: str,
+    fields: Iterable[str],
+    purpose: str,
+    case_reference: str,
+    exchange_id: str,
+) -> None:
+    """Put one exchange of the person's data between departments in their "谁用了我的数据" list.
+
+    The data-sharing app (above accounts) calls this for every exchange that
+    answered with the person's data; ``fields`` are the names of the fields
+    shown to the person, ``exchange_id`` the exchange's number.
+    """
+    DataAccessRecord.objects.create(
+        person_id=person_id,
+        accessor=accessor,
+        accessor_label=accessor_label[:200],
+        department_name=department_name[:200],
+        fields=list(fields),
+        purpose=purpose[:200],
+        case_reference=case_reference[:80],
+        exchange_id=exchange_id[:40],
+    )
+
+
 def reveal_person_data(*, actor: User, justification: RevealJustification, fields: Iterable[str]) -> dict[str, str]:
     """A person's full values for a staff member holding a case or work order of theirs; recorded, rate-limited.
 
