@@ -127,9 +127,9 @@ def test_a_deactivated_peer_is_refused(node: keys.Signer, peer: keys.Signer) -> 
 
 def test_old_and_future_timestamps_are_refused(node: keys.Signer, peer: keys.Signer, settings: Any) -> None:
     settings.YIWANG_EXCHANGE_CLOCK_SKEW_SECONDS = 30
-    _refused(signed_request(peer, created=int(time.time()) - 31), "message_too_old", 401, node)
-    _refused(signed_request(peer, created=int(time.time()) + 31), "message_from_future", 401, node)
-    assert post(Client(), signed_request(peer, created=int(time.time()) - 25)).status_code == 200
+    _refused(signed_request(peer, created=int(time.time()) - 90), "message_too_old", 401, node)
+    _refused(signed_request(peer, created=int(time.time()) + 90), "message_from_future", 401, node)
+    assert post(Client(), signed_request(peer, created=int(time.time()) - 20)).status_code == 200
 
 
 def test_a_replayed_message_is_refused(node: keys.Signer, peer: keys.Signer) -> None:

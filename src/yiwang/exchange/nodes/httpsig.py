@@ -22,7 +22,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 LABEL = "sig1"
 ALGORITHM = "ed25519"
 
-ParamValue = int | str
+
+class Token(str):
+    """A Structured Field token (``ed25519`` unquoted): serialised bare, unlike a string."""
+
+    __slots__ = ()
+
+
+ParamValue = bool | int | str
 Params = tuple[tuple[str, ParamValue], ...]
 
 
@@ -72,9 +79,18 @@ def _serialize_string(value: str) -> str:
 def _serialize_params(params: Params) -> str:
     out = []
     for key, value in params:
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise SignatureFormatError(f"parameter {key} must be an integer or a string")
-        out.append(f";{key}={value}" if isinstance(value, int) else f";{key}={_serialize_string(value)}")
+        if value is True:
+            out.append(f";{key}")
+        elif value is False:
+            out.append(f";{key}=?0")
+        elif isinstance(value, int):
+            out.append(f";{key}={value}")
+        elif isinstance(value, Token):
+            if not _TOKEN_RE.fullmatch(value):
+                raise SignatureFormatError(f"parameter {key} is not a token")
+            out.append(f";{key}={value}")
+        else:
+            out.append(f";{key}={_serialize_string(value)}")
     return "".join(out)
 
 
@@ -152,7 +168,14 @@ class _Reader:
             return self.string()
         if char == "-" or char.isdigit():
             return int(self.match(_INT_RE, "an integer"))
-        return self.match(_TOKEN_RE, "a token")
+        if char == "?":
+            self.pos += 1
+            flag = self.peek()
+            if flag not in {"0", "1"}:
+                raise SignatureFormatError("a boolean is ?0 or ?1")
+            self.pos += 1
+            return flag == "1"
+        return Token(self.match(_TOKEN_RE, "a token"))
 
     def params(self) -> Params:
         out: list[tuple[str, ParamValue]] = []
@@ -160,7 +183,7 @@ class _Reader:
             self.pos += 1
             self.skip_spaces()
             key = self.match(_KEY_RE, "a parameter name")
-            value: ParamValue = 1  # a bare key is boolean true; the profile treats it as present
+            value: ParamValue = True  # a bare key is boolean true
             if self.peek() == "=":
                 self.pos += 1
                 value = self.bare_item()

@@ -24,7 +24,7 @@ from .keys import Signer
 
 _NONCE_RE = re.compile(NONCE_PATTERN)
 _KEY_ID_RE = re.compile(rf"({CODE_PATTERN}):([0-9a-f]{{16}})")
-REQUEST_SIGNATURE = Component("signature", (("req", 1), ("key", LABEL)))
+REQUEST_SIGNATURE = Component("signature", (("req", True), ("key", LABEL)))
 
 
 class Refusal(Exception):
@@ -120,8 +120,10 @@ def parse(signature_input: str | None, signature: str | None, *, tag: str, requi
     created, nonce, key_id = params.get("created"), params.get("nonce"), params.get("keyid")
     if params.get("alg") not in {None, ALGORITHM} or params.get("tag") != tag:
         raise Refusal("signature_malformed", f"签名的 alg 须为 {ALGORITHM}、tag 须为 {tag}")
-    if not isinstance(created, int) or not isinstance(nonce, str) or not _NONCE_RE.fullmatch(nonce):
-        raise Refusal("signature_malformed", "签名须带 created（整数）和 nonce（16–64 个字符）")
+    if not isinstance(created, int) or isinstance(created, bool):
+        raise Refusal("signature_malformed", "签名须带 created（整数）")
+    if not isinstance(nonce, str) or not _NONCE_RE.fullmatch(nonce):
+        raise Refusal("signature_malformed", "签名须带 nonce（16–64 个字母、数字、_ 或 -）")
     match = _KEY_ID_RE.fullmatch(key_id) if isinstance(key_id, str) else None
     if match is None:
         raise Refusal("signature_malformed", "keyid 须形如 <节点代码>:<16 位十六进制指纹>")
