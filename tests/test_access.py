@@ -472,6 +472,8 @@ RULES: list[Rule] = [
     Rule("api-v1:licences_trust_list", GET, "/api/v1/licences/trust-list", anyone()),
     Rule("api-v1:licences_verify", GET, "/api/v1/licences/verify?p=YW1:ABC", anyone()),
     Rule("api-v1:licences_verify_post", POST, "/api/v1/licences/verify", anyone(), {"payload": "YW1:ABC"}),
+    # --- 节点间交换: other nodes' signed messages; no session counts, an unsigned request is refused (401) ---
+    Rule("exchange_nodes:messages", POST, "/exchange/v1/messages", anyone(401), {}),
     # --- the Django admin: only staff accounts (is_staff; the platform administrators in the demo) ---------
     # Every admin view is wrapped by AdminSite.admin_view; the rows are expanded to every admin route below.
     # The superuser's answer may be a 403 or a redirect where a model is read-only or an object is missing.

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "yiwang.cases",
     "yiwang.licences",
     "yiwang.exchange",
+    "yiwang.exchange.nodes",
     "yiwang.hotline",
     "yiwang.feedback",
     "yiwang.assistant",
@@ -380,6 +381,16 @@ YIWANG_PLATFORM_ID = os.environ.get("YIWANG_PLATFORM_ID", "").strip() or "yiwang
 YIWANG_PLATFORM_NAME = os.environ.get("YIWANG_PLATFORM_NAME", "").strip() or "一网通办"
 YIWANG_TRUST_LIST_HOURS = env_int("YIWANG_TRUST_LIST_HOURS", 7 * 24, minimum=1, maximum=90 * 24)
 # --- end of e-seals and trust lists ---
+
+# --- exchange between nodes (exchange.nodes; docs/exchange-nodes.md, ADR 0026) ---
+# This node's code in signed messages (keyid "<code>:<key>"; default: the platform id), how far a message's
+# "created" time may lie from ours either way (seen nonces are kept twice that long), how long a call to a
+# peer may take, and after how many log entries the log's head is signed as a checkpoint.
+YIWANG_EXCHANGE_NODE_CODE = os.environ.get("YIWANG_EXCHANGE_NODE_CODE", "").strip() or YIWANG_PLATFORM_ID
+YIWANG_EXCHANGE_CLOCK_SKEW_SECONDS = env_int("YIWANG_EXCHANGE_CLOCK_SKEW_SECONDS", 60, minimum=1, maximum=3600)
+YIWANG_EXCHANGE_TIMEOUT_SECONDS = env_int("YIWANG_EXCHANGE_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
+YIWANG_EXCHANGE_CHECKPOINT_EVERY = env_int("YIWANG_EXCHANGE_CHECKPOINT_EVERY", 1000, minimum=1, maximum=1_000_000)
+# --- end of exchange between nodes ---
 
 # --- OpenID Connect provider ---
 # Yiwang is the identity provider (统一身份认证) through which other departments'

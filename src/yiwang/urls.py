@@ -49,4 +49,6 @@ urlpatterns = [
     path("", include("yiwang.feedback.urls")),
     # 电子印章: the signed trust list, licence verification (public) and the seals page (/licences/…).
     path("licences/", include("yiwang.licences.urls_seals")),
+    # 节点间交换: signed messages from other platform nodes (POST /exchange/v1/messages; docs/exchange-nodes.md).
+    path("exchange/v1/", include("yiwang.exchange.nodes.urls")),
 ]

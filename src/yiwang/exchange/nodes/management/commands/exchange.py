@@ -1,0 +1,78 @@
+"""``yiwang exchange …``: this node's identity, its peers, and the message log (docs/exchange-nodes.md).
+
+yiwang exchange identity                     # code, key id and Base64 public key, for peers to register
+yiwang exchange add-peer CODE BASE_URL PUBLIC_KEY [--name N]
+yiwang exchange remove-peer CODE             # deactivate: its messages are refused from now on
+yiwang exchange peers
+yiwang exchange ping CODE                    # a signed round trip
+yiwang exchange checkpoint                   # sign the log's head now
+yiwang exchange verify-log                   # check the chain and checkpoints; name the first bad entry
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from yiwang.core.problems import ServiceError
+from yiwang.exchange.nodes import services
+
+
+class Command(BaseCommand):
+    help = "Node-to-node exchange: identity, peers, ping, and the signed message log (docs/exchange-nodes.md)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("identity")
+        add = sub.add_parser("add-peer")
+        add.add_argument("code")
+        add.add_argument("base_url")
+        add.add_argument("public_key")
+        add.add_argument("--name", default="")
+        sub.add_parser("remove-peer").add_argument("code")
+        sub.add_parser("peers")
+        sub.add_parser("ping").add_argument("code")
+        sub.add_parser("checkpoint")
+        sub.add_parser("verify-log")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            self._run(options)
+        except ServiceError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from exc
+
+    def _run(self, options: dict[str, Any]) -> None:
+        action = options["action"]
+        if action == "identity":
+            me = services.identity()
+            self.stdout.write(f"code {me.code}\nkey_id {me.key_id}\npublic_key {me.public_key}")
+        elif action == "add-peer":
+            peer = services.add_peer(options["code"], options["base_url"], options["public_key"], name=options["name"])
+            self.stdout.write(f"peer {peer.code} {peer.base_url} {peer.fingerprint}")
+        elif action == "remove-peer":
+            if not services.deactivate_peer(options["code"]):
+                raise CommandError(f"no active peer {options['code']}")
+            self.stdout.write(f"removed {options['code']}")
+        elif action == "peers":
+            for peer in services.peers():
+                self.stdout.write(f"{peer.code}\t{peer.base_url}\t{peer.fingerprint}\t{peer.name}")
+        elif action == "ping":
+            answer = services.send(options["code"], "ping", {"echo": "ping"})
+            self.stdout.write(json.dumps(answer, ensure_ascii=False, sort_keys=True))
+        elif action == "checkpoint":
+            sequence = services.checkpoint_log()
+            self.stdout.write("nothing new to sign" if sequence is None else f"checkpoint at {sequence}")
+        elif action == "verify-log":
+            self._verify_log()
+
+    def _verify_log(self) -> None:
+        result = services.verify_log()
+        if result.ok:
+            self.stdout.write(f"ok: {result.checked} entries, {result.checkpoints} signed checkpoints")
+            return
+        raise CommandError(
+            f"log broken at entry {result.first_bad_sequence}: {result.reason} "
+            f"({result.checked} entries verified before it)"
+        )
