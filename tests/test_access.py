@@ -685,9 +685,13 @@ def build_world() -> World:
     # 电子证照: the owner's 食品经营许可证 and a share of it.
     from tests.licences.helpers import issue_food_licence
     from yiwang.licences import services as licence_services
+    from yiwang.licences.constants import SHARE_MINUTES_CHOICES
 
     licence = issue_food_licence(owner)
-    share, share_token = licence_services.create_share(licence, actor=owner, fields=["holder"])
+    # The longest lifetime a holder may choose: the ids are made once for the module, whose run can be slow.
+    share, share_token = licence_services.create_share(
+        licence, actor=owner, fields=["holder"], minutes=max(SHARE_MINUTES_CHOICES)
+    )
     ids.update(
         licence=licence.pk,
         share=share.pk,
