@@ -130,3 +130,18 @@ def test_someone_else_cannot_open_or_fetch_the_material(catalogue: None, citizen
     assert client.get(_url(application, key)).status_code == 404
     assert client.post(_url(application, key), {"action": "fetch"}).status_code == 404
     assert _client(citizen).get(reverse("exchange:material", args=[application.pk, "m_nothere"])).status_code == 404
+
+
+def test_offers_follow_the_applicant_kind_and_let_the_wallet_go_first(catalogue: None, citizen: Any) -> None:
+    from yiwang.core import material_sources
+
+    application, _key = _draft(citizen)
+    needs = [
+        material_sources.MaterialNeed("m_book", "居民户口簿", "居民户口簿"),
+        material_sources.MaterialNeed("m_licence", "营业执照", "营业执照"),
+    ]
+    offers = services.material_offers(citizen, application.pk, needs)
+    assert offers["m_book"].review_url == _url(application, "m_book")
+    assert "m_licence" not in offers  # a person applying alone has no register entry to fetch
+    # The wallet sorts first, so a licence the applicant holds is offered before a data service.
+    assert sorted(material_sources._providers)[:2] == ["licence_wallet", "shared_data"]

@@ -22,5 +22,7 @@ class ExchangeConfig(AppConfig):
             transports,  # noqa: F401  (registers the local transport)
         )
 
-        register_material_provider("exchange", services.material_offers)
+        # Named so that it sorts after "licence_wallet": where the applicant's wallet holds the licence a
+        # material names (户口簿, 营业执照), the wallet's offer wins and the data service fills the gap.
+        register_material_provider("shared_data", services.material_offers)
         register_desk("exchange:desk", _("数据共享交换"), policy.may_use_exchange_desk, order=40)

@@ -88,7 +88,7 @@ CATALOGUE: list[dict[str, Any]] = [
             ("status", "登记状态", U),
         ],
         "service": ("enterprise", "营业执照信息核验", Backend.ENTERPRISE),
-        "materials": ["市场主体登记信息", "营业执照信息", "市场监管部门营业执照信息"],
+        "materials": ["市场主体登记信息", "营业执照", "营业执照信息", "市场监管部门营业执照信息"],
         "material_fields": [],
     },
     {

@@ -603,7 +603,7 @@ def material_offers(user: Any, application_id: int, needs: Sequence[MaterialNeed
     """The material-source provider: for each 免提交 material a data service supplies, where to fetch it."""
     result: dict[str, MaterialOffer] = {}
     try:
-        cases_selectors.get_application(user, application_id)
+        application = cases_selectors.get_application(user, application_id)
     except Http404:
         return result
     taken = {
@@ -614,6 +614,8 @@ def material_offers(user: Any, application_id: int, needs: Sequence[MaterialNeed
         found = services_for_source(need.source_name)
         if not found:
             continue
+        if found[0].resource.subject_kind == SubjectKind.ORGANISATION and application.applicant_organisation_id is None:
+            continue  # an organisation's register says nothing about a person applying alone
         url = reverse("exchange:material", args=[application_id, need.key])
         row = taken.get(need.key)
         if row is not None and row.confirmed_at is not None:
