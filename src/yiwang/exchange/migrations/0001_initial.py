@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("accounts", "0006_dataaccessrecord_exchange_id"),
+        ("accounts", "0007_dataaccessrecord_exchange_id"),
         ("cases", "0004_verbose_names"),
         ("directory", "0002_verbose_names"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
