@@ -19,16 +19,16 @@ from typing import Annotated, Any, Literal
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from ninja.responses import Status
-from ninja.security import django_auth
 from pydantic import Field
 
+from yiwang.core.api_access import SESSION
 from yiwang.core.problems import problems
 
 from . import selectors, services
 from .constants import CONSENT_DAYS_DEFAULT, SubjectKind
 from .models import Consent, ExchangeRecord, Resource
 
-router = Router(tags=["数据共享交换 exchange"], auth=django_auth)
+router = Router(tags=["数据共享交换 exchange"], auth=SESSION)
 
 
 class PageParams(Schema):
