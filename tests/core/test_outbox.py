@@ -458,3 +458,31 @@ def test_publish_many_writes_every_event_with_its_delay_or_none() -> None:
 def test_publish_many_outside_a_transaction_is_refused() -> None:
     with pytest.raises(outbox.OutboxError, match="transaction"):
         outbox.publish_many([(TOPIC, {"n": 1}, None), (TOPIC, {"n": 2}, None)])
+
+
+@pytest.mark.django_db
+def test_a_database_error_in_one_event_of_a_group_leaves_the_transaction_usable_for_the_others() -> None:
+    def duplicate_notification(event: OutboxEvent) -> None:
+        # Every event writes the same row: the second one breaks a unique constraint inside the database.
+        Notification.objects.create(
+            dedupe_key="outbox-group:same",
+            channel=notifications.IN_APP,
+            template="test",
+            subject="通知",
+            body="正文",
+            recipient_user_id=1,
+            event=event,
+        )
+
+    outbox.handles(TOPIC)(duplicate_notification)
+    try:
+        first, second, third = (_publish({"n": n}) for n in range(3))
+        assert outbox.process_batch("w1", per_transaction=3) == 3
+    finally:
+        outbox.unregister(TOPIC, duplicate_notification)
+    for event in (first, second, third):
+        event.refresh_from_db()
+    assert first.processed_at is not None
+    assert second.processed_at is None and "IntegrityError" in second.last_error
+    assert third.processed_at is None and "IntegrityError" in third.last_error
+    assert Notification.objects.get().event_id == first.pk
