@@ -21,7 +21,14 @@ from yiwang.accounts.constants import Role
 
 pytestmark = pytest.mark.django_db
 
-DESKS = ("hotline:desk", "hotline:supervision", "feedback:counter", "feedback:phone", "feedback:department")
+DESKS = (
+    "hotline:desk",
+    "hotline:supervision",
+    "feedback:counter",
+    "feedback:phone",
+    "feedback:department",
+    "exchange:desk",
+)
 SUPERVISION = "feedback:supervision"
 
 
@@ -45,8 +52,9 @@ def workbench_links(user: Any) -> set[str]:
 
 def test_a_counter_clerk_is_offered_the_counter_rating_desk_but_not_supervision() -> None:
     links = workbench_links(make_staff(Role.COUNTER_CLERK, "market"))
-    # The licence desk (电子证照管理) too: clerks look up the licences their department issued.
-    assert links == {reverse("feedback:counter"), reverse("wallet:staff_home")}
+    # The licence desk (电子证照管理) too: clerks look up the licences their department issued; and the data
+    # exchange desk (数据共享交换), where they ask other departments' data services instead of the applicant.
+    assert links == {reverse("feedback:counter"), reverse("wallet:staff_home"), reverse("exchange:desk")}
     assert reverse(SUPERVISION) not in links
 
 
@@ -57,6 +65,7 @@ def test_a_supervisor_is_offered_ratings_supervision_and_the_hotline_desks() -> 
         reverse("hotline:desk"),
         reverse("hotline:supervision"),
         reverse("wallet:staff_home"),
+        reverse("exchange:desk"),  # supervisors see every department's exchanges
     }
     # Counter rating codes are the clerks' alone.
     assert reverse("feedback:counter") not in links
@@ -71,6 +80,7 @@ def test_an_approver_is_offered_the_department_ratings_desk_and_the_hotline_desk
         reverse("hotline:desk"),
         reverse("knowledge:desk"),
         reverse("wallet:staff_home"),
+        reverse("exchange:desk"),
     }
 
 
