@@ -140,7 +140,12 @@ def test_the_staff_pages_register_show_the_secret_once_rotate_and_revoke() -> No
     admin = make_staff(Role.DEPARTMENT_ADMIN, "market")
     browser = Client()
     browser.force_login(admin)
-    assert browser.get("/staff/service-accounts/").status_code == 200
+    page = browser.get("/staff/service-accounts/")
+    assert page.status_code == 200
+    # The department is chosen among those the administrator manages (market and the offices below it).
+    offered = {code for code, _name in page.context["form"].fields["department"].choices}
+    assert "market" in offered and "police" not in offered
+    assert 'value="police"' not in page.content.decode()
     created = browser.post(
         "/staff/service-accounts/",
         {"name": "示范市市场监管局登记系统", "department": "market", "scopes": ["cases:read"], "description": ""},
@@ -157,6 +162,7 @@ def test_the_staff_pages_register_show_the_secret_once_rotate_and_revoke() -> No
         "/staff/service-accounts/", {"name": "公安系统", "department": "police", "scopes": ["cases:read"]}
     )
     assert refused.status_code == 200 and ServiceAccount.objects.count() == 1
+    assert refused.context["form"].errors["department"]
     rotated = browser.post(f"/staff/service-accounts/{account.pk}/rotate/")
     assert rotated.status_code == 200 and rotated.context["secret"] != secret
     AccessToken.objects.create(application=account.application, token="t-1", expires="2099-01-01T00:00Z")

@@ -111,12 +111,16 @@ class RevealForm(forms.Form):
 
 class ServiceAccountForm(forms.Form):
     name = forms.CharField(label=_("系统名称"), max_length=255)
-    department = forms.CharField(label=_("所属部门代码"), max_length=32)
+    department = forms.ChoiceField(label=_("所属部门"), choices=[])
     scopes = forms.MultipleChoiceField(label=_("授权范围"), widget=forms.CheckboxSelectMultiple, choices=[])
     description = forms.CharField(label=_("用途说明"), max_length=500, required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, departments: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Only the departments the administrator manages: another department's code is not a valid choice.
+        department = self.fields["department"]
+        assert isinstance(department, forms.ChoiceField)
+        department.choices = list(departments or [])
         field = self.fields["scopes"]
         assert isinstance(field, forms.MultipleChoiceField)
         field.choices = [(name, f"{name}：{text}") for name, text in API_SCOPES.items()]

@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from yiwang.core import crypto
+from yiwang.directory import selectors as directory_selectors
 
 from . import policy
 from .constants import Role
@@ -160,6 +161,15 @@ def service_accounts(actor: Any) -> QuerySet[ServiceAccount]:
     if not scope:
         return accounts.none()
     return accounts.filter(department__code__in=scope)
+
+
+def service_account_departments(actor: Any) -> list[tuple[str, str]]:
+    """(code, name) of the departments ``actor`` may register a department system for, in display order."""
+    names = directory_selectors.department_names()
+    if policy.is_platform_admin(actor):
+        return names
+    scope = policy.department_scope(actor, {Role.DEPARTMENT_ADMIN}) or set()
+    return [(code, name) for code, name in names if code in scope]
 
 
 def get_service_account(actor: Any, account_id: int) -> ServiceAccount:

@@ -558,12 +558,12 @@ def _service_account_page(request: HttpRequest, account: Any, **context: Any) ->
 def service_account_list(request: HttpRequest) -> HttpResponse:
     """The service accounts of the actor's departments, and the form that registers a new one."""
     actor = _service_account_admin_or_404(request)
-    form = forms.ServiceAccountForm(request.POST or None)
+    form = forms.ServiceAccountForm(request.POST or None, departments=selectors.service_account_departments(actor))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         department = directory_selectors.department_by_code(data["department"])
-        if department is None:
-            form.add_error("department", "部门不存在")
+        if department is None:  # removed since the page was shown
+            form.add_error("department", _("部门不存在"))
         else:
             try:
                 account, secret = services.create_service_account(
