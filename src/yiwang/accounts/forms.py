@@ -120,7 +120,7 @@ class ServiceAccountForm(forms.Form):
         # Only the departments the administrator manages: another department's code is not a valid choice.
         department = self.fields["department"]
         assert isinstance(department, forms.ChoiceField)
-        department.choices = list(departments or [])
+        department.choices = [("", _("请选择部门")), *(departments or [])]
         field = self.fields["scopes"]
         assert isinstance(field, forms.MultipleChoiceField)
         field.choices = [(name, f"{name}：{text}") for name, text in API_SCOPES.items()]
