@@ -19,9 +19,15 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import on_postgresql
 from tests.e2e.conftest import YIWANG, _free_port, _wait_until_up
 
-pytestmark = pytest.mark.slow
+# The platforms run on SQLite files of their own whatever DATABASE_URL says: the PostgreSQL pass of the suite
+# would only repeat the SQLite pass's run, so it skips them (about a minute of CI each).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(on_postgresql(), reason="runs its platforms on SQLite of their own; the SQLite pass covers it"),
+]
 
 MAKE_DEPARTMENT_AND_SEAL = """
 from yiwang.directory.services import create_department_if_missing

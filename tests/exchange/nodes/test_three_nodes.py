@@ -18,9 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import on_postgresql
 from tests.e2e.conftest import YIWANG, _free_port, _wait_until_up
 
-pytestmark = pytest.mark.slow
+# The nodes run on SQLite files of their own whatever DATABASE_URL says: the PostgreSQL pass of the suite
+# would only repeat the SQLite pass's run, so it skips them (about a minute of CI each).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(on_postgresql(), reason="runs its nodes on SQLite of their own; the SQLite pass covers it"),
+]
 
 # Run inside node A (``yiwang shell -c``): A's own key signs, then the message is replayed or tampered with
 # on its way to B. Prints one JSON line: the status and refusal code of each attempt.
