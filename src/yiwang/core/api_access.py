@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 # document). Add one only with an operation that accepts it.
 API_SCOPES: dict[str, StrOrPromise] = {
     "cases:read": gettext_lazy("读取本部门（含下级部门）办件的状态、当前环节和期限，不含申请人个人信息"),
+    "exchange:request": gettext_lazy(
+        "以本部门（含下级部门）名义申请共享数据：由提供部门的共享策略和本人授权判定，只返回所申请的信息项"
+    ),
+    "exchange:read": gettext_lazy("读取本部门（含下级部门）申请或提供的数据交换记录（不含交换的数据本身）"),
 }
 
 BEARER_SCHEME = "departmentSystem"  # the OpenAPI security scheme of department systems' tokens

@@ -2,7 +2,9 @@
 
 The same rules as the pages: the open catalogue needs no login; requests are
 made by staff for their department (session authentication, CSRF on
-writes); a person sees their own exchanges and gives or revokes their own
+writes) or by a department system with a token holding ``exchange:request``
+for its own department tree (``exchange:read`` reads that tree's exchanges);
+a person sees their own exchanges and gives or revokes their own
 consents. Refusals are problem documents with the services' stable codes and,
 for the provider's policy, the ``rule`` that refused and the ``exchange_id``
 under which the refusal was recorded: ``field_not_shared`` and ``not_shared``
@@ -21,7 +23,7 @@ from ninja import Query, Router, Schema
 from ninja.responses import Status
 from pydantic import Field
 
-from yiwang.core.api_access import SESSION
+from yiwang.core.api_access import SESSION, Access, ServiceCaller
 from yiwang.core.problems import problems
 
 from . import selectors, services
@@ -106,8 +108,15 @@ class ExchangeAnswerOut(Schema):
     labels: dict[str, str]
 
 
+def _caller(request: HttpRequest) -> Any:
+    """Who calls: a department system's :class:`ServiceCaller` (a bearer token), else the signed-in user."""
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, ServiceCaller) else request.user
+
+
 @router.post(
     "/requests",
+    auth=Access("exchange:request"),
     response={200: ExchangeAnswerOut, **problems(400, 401, 403, 404, 422, 503)},
     summary="申请共享数据（按共享目录与授权判定，只返回所申请的信息项）",
 )
@@ -117,7 +126,7 @@ def exchange_request(request: HttpRequest, body: RequestIn) -> ExchangeAnswerOut
     else:
         subject = services.subject_for_credit_code(body.subject)
     result = services.request_data(
-        actor=request.user,
+        actor=_caller(request),
         consumer_code=body.consumer,
         service_code=body.service,
         subject=subject,
@@ -143,6 +152,7 @@ class ExchangeOut(Schema):
     purpose: str
     legal_basis: str
     case_reference: str
+    requester: str = Field(description="请求方（经办人或接入系统）；本人查看时为空")
     outcome: str
     refusal_code: str
 
@@ -152,7 +162,7 @@ class ExchangePage(Schema):
     count: int
 
 
-def _exchange_out(record: ExchangeRecord) -> ExchangeOut:
+def _exchange_out(record: ExchangeRecord, *, for_staff: bool) -> ExchangeOut:
     return ExchangeOut(
         exchange_id=record.exchange_id,
         created_at=record.created_at,
@@ -165,24 +175,31 @@ def _exchange_out(record: ExchangeRecord) -> ExchangeOut:
         purpose=record.purpose,
         legal_basis=record.legal_basis,
         case_reference=record.case_reference,
+        # A person sees which department used their data, not which clerk: staff names stay inside.
+        requester=record.requester_label if for_staff else "",
         outcome=record.outcome,
         refusal_code=record.refusal_code,
     )
 
 
-def _page(records: Any, page: PageParams) -> ExchangePage:
+def _page(records: Any, page: PageParams, *, for_staff: bool) -> ExchangePage:
     rows = records[page.offset : page.offset + page.limit]
-    return ExchangePage(items=[_exchange_out(r) for r in rows], count=records.count())
+    return ExchangePage(items=[_exchange_out(r, for_staff=for_staff) for r in rows], count=records.count())
 
 
-@router.get("/exchanges", response={200: ExchangePage, **problems(401, 422)}, summary="本部门申请或提供的数据交换")
+@router.get(
+    "/exchanges",
+    auth=Access("exchange:read"),
+    response={200: ExchangePage, **problems(401, 403, 422)},
+    summary="本部门申请或提供的数据交换",
+)
 def exchange_records(request: HttpRequest, page: Query[PageParams]) -> ExchangePage:
-    return _page(selectors.exchanges_seen_by(request.user), page)
+    return _page(selectors.exchanges_seen_by(_caller(request)), page, for_staff=True)
 
 
 @router.get("/me/exchanges", response={200: ExchangePage, **problems(401, 422)}, summary="谁用了我的数据（数据交换）")
 def exchange_my_exchanges(request: HttpRequest, page: Query[PageParams]) -> ExchangePage:
-    return _page(selectors.my_exchanges(request.user), page)
+    return _page(selectors.my_exchanges(request.user), page, for_staff=False)
 
 
 class ConsentOut(Schema):

@@ -153,6 +153,9 @@ class ExchangeRecord(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("请求账户")
     )
+    # Who asked, as it was when they asked: a staff member's name, or a department system's name and client id
+    # (a token has no user account to point at).
+    requester_label = models.CharField(_("请求方"), max_length=120, blank=True, default="")
     subject_kind = models.CharField(_("信息主体类型"), max_length=16, choices=SubjectKind.choices)
     subject_index = models.CharField(_("信息主体检索索引"), max_length=64, db_index=True)
     subject_masked = models.CharField(_("信息主体（脱敏）"), max_length=40)

@@ -10,6 +10,9 @@
   supervisors and platform administrators see all.
 * A person sees, gives and revokes only their own consents, and sees the
   exchanges of their own data.
+* A department system (a service account's token) requests for, and sees
+  the exchanges of, its own department and those below it; which of the
+  two it may do at all is its token's scopes, checked by the API.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from yiwang.accounts import policy as accounts_policy
 from yiwang.accounts.constants import Role
+from yiwang.core.api_access import ServiceCaller
 
 REQUESTING_ROLES = (Role.COUNTER_CLERK, Role.REVIEWER, Role.APPROVER, Role.DEPARTMENT_ADMIN)
 VIEWING_ROLES = (*REQUESTING_ROLES, Role.SUPERVISOR)
@@ -25,6 +29,8 @@ VIEWING_ROLES = (*REQUESTING_ROLES, Role.SUPERVISOR)
 
 def may_request_for(user: Any, department_code: str) -> bool:
     """Whether ``user`` may ask data services for data on behalf of the department."""
+    if isinstance(user, ServiceCaller):
+        return department_code in user.department_codes
     return accounts_policy.is_platform_admin(user) or accounts_policy.in_scope(user, department_code, REQUESTING_ROLES)
 
 
@@ -35,6 +41,8 @@ def may_use_exchange_desk(user: Any) -> bool:
 
 def viewing_scope(user: Any) -> set[str] | None:
     """Department codes whose exchanges ``user`` sees: None for all, empty for none."""
+    if isinstance(user, ServiceCaller):
+        return set(user.department_codes)
     if accounts_policy.is_platform_admin(user):
         return None
     return accounts_policy.department_scope(user, VIEWING_ROLES)

@@ -36,6 +36,7 @@ from yiwang.cases import selectors as cases_selectors
 from yiwang.cases import services as cases_services
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import crypto
+from yiwang.core.api_access import ServiceCaller
 from yiwang.core.audit import record_event
 from yiwang.core.identifiers import DocumentType, credit_code_problem, resident_id_problem
 from yiwang.core.material_sources import MaterialNeed, MaterialOffer
@@ -229,12 +230,26 @@ class _Request:
     case_reference: str
 
 
+def _user(actor: Any) -> Any:
+    """The signed-in account behind a request, or None (the system, or a department system's token)."""
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _requester_label(actor: Any) -> str:
+    """Who asked, as the exchange records keep it: a department system by its name and client id."""
+    if isinstance(actor, ServiceCaller):
+        return f"{actor.name}（{actor.label}）"[:120]
+    user = _user(actor)
+    return str(getattr(user, "display_name", "") or user.get_username())[:120] if user is not None else ""
+
+
 def _record(request: _Request, outcome: str, *, code: str = "", consent: Consent | None = None) -> ExchangeRecord:
     record = ExchangeRecord.objects.create(
         exchange_id=new_exchange_id(),
         service=request.service,
         consumer=request.consumer,
-        requested_by=request.actor if getattr(request.actor, "is_authenticated", False) else None,
+        requested_by=_user(request.actor),
+        requester_label=_requester_label(request.actor),
         subject_kind=request.subject.kind,
         subject_index=request.subject.key,
         subject_masked=request.subject.masked,
@@ -250,7 +265,8 @@ def _record(request: _Request, outcome: str, *, code: str = "", consent: Consent
     )
     record_event(
         EXCHANGE_EVENT,
-        actor=request.actor if getattr(request.actor, "is_authenticated", False) else None,
+        actor=_user(request.actor),
+        actor_label=request.actor.label if isinstance(request.actor, ServiceCaller) else None,
         on_behalf_of_person_id=request.subject.person_id,
         target=f"exchange.ExchangeRecord:{record.exchange_id}",
         detail={
@@ -287,7 +303,8 @@ def request_data(
 ) -> ExchangeResult:
     """Ask a data service for a subject's fields on behalf of a consumer department; the provider's policy decides.
 
-    ``actor`` must be staff of the consumer department, unless
+    ``actor`` must be staff of the consumer department (or a department
+    system's :class:`ServiceCaller` whose department tree holds it), unless
     ``for_applicant`` (the application flow asks for the applicant's own
     materials on the handling department's behalf; the caller has checked who
     may act on the application). Refusals: ``not_found`` (unknown service),
@@ -340,7 +357,7 @@ def request_data(
         if subject.person_id is not None:
             accounts_services.record_data_exchange(
                 person_id=subject.person_id,
-                accessor=request.actor if getattr(request.actor, "is_authenticated", False) else None,
+                accessor=_user(request.actor),
                 accessor_label=consumer.name,
                 department_name=consumer.name,
                 fields=[f"{service.resource.name}·{labels[k]}" for k in request.fields],
