@@ -145,3 +145,41 @@ def test_offers_follow_the_applicant_kind_and_let_the_wallet_go_first(catalogue:
     assert "m_licence" not in offers  # a person applying alone has no register entry to fetch
     # The wallet sorts first, so a licence the applicant holds is offered before a data service.
     assert sorted(material_sources._providers)[:2] == ["licence_wallet", "shared_data"]
+
+
+def test_an_organisations_licence_is_fetched_listed_for_its_representative_and_counted(
+    catalogue: None, citizen: Any, other_citizen: Any
+) -> None:
+    from yiwang.accounts import services as account_services
+    from yiwang.cases import selectors as case_selectors
+    from yiwang.exchange.demo import SNACK_SHOP
+
+    shop = account_services.register_organisation(actor=citizen, name="示范区张三小吃店", credit_code=SNACK_SHOP)
+    application = case_services.start_application(
+        actor=citizen,
+        applicant=case_services.applicant_for(citizen, organisation_id=shop.pk),
+        item_code=item_code("食品经营许可", "market"),
+    )
+    builders.fill(application, citizen)
+    definition = case_services.application_definition(application)
+    (spec,) = [m for m in definition.materials if m.from_source == "营业执照"]
+    client = _client(citizen)
+    assert "授权并获取" not in client.get(_url(application, spec.key)).content.decode()  # shared unconditionally
+    client.post(_url(application, spec.key), {"action": "fetch"})
+    client.post(_url(application, spec.key), {"action": "confirm", "confirm": "yes"})
+    row = SharedMaterial.objects.get(application_id=application.pk, material_key=spec.key)
+    assert row.confirmed_at is not None and services.material_data(row)["name"] == "示范区张三小吃店"
+
+    # 谁用了我的数据: the organisation's exchange is listed for its legal representative, for nobody else.
+    assert [r.exchange_id for r in selectors.my_exchanges(citizen)] == [row.exchange.exchange_id]
+    assert list(selectors.my_exchanges(other_citizen)) == []
+    page = client.get(reverse("exchange:consents")).content.decode()
+    assert row.exchange.exchange_id in page
+
+    (case,) = case_services.submit_application(application, actor=citizen)
+    while outbox.process_batch("test-worker"):
+        pass
+    # 六减 on the case: the shared 营业执照 beside the fields prefilled from the organisation's registration.
+    savings = case_selectors.case_savings(case)
+    assert savings.materials_saved == 1
+    assert selectors.materials_saved_counts([case.number, "MARKET-20000101-000001"]) == {case.number: 1}

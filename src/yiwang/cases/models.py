@@ -66,6 +66,9 @@ class Application(models.Model):
     bundle_code = models.CharField(_("一件事代码"), max_length=40, blank=True)
     situation_answers = models.JSONField(_("情形选择"), default=dict, blank=True)
     form_data = models.JSONField(_("表单数据"), default=dict, blank=True)
+    # 免填: the fields filled in for the applicant when the draft was opened, {key: {"source", "digest"}}; the
+    # digest (a keyed hash of the value put in) tells at submission whether the applicant kept it (ADR 0032).
+    prefilled = models.JSONField(_("预填字段"), default=dict, blank=True)
     # The client's idempotency key for submission: a retried request finds the same cases.
     submission_key = models.CharField(max_length=64, null=True, blank=True, unique=True, verbose_name=_("提交键"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
@@ -456,3 +459,26 @@ class PaymentCallback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.notification_id}:{self.outcome}"
+
+
+class FieldSaving(models.Model):
+    """六减 (减填): one field a submitted case's applicant did not type, because it was prefilled and kept.
+
+    Recorded once per case and field at submission; a bundle records each member case's own fields.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="field_savings", verbose_name=_("办件"))
+    item_code = models.CharField(_("事项编码"), max_length=80, db_index=True)
+    field_key = models.CharField(_("字段"), max_length=80)
+    # profile (实名信息、单位信息) or earlier (此前的申请)
+    source = models.CharField(_("预填来源"), max_length=16)
+    created_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("免填字段记录")
+        verbose_name_plural = _("免填字段记录")
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["case", "field_key"], name="cases_field_saving_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}:{self.field_key}"

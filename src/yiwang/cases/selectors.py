@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +19,17 @@ from django.utils.translation import gettext as _
 from yiwang.accounts import selectors as accounts_selectors
 from yiwang.cases import policy
 from yiwang.cases.constants import OPEN_CASE_STATES, ApplicationState, CaseState, Channel, TaskStatus
-from yiwang.cases.models import Application, BundleSubmission, Case, CaseEvent, CaseTask, CorrectionNotice
+from yiwang.cases.models import (
+    Application,
+    BundleSubmission,
+    Case,
+    CaseEvent,
+    CaseTask,
+    CorrectionNotice,
+    FieldSaving,
+)
 from yiwang.cases.workflow import action_label
-from yiwang.core import calendar
+from yiwang.core import calendar, material_sources
 
 WORKBENCH_PAGE_SIZE = 20
 
@@ -298,3 +307,28 @@ def document_content(
     from yiwang.cases import document_content as content  # it reads the page data, which imports this module
 
     return content.document_content(case, kind, applicant=applicant, sequence=sequence, licences=licences)
+
+
+# --- 六减: what cases spared their applicants ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseSavings:
+    """减填 and 免交 of one case: fields prefilled and kept, materials supplied by a licence or data service."""
+
+    fields_saved: int
+    materials_saved: int
+
+
+def fields_saved(case_ids: Iterable[int] | None = None) -> QuerySet[FieldSaving]:
+    """六减 (减填): the fields cases' applicants did not type, one row per case and field (for oversight)."""
+    rows = FieldSaving.objects.all()
+    if case_ids is not None:
+        rows = rows.filter(case_id__in=list(case_ids))
+    return rows.order_by("id")
+
+
+def case_savings(case: Case) -> CaseSavings:
+    """The 六减 figures of one case (the materials as far as the sources have recorded them)."""
+    materials = material_sources.materials_saved([case.number]).get(case.number, 0)
+    return CaseSavings(fields_saved=FieldSaving.objects.filter(case=case).count(), materials_saved=materials)

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"
 SEED_VECTORS = "search-vectors.npz"
+# Items of the demo city only (``yiwang seed`` with demo accounts), outside the seed catalogue and its vectors:
+# each names its department and a sequence number of its own (901 and up, clear of the seed's).
+DEMO_ITEMS = "demo-items.json"
 
 DIVISIONS = [
     ("990000000000", "示范省", Level.PROVINCIAL, None),
@@ -143,6 +146,38 @@ def load_seed(*, actor: Any = None, seed_dir: Path = SEED_DIR) -> SeedReport:
         # then starts in seconds instead of embedding ~1,400 texts before its first request.
         search_vectors.store_vector_file(seed_dir / SEED_VECTORS)
     return report
+
+
+@transaction.atomic
+def load_demo_items(*, actor: Any = None, seed_dir: Path = SEED_DIR) -> list[str]:
+    """Publish the demo city's own items (upserted by code, like the seed); returns one line per item.
+
+    They show features the seed catalogue's items do not (an item whose materials all come by data sharing,
+    for 免提交); they are not part of the catalogue a production platform starts from.
+    """
+    path = seed_dir / DEMO_ITEMS
+    if not path.exists():
+        return []
+    numbers = {
+        data["department"]["code"]: int(file.name.split("-", 1)[0])
+        for file in sorted((seed_dir / "departments").glob("*.json"))
+        for data in [_load_json(file)]
+    }
+    validator = Validator()
+    lines = []
+    for raw in _load_json(path):
+        record = {k: v for k, v in raw.items() if k != "sequence"}
+        department = directory_selectors.department_by_code(raw["department"])
+        if department is None or raw["department"] not in numbers:
+            raise ValueError(f"{DEMO_ITEMS}“{raw.get('name')}”：未知部门 {raw['department']}")
+        record["code"] = item_code_for(department, numbers[raw["department"]], int(raw["sequence"]), raw["kind"])
+        clean, problems = validator.validate(record)
+        if clean is None:
+            details = "；".join(f"{p.field}: {p.reason}" for p in problems)
+            raise ValueError(f"{DEMO_ITEMS}“{raw.get('name')}”：{details}")
+        result = apply_record(clean, actor=actor)
+        lines.append(f"{raw['name']}（{result.code}）")
+    return lines
 
 
 def export_seed_vectors(path: Path) -> int:

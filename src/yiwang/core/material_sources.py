@@ -73,3 +73,32 @@ def material_offers(user: Any, application_id: int, needs: Sequence[MaterialNeed
         for key, offer in _providers[name](user, application_id, needs).items():
             offers.setdefault(key, offer)
     return offers
+
+
+# --- 六减: materials a submitted case did not need on paper ------------------------------------------------
+
+# counter(case_numbers) -> {case number: materials that source supplied to the case}
+SavingsCounter = Callable[[Sequence[str]], dict[str, int]]
+
+_savings_counters: dict[str, SavingsCounter] = {}
+
+
+def register_savings_counter(name: str, counter: SavingsCounter) -> None:
+    """Make a source's count of the materials it saved cases known (the same name again replaces it)."""
+    _savings_counters[name] = counter
+
+
+def unregister_savings_counter(name: str) -> None:
+    _savings_counters.pop(name, None)
+
+
+def materials_saved(case_numbers: Sequence[str]) -> dict[str, int]:
+    """免交: per case number, the materials every registered source supplied instead of an upload."""
+    totals = dict.fromkeys(case_numbers, 0)
+    if not case_numbers:
+        return totals
+    for name in sorted(_savings_counters):
+        for number, count in _savings_counters[name](case_numbers).items():
+            if number in totals:
+                totals[number] += count
+    return totals

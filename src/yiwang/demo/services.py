@@ -49,6 +49,8 @@ def load_demo(*, accounts: bool = True, say: Say = lambda line: None) -> None:
     if settings.PRODUCTION:
         say("生产模式下不创建演示账户。")
         return
+    for line in catalog_demo.load_demo_items():
+        say(f"演示事项：{line}")
     for account in accounts_demo.create_demo_accounts():
         say(f"演示账户：{account}")
     for case in cases_demo.create_demo_cases():

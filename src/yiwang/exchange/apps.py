@@ -14,9 +14,10 @@ class ExchangeConfig(AppConfig):
         # 免提交: applications fetch 部门共享获取 materials from data services (the kernel's registry, since
         # cases sits below this app); the outbox handler records the materials saved; the staff desk.
         from yiwang.core.desks import register_desk
-        from yiwang.core.material_sources import register_material_provider
+        from yiwang.core.material_sources import register_material_provider, register_savings_counter
         from yiwang.exchange import (
             policy,
+            selectors,
             services,
             tasks,  # noqa: F401
             transports,  # noqa: F401  (registers the local transport)
@@ -25,4 +26,5 @@ class ExchangeConfig(AppConfig):
         # Named so that it sorts after "licence_wallet": where the applicant's wallet holds the licence a
         # material names (户口簿, 营业执照), the wallet's offer wins and the data service fills the gap.
         register_material_provider("shared_data", services.material_offers)
+        register_savings_counter("shared_data", selectors.materials_saved_counts)
         register_desk("exchange:desk", _("数据共享交换"), policy.may_use_exchange_desk, order=40)

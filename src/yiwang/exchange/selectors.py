@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
+from yiwang.accounts import selectors as accounts_selectors
 from yiwang.directory import selectors as directory_selectors
 
 from . import policy
-from .constants import OpenType
+from .constants import OpenType, SubjectKind
 from .models import Consent, DataService, ExchangeRecord, Resource, SharedMaterialSaving
 
 
@@ -49,13 +51,16 @@ def exchanges_seen_by(user: Any) -> QuerySet[ExchangeRecord]:
 
 
 def my_exchanges(user: Any) -> QuerySet[ExchangeRecord]:
-    """Exchanges of the signed-in person's own data (refusals included), newest first."""
+    """Exchanges of the signed-in person's own data, and of the organisations they legally represent (营业执照
+    信息 fetched for an application they made for their business), refusals included, newest first."""
     person_id = getattr(user, "person_id", None)
     if not getattr(user, "is_authenticated", False) or person_id is None:
         return ExchangeRecord.objects.none()
-    return ExchangeRecord.objects.filter(subject_person_id=person_id).select_related(
-        "service__resource__department", "consumer"
-    )
+    codes = list(accounts_selectors.organisations_represented(user).values_list("credit_code", flat=True))
+    about = Q(subject_person_id=person_id)
+    if codes:
+        about |= Q(subject_kind=SubjectKind.ORGANISATION, subject_index__in=codes)
+    return ExchangeRecord.objects.filter(about).select_related("service__resource__department", "consumer")
 
 
 def my_consents(user: Any) -> QuerySet[Consent]:
@@ -84,3 +89,13 @@ def materials_saved(case_ids: list[int] | None = None) -> QuerySet[SharedMateria
 def materials_saved_count(case_number: str) -> int:
     """How many materials one case got by data sharing instead of paper."""
     return SharedMaterialSaving.objects.filter(case_number=case_number).count()
+
+
+def materials_saved_counts(case_numbers: Sequence[str]) -> dict[str, int]:
+    """六减 (免交): per case number, how many materials data sharing supplied (the kernel's savings registry)."""
+    rows = (
+        SharedMaterialSaving.objects.filter(case_number__in=list(case_numbers))
+        .values("case_number")
+        .annotate(count=Count("id"))
+    )
+    return {row["case_number"]: row["count"] for row in rows}

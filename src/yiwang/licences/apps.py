@@ -19,7 +19,7 @@ class LicencesConfig(AppConfig):
         # Applications take e-licence materials from the wallet; the staff desk of licence types and licences.
         from yiwang.core.case_records import register_case_records_provider
         from yiwang.core.desks import register_desk
-        from yiwang.core.material_sources import register_material_provider
+        from yiwang.core.material_sources import register_material_provider, register_savings_counter
         from yiwang.licences import (
             policy,
             tasks,  # noqa: F401
@@ -28,6 +28,7 @@ class LicencesConfig(AppConfig):
         from yiwang.licences.services import wallet
 
         register_material_provider("licence_wallet", wallet.offers)
+        register_savings_counter("licence_wallet", licences_selectors.materials_saved_counts)
         register_desk("wallet:staff_home", _("电子证照管理"), policy.may_use_licence_desk, order=30)
         import_module("yiwang.licences.admin_licences")
         # --- end of licence wallet ---

@@ -70,6 +70,16 @@ class FieldRow:
     inputmode: str = ""
     autocomplete: str = ""
     problem: str = ""
+    # 免填: "profile" or "earlier" while the value put in for the applicant stands unchanged.
+    prefilled: str = ""
+
+    @property
+    def described_by(self) -> str:
+        """The ids of the texts that describe the control: hint, prefill note, error."""
+        fid = f"field-{self.field.key}"
+        ids = [f"{fid}-hint" if self.field.help else "", f"{fid}-prefill" if self.prefilled else ""]
+        ids.append(f"{fid}-error" if self.problem else "")
+        return " ".join(i for i in ids if i)
 
 
 @dataclass
@@ -105,7 +115,7 @@ class ApplicationView:
         return len(self.problems)
 
 
-def field_row(form_field: definitions.FormField, value: str, problem: str = "") -> FieldRow:
+def field_row(form_field: definitions.FormField, value: str, problem: str = "", prefilled: str = "") -> FieldRow:
     input_type, inputmode = _INPUT_TYPES.get(form_field.type, ("text", ""))
     return FieldRow(
         field=form_field,
@@ -114,6 +124,7 @@ def field_row(form_field: definitions.FormField, value: str, problem: str = "") 
         inputmode=inputmode,
         autocomplete=_AUTOCOMPLETE.get(form_field.key, ""),
         problem=problem,
+        prefilled=prefilled,
     )
 
 
@@ -154,6 +165,7 @@ def application_view(
         offers = material_sources.material_offers(user, application.pk, needs)
         for row in waived:
             row.offer = offers.get(row.spec.key)
+    kept = services.kept_prefills(application)
     item_names: list[str] = []
     if application.bundle_code:
         _definition, items = definitions.for_bundle(application.bundle_code)
@@ -167,7 +179,10 @@ def application_view(
             for q in definitions.relevant_questions(definition, answers)
         ],
         more_questions_may_follow=len(definition.question_items) > 0,
-        fields=[field_row(f, data.get(f.key, ""), by_key.get(("field", f.key), "")) for f in applies.fields],
+        fields=[
+            field_row(f, data.get(f.key, ""), by_key.get(("field", f.key), ""), kept.get(f.key, ""))
+            for f in applies.fields
+        ],
         materials=materials,
         waived=waived,
         stray_files=[stored for rows in files.values() for stored in rows],

@@ -148,6 +148,8 @@ class StaffCaseView:
     fee: FeeRow | None = None
     # The situations the approver chooses the fee line from, when the applicant's answers do not pick one.
     fee_situations: tuple[str, ...] = ()
+    # 六减: fields prefilled and kept, materials supplied by a licence or data service.
+    savings: selectors.CaseSavings | None = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,7 @@ def staff_case_view(user: Any, case: Case) -> StaffCaseView:
         may_reveal=policy.may_reveal_applicant(user, case),
         fee=fee_row(case),
         fee_situations=_approver_fee_choices(case),
+        savings=selectors.case_savings(case),
     )
 
 

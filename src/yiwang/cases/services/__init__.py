@@ -12,6 +12,7 @@ apps use (``from yiwang.cases import services``):
 - ``errors``: the refusals (``CaseError`` and its kinds);
 - ``applications``: who applies, drafts, answers and files before submission;
 - ``submission``: ``submit_application``, one case per item;
+- ``prefill``: 免填, a new draft's fields from the profile and earlier applications;
 - ``lookup``: the throttle of the public lookup (办件查询);
 - ``personal_data``: the applicant's full data for the staff holding the case;
 - ``actions``: ``perform``, the one door, with its handlers in ``acceptance``,
@@ -43,6 +44,7 @@ from yiwang.cases.services.personal_data import (
     applicant_name_for_document,
     reveal_applicant,
 )
+from yiwang.cases.services.prefill import kept_prefills
 from yiwang.cases.services.submission import SUBMISSION_KEY_MAX, submit_application
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "attach_file",
     "check_lookup_allowed",
     "get_case_for_update",
+    "kept_prefills",
     "perform",
     "record_failed_lookup",
     "remove_file",

@@ -16,6 +16,7 @@ from yiwang.accounts.services import ActingFor
 from yiwang.cases import definitions, policy
 from yiwang.cases.constants import ApplicationState, Channel
 from yiwang.cases.models import Application, ApplicationFile, CorrectionNotice
+from yiwang.cases.services import prefill
 from yiwang.cases.services.errors import CaseError, CaseNotFound
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.constants import OnlineDepth
@@ -54,7 +55,7 @@ def definition_and_items(application: Application) -> tuple[definitions.Applicat
     if application.bundle_code:
         return definitions.for_bundle(application.bundle_code)
     item = catalog_selectors.published_item(application.item_code)
-    return _item_definition(item), [item]
+    return item_definition(item), [item]
 
 
 # Definitions of published item versions, built once per version (they never change, ADR 0003).
@@ -62,7 +63,8 @@ _item_definitions: dict[tuple[int, str], definitions.ApplicationDefinition] = {}
 _ITEM_DEFINITIONS_KEPT = 1024
 
 
-def _item_definition(item: ServiceItem) -> definitions.ApplicationDefinition:
+def item_definition(item: ServiceItem) -> definitions.ApplicationDefinition:
+    """The definition of one published item version (built once per version)."""
     key = (item.pk, item.updated_at.isoformat())
     definition = _item_definitions.get(key)
     if definition is None:
@@ -127,12 +129,18 @@ def start_application(
             item_code=item_code,
             bundle_code=bundle_code,
         )
+        # 免填: the applicant's own details and earlier answers go in now; the page marks them as prefilled.
+        filled = prefill.prefill_for(application, application_definition(application))
+        if filled.values:
+            application.form_data = filled.values
+            application.prefilled = filled.marks()
+            application.save(update_fields=["form_data", "prefilled"])
         record_event(
             "application.started",
             actor=actor,
             on_behalf_of_person_id=applicant.person_id if applicant.agent_id else None,
             target=f"cases.Application:{application.pk}",
-            detail={"item": item_code, "bundle": bundle_code, "channel": channel},
+            detail={"item": item_code, "bundle": bundle_code, "channel": channel, "prefilled": sorted(filled.values)},
         )
     return application
 

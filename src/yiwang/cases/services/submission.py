@@ -13,9 +13,10 @@ from yiwang.accounts import selectors as accounts_selectors
 from yiwang.cases import definitions, policy
 from yiwang.cases.constants import ApplicationState, StepKind
 from yiwang.cases.models import Application, BundleNumberSequence, BundleSubmission, Case, CaseNumberSequence
+from yiwang.cases.services import prefill
 from yiwang.cases.services._shared import add_event
 from yiwang.cases.services._stages import open_stage, process_stages
-from yiwang.cases.services.applications import application_problems, definition_and_items
+from yiwang.cases.services.applications import application_problems, definition_and_items, item_definition
 from yiwang.cases.services.errors import CaseError, CaseNotFound
 from yiwang.core import calendar, numbering
 from yiwang.core.audit import record_event
@@ -139,6 +140,10 @@ def _submit(application: Application, *, actor: Any, submission_key: str) -> lis
         )
         cases.append(case)
     bundle_number = _record_bundle(application, definition.title, now) if application.bundle_code else ""
+    # 六减 (减填): the fields each case's applicant did not type, prefilled and kept (ADR 0032).
+    fields_saved = prefill.record_field_savings(
+        application, cases, {item.code: item_definition(item) for item in items}
+    )
     application.state = ApplicationState.SUBMITTED
     application.submitted_at = now
     application.submission_key = submission_key or None
@@ -148,6 +153,6 @@ def _submit(application: Application, *, actor: Any, submission_key: str) -> lis
         actor=actor,
         on_behalf_of_person_id=application.applicant_person_id if application.agent_id else None,
         target=f"cases.Application:{application.pk}",
-        detail={"cases": [c.number for c in cases], "bundle": bundle_number},
+        detail={"cases": [c.number for c in cases], "bundle": bundle_number, "fields_saved": fields_saved},
     )
     return cases

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -256,3 +256,13 @@ def materials_saved(case_ids: Iterable[int] | None = None) -> QuerySet[MaterialS
 def materials_saved_count(case_number: str) -> int:
     """How many materials one case took from the wallet instead of paper."""
     return MaterialSaving.objects.filter(case_number=case_number).count()
+
+
+def materials_saved_counts(case_numbers: Sequence[str]) -> dict[str, int]:
+    """六减 (免交): per case number, how many materials the wallet supplied (the kernel's savings registry)."""
+    rows = (
+        MaterialSaving.objects.filter(case_number__in=list(case_numbers))
+        .values("case_number")
+        .annotate(count=Count("id"))
+    )
+    return {row["case_number"]: row["count"] for row in rows}
