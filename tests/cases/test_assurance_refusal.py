@@ -60,3 +60,17 @@ def test_once_the_level_is_reached_the_item_opens(citizen: Any, client: Client) 
     )
     client.force_login(citizen)
     assert client.get(f"/apply/item/{code}/").status_code == 200
+
+
+def test_the_counter_intake_points_the_clerk_to_the_identity_check(citizen: Any, market: Any, client: Client) -> None:
+    client.force_login(market.clerk)
+    client.post(
+        "/counter/",
+        {
+            "document_type": "resident_id",
+            "document_number": full_number(citizen.person),
+            "identity_checked_by": "document_inspected",
+        },
+    )
+    page = text(client.get("/counter/"))
+    assert "正在为 赵* 办理" in page and 'href="/staff/identity-checks/"' in page
