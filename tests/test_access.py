@@ -182,6 +182,8 @@ RULES: list[Rule] = [
     # The staff home: every staff role has one (listing its desks); citizens do not.
     Rule("accounts:desks", GET, "/accounts/desks/", expect(STAFF)),
     Rule("accounts:data_access", GET, "/accounts/data-access/", expect(SIGNED_IN)),
+    # 提升实名等级 (ADR 0030): every account may open it; staff accounts are told they have no level to raise.
+    Rule("accounts:assurance", GET, "/accounts/real-name/", expect(SIGNED_IN)),
     Rule("accounts:delegation_new", GET, "/accounts/delegations/new/", expect(SIGNED_IN)),
     Rule("accounts:delegation_revoke", POST, "/accounts/delegations/{delegation}/revoke/", expect({"owner"}, ok=302)),
     Rule("accounts:organisation_new", GET, "/accounts/organisations/new/", expect(SIGNED_IN)),
@@ -206,6 +208,8 @@ RULES: list[Rule] = [
     Rule("accounts:staff_role_revoke", POST, "/staff/roles/{market_clerk_role}/revoke/", expect(ADMINS, ok=302)),
     # Issue 12 item 7: account administration (enable is the harmless one of the four operations).
     Rule("accounts:staff_account_action", POST, "/staff/{market_clerk}/account/enable/", expect(ADMINS, ok=302)),
+    # 窗口实名核验 (ADR 0030): counter clerks of any department check the person in front of them.
+    Rule("accounts:identity_check", GET, "/staff/identity-checks/", expect(CLERKS)),
     # Department systems' service accounts (issue 15 part 5): department administrators of their tree, the platform.
     Rule("accounts:service_accounts", GET, "/staff/service-accounts/", expect(ADMINS | {"police_admin"})),
     Rule("accounts:service_account", GET, "/staff/service-accounts/{service_account}/", expect(ADMINS)),

@@ -495,7 +495,11 @@ def test_a_clerk_registers_a_walk_in_in_person_without_an_account() -> None:
     clerk = make_staff(Role.COUNTER_CLERK, "market")
     number, document = mobile(), resident_id()
     person = walk_in(clerk, number=number, document=document)
-    assert (person.assurance_level, person.assurance_method) == (AssuranceLevel.IN_PERSON, "counter")
+    # The clerk saw the original document: level 3, with the check as its evidence (level 4 also needs an
+    # identity e-licence, ADR 0030).
+    assert (person.assurance_level, person.assurance_method) == (AssuranceLevel.IDENTITY_VERIFIED, "counter")
+    record = person.assurance_records.get()
+    assert (record.checked_by_id, record.method, record.raised) == (clerk.pk, "counter", True)
     assert not hasattr(person, "user") or person.user is None
     # The clerk typed the mobile in: it is kept, but not proven (no SMS login with it yet).
     assert person.mobile_index == services.mobile_index(number) and person.mobile_verified_at is None
@@ -542,8 +546,8 @@ def test_the_walk_in_claims_an_online_account_with_the_mobile_left_at_the_counte
     user = register(number, document, name="钱老伯", callbacks=django_capture_on_commit_callbacks)
     assert user.person_id == person.pk and Person.objects.count() == 1
     user.person.refresh_from_db()
-    # Claiming keeps the in-person level the counter reached and proves the mobile.
-    assert user.person.assurance_level == AssuranceLevel.IN_PERSON
+    # Claiming keeps the level the counter check reached and proves the mobile.
+    assert user.person.assurance_level == AssuranceLevel.IDENTITY_VERIFIED
     assert services.find_person_by_mobile(number) == person
     assert AuditEvent.objects.get(event="account.registered").detail["claimed_existing_person"] is True
 

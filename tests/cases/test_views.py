@@ -784,7 +784,7 @@ def test_a_walk_in_who_never_registered_is_registered_and_served_at_the_counter(
     )
     assert response["Location"] == "/counter/"
     person = Person.objects.get()
-    assert person.name == "钱老伯" and person.assurance_level == AssuranceLevel.IN_PERSON
+    assert person.name == "钱老伯" and person.assurance_level == AssuranceLevel.IDENTITY_VERIFIED
     assert not User.objects.filter(person=person).exists()
     assert "正在为 钱* 办理" in page_text(clerk.get("/counter/"))
 

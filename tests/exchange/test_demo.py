@@ -41,3 +41,16 @@ def test_the_demo_citizen_is_found_in_the_providers_tables() -> None:
     assert answer.data == {"status": "已婚", "spouse_name": "王芳"}
     row = HouseholdRecord.objects.get(id_number_index=elder.person.document_number_index)
     assert (row.name, row.relation_to_head) == ("李秀英", "母亲")
+
+
+def test_the_demo_citizen_reaches_real_name_level_3_online() -> None:
+    """ADR 0030 with the demo data: 张三's name and resident ID are in the demo household register."""
+    from yiwang.accounts import services as accounts_services
+
+    accounts_demo.create_demo_accounts()
+    demo.create_catalogue()
+    demo.create_demo_records()
+    zhang = User.objects.get(username="citizen-demo")
+    record = accounts_services.verify_by_household_register(actor=zhang, consent=True)
+    zhang.person.refresh_from_db()
+    assert zhang.person.assurance_level == 3 and record.exchange_id.startswith("EX")

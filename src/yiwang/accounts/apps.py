@@ -28,6 +28,9 @@ class AccountsConfig(AppConfig):
 
         from . import policy
 
+        register_desk(
+            "accounts:identity_check", _("窗口实名核验（三级、四级）"), policy.may_record_identity_check, order=6
+        )
         register_desk("accounts:staff", _("工作人员与角色管理"), policy.may_administer_staff, order=80)
         register_desk("accounts:service_accounts", _("接入系统服务账号"), policy.may_manage_service_accounts, order=85)
 

@@ -38,8 +38,8 @@ class AssuranceLevel(models.IntegerChoices):
 
     SELF_DECLARED = 1, _("一级：自报信息，未核验")
     MOBILE_VERIFIED = 2, _("二级：实名手机号验证")
-    IDENTITY_VERIFIED = 3, _("三级：身份信息在线核验")
-    IN_PERSON = 4, _("四级：窗口当面核验证件")
+    IDENTITY_VERIFIED = 3, _("三级：身份信息核验")
+    IN_PERSON = 4, _("四级：当面核验并核验电子身份证照")
 
 
 class AssuranceMethod(models.TextChoices):
@@ -47,6 +47,17 @@ class AssuranceMethod(models.TextChoices):
     SMS = "sms", _("短信验证码验证实名手机号")
     ONLINE_IDENTITY = "online_identity", _("在线身份核验")
     COUNTER = "counter", _("窗口核验身份证件原件")
+    # Level 3 online: name and resident ID matched against household registration, with a confirmed mobile.
+    HOUSEHOLD_REGISTER = "household_register", _("户籍信息比对（已验证实名手机号）")
+    # Level 4: the original document checked face to face, and a valid identity e-licence in the wallet.
+    COUNTER_WITH_LICENCE = "counter_licence", _("窗口当面核验证件并核验电子身份证照")
+
+
+# Audit event codes of real-name levels (ADR 0030).
+ASSURANCE_RAISED_EVENT = "assurance.raised"
+ASSURANCE_CHECKED_EVENT = "assurance.checked"
+ASSURANCE_REFUSED_EVENT = "assurance.refused"
+ASSURANCE_LOOKUP_EVENT = "assurance.person_looked_up"
 
 
 class Relationship(models.TextChoices):

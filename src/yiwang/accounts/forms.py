@@ -124,3 +124,34 @@ class ServiceAccountForm(forms.Form):
         field = self.fields["scopes"]
         assert isinstance(field, forms.MultipleChoiceField)
         field.choices = [(name, f"{name}：{text}") for name, text in API_SCOPES.items()]
+
+
+class HouseholdMatchForm(forms.Form):
+    """户籍信息比对 (real-name level 3 online): the person's consent to the one request."""
+
+    consent = forms.BooleanField(
+        label=_("我同意由示范市公安局向户籍信息库核对我的姓名和公民身份号码，本次授权仅用于这一次比对"),
+        required=False,
+    )
+
+
+class CounterLookupForm(forms.Form):
+    """The counter check's first step: the document the person hands over."""
+
+    document_type = forms.ChoiceField(label=_("证件类型"), choices=DocumentType.choices)
+    document_number = forms.CharField(label=_("证件号码"), max_length=40)
+
+
+class CounterCheckForm(CounterLookupForm):
+    """The counter check recorded: the original was checked, and (for level 4) which identity e-licence was seen."""
+
+    original_checked = forms.BooleanField(label=_("我已当面核验证件原件，并核对本人与证件照片一致"), required=False)
+    licence = forms.TypedChoiceField(
+        label=_("电子身份证照（四级核验，可选）"), coerce=int, required=False, empty_value=None, choices=()
+    )
+
+    def __init__(self, *args: Any, licences: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        licence_field = self.fields["licence"]
+        assert isinstance(licence_field, forms.TypedChoiceField)
+        licence_field.choices = [("", _("不核验电子证照（三级）")), *(licences or [])]

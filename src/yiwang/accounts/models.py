@@ -456,3 +456,46 @@ class ServiceAccount(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class AssuranceRecord(models.Model):
+    """实名核验记录: how one of a person's real-name levels was reached, with its evidence (ADR 0030).
+
+    Written by ``accounts.services`` only, never edited. The document number
+    is kept as a keyed digest (enough to prove later which document was
+    checked, useless to read it back); the exchange id names the
+    household-registration request, the licence the identity e-licence seen.
+    """
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="assurance_records", verbose_name=_("自然人")
+    )
+    level = models.PositiveSmallIntegerField(_("核验等级"), choices=AssuranceLevel.choices)
+    method = models.CharField(_("核验方式"), max_length=24, choices=AssuranceMethod.choices)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("核验人"),
+    )
+    checked_by_label = models.CharField(_("核验人名称"), max_length=200, blank=True)
+    department_name = models.CharField(_("核验部门"), max_length=200, blank=True)
+    document_type = models.CharField(_("证件类型"), max_length=32, choices=DocumentType.choices, blank=True)
+    document_digest = models.CharField(_("证件号码摘要"), max_length=64, blank=True)
+    exchange_id = models.CharField(_("数据交换编号"), max_length=40, blank=True)
+    licence_id = models.BigIntegerField(_("电子证照编号"), null=True, blank=True)
+    licence_identifier = models.CharField(_("电子证照标识"), max_length=96, blank=True)
+    licence_type_name = models.CharField(_("电子证照名称"), max_length=100, blank=True)
+    # Whether the record moved the person's level up (a repeated check at the same level does not).
+    raised = models.BooleanField(_("提升了等级"), default=False)
+    occurred_at = models.DateTimeField(_("核验时间"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("实名核验记录")
+        verbose_name_plural = _("实名核验记录")
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} L{self.level} {self.method}"

@@ -216,6 +216,15 @@ def meets_assurance(person: Person | None, item: Any, step: Any = None) -> bool:
     return person is not None and person.assurance_level >= required_assurance(item, step)
 
 
+def may_record_identity_check(user: Any) -> bool:
+    """Counter clerks check a person's original document face to face and record it (real-name levels 3 and 4).
+
+    The check is of the person in front of them, whatever the department: any
+    window serves anyone (无差别受理). Other staff roles do not check documents.
+    """
+    return has_any_role(user, {Role.COUNTER_CLERK})
+
+
 def acts_for(user: Any, person_id: int) -> bool:
     """Whether ``user`` holds an active delegation (帮办代办) from the person."""
     if not getattr(user, "is_authenticated", False):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -14,6 +16,7 @@ from yiwang.directory import selectors as directory_selectors
 from . import policy
 from .constants import Role
 from .models import (
+    AssuranceRecord,
     DataAccessRecord,
     Delegation,
     Organisation,
@@ -58,6 +61,60 @@ def data_access_records(user: User) -> QuerySet[DataAccessRecord]:
     if user.person_id is None:
         return DataAccessRecord.objects.none()
     return DataAccessRecord.objects.filter(person_id=user.person_id)
+
+
+@dataclass(frozen=True)
+class AssuranceStep:
+    """One real-name check of a person as their account page shows it: level, how, when, by whom, evidence."""
+
+    level: int
+    level_label: str
+    method_label: str
+    at: dt.datetime
+    checked_by: str
+    exchange_id: str
+    licence: str
+    raised: bool
+
+
+def assurance_history(person: Person) -> list[AssuranceStep]:
+    """How the person reached each of their real-name levels (and later checks), oldest first.
+
+    A person never checked since registering has no records: their one step
+    is what their record says (self-declared, or the SMS-verified mobile).
+    """
+    records = list(AssuranceRecord.objects.filter(person=person).order_by("occurred_at", "id"))
+    if not records:
+        return [
+            AssuranceStep(
+                level=person.assurance_level,
+                level_label=person.get_assurance_level_display(),
+                method_label=person.get_assurance_method_display(),
+                at=person.assurance_at,
+                checked_by="",
+                exchange_id="",
+                licence="",
+                raised=True,
+            )
+        ]
+    steps = []
+    for record in records:
+        checked_by = " ".join(part for part in (record.department_name, record.checked_by_label) if part)
+        licence = f"{record.licence_type_name} {record.licence_identifier}".strip()
+        steps.append(
+            AssuranceStep(
+                level=record.level,
+                level_label=record.get_level_display(),
+                method_label=record.get_method_display(),
+                at=record.occurred_at,
+                checked_by=checked_by,
+                exchange_id=record.exchange_id,
+                licence=licence,
+                # The first record keeps the level the person had before their first check.
+                raised=record.raised or record is records[0],
+            )
+        )
+    return steps
 
 
 def organisations_represented(user: User) -> QuerySet[Organisation]:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/sms-outbox/", views.sms_outbox, name="sms_outbox"),
     path("accounts/", views.account_home, name="home"),
     path("accounts/desks/", views.staff_home, name="desks"),
+    path("accounts/real-name/", views.assurance, name="assurance"),
     path("accounts/data-access/", views.data_access, name="data_access"),
     path("accounts/delegations/new/", views.delegation_new, name="delegation_new"),
     path("accounts/delegations/<int:delegation_id>/revoke/", views.delegation_revoke, name="delegation_revoke"),
@@ -29,6 +30,7 @@ urlpatterns = [
     path("staff/<int:user_id>/", views.staff_detail, name="staff_detail"),
     path("staff/roles/<int:assignment_id>/revoke/", views.staff_role_revoke, name="staff_role_revoke"),
     path("staff/<int:user_id>/account/<slug:operation>/", views.staff_account_action, name="staff_account_action"),
+    path("staff/identity-checks/", views.identity_check, name="identity_check"),
     path("staff/service-accounts/", views.service_account_list, name="service_accounts"),
     path("staff/service-accounts/<int:account_id>/", views.service_account_detail, name="service_account"),
     path(

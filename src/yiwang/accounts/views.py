@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from yiwang.core.assurance_sources import identity_licences, identity_licences_available
 from yiwang.core.desks import desks_for
 from yiwang.core.http import client_address, safe_next
 from yiwang.directory import selectors as directory_selectors
@@ -273,6 +274,7 @@ def account_home(request: HttpRequest) -> HttpResponse:
         "accounts/home.html",
         {
             "person": user.person,
+            "assurance_history": selectors.assurance_history(user.person) if user.person is not None else [],
             "revealed": revealed,
             "roles": selectors.active_roles(user),
             "organisations": selectors.organisations_represented(user),
@@ -281,6 +283,122 @@ def account_home(request: HttpRequest) -> HttpResponse:
             "delegations_received": selectors.delegations_received(user),
             "reveal_form": forms.RevealForm(),
         },
+    )
+
+
+# --- real-name levels 3 and 4 (ADR 0030) ----------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assurance(request: HttpRequest) -> HttpResponse:
+    """提升实名等级: the person's level and how it was reached, the household match, the counter routes."""
+    user: User = request.user  # type: ignore[assignment]
+    person = user.person
+    form = forms.HouseholdMatchForm(request.POST or None)
+    exchange_id = ""
+    if request.method == "POST" and person is not None and form.is_valid():
+        try:
+            services.verify_by_household_register(
+                actor=user, consent=form.cleaned_data["consent"], ip=client_address(request)
+            )
+        except services.IdentityError as error:
+            _show_error(form, error)
+            exchange_id = str(error.extra.get("exchange_id") or "")
+        else:
+            messages.success(request, _("户籍信息比对通过，您的实名等级已提升为三级"))
+            return HttpResponseRedirect(safe_next(request, reverse("accounts:assurance")))
+    context: dict[str, Any] = {"person": person, "form": form, "exchange_id": exchange_id}
+    if person is not None:
+        problem = services.household_match_problem(person)
+        licences = identity_licences(person.pk)
+        context.update(
+            {
+                "history": selectors.assurance_history(person),
+                "match_problem": problem[1] if problem else "",
+                "match_problem_code": problem[0] if problem else "",
+                "identity_licences": licences,
+                "has_valid_licence": any(licence.valid for licence in licences),
+                "licences_available": identity_licences_available(),
+                "next": safe_next(request, ""),
+            }
+        )
+    return render(request, "accounts/assurance.html", context)
+
+
+def _identity_checker_or_404(request: HttpRequest) -> User:
+    user: User = request.user  # type: ignore[assignment]
+    if not policy.may_record_identity_check(user):
+        services.record_event_denied(user, "assurance_counter_check", client_address(request))
+        raise Http404
+    return user
+
+
+def _licence_choices(person_id: int) -> list[tuple[int, str]]:
+    return [
+        (licence.licence_id, f"{licence.type_name} {licence.identifier}（{licence.status_label}）")
+        for licence in identity_licences(person_id)
+    ]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def identity_check(request: HttpRequest) -> HttpResponse:
+    """窗口实名核验: a counter clerk finds the person by their document, checks the original, records it."""
+    actor = _identity_checker_or_404(request)
+    ip = client_address(request)
+    action = request.POST.get("action", "")
+    lookup = forms.CounterLookupForm(request.POST if action == "lookup" else None)
+    person = None
+    check_form = None
+    if request.method == "POST" and action == "lookup" and lookup.is_valid():
+        data = lookup.cleaned_data
+        try:
+            person = services.find_person_at_counter(
+                actor=actor, document_type=data["document_type"], document_number=data["document_number"], ip=ip
+            )
+        except services.IdentityError as error:
+            _show_error(lookup, error)
+        else:
+            check_form = forms.CounterCheckForm(
+                initial={"document_type": data["document_type"], "document_number": data["document_number"]},
+                licences=_licence_choices(person.pk),
+            )
+    elif request.method == "POST" and action == "record":
+        probe = forms.CounterLookupForm(request.POST)
+        if probe.is_valid():
+            try:
+                number = services.clean_document(
+                    probe.cleaned_data["document_type"], probe.cleaned_data["document_number"]
+                )
+            except services.IdentityError:
+                number = ""
+            person = services.find_person(probe.cleaned_data["document_type"], number) if number else None
+        check_form = forms.CounterCheckForm(request.POST, licences=_licence_choices(person.pk) if person else [])
+        if check_form.is_valid():
+            data = check_form.cleaned_data
+            try:
+                record = services.record_counter_check(
+                    actor=actor,
+                    document_type=data["document_type"],
+                    document_number=data["document_number"],
+                    original_checked=data["original_checked"],
+                    licence_id=data["licence"],
+                    ip=ip,
+                )
+            except services.IdentityError as error:
+                _show_error(check_form, error)
+            else:
+                messages.success(
+                    request,
+                    _("已记录当面核验：%(name)s，%(level)s")
+                    % {"name": record.person.name, "level": record.get_level_display()},
+                )
+                return redirect("accounts:identity_check")
+    return render(
+        request,
+        "accounts/identity_check.html",
+        {"lookup": lookup, "person": person, "check_form": check_form},
     )
 
 

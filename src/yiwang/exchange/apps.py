@@ -28,3 +28,7 @@ class ExchangeConfig(AppConfig):
         register_material_provider("shared_data", services.material_offers)
         register_savings_counter("shared_data", selectors.materials_saved_counts)
         register_desk("exchange:desk", _("数据共享交换"), policy.may_use_exchange_desk, order=40)
+        # Real-name level 3 online: identity (below this app) matches a person against household registration.
+        from yiwang.core.assurance_sources import register_register_matcher
+
+        register_register_matcher("household", services.match_household_register)

@@ -72,3 +72,10 @@ EXCHANGE_EVENT = "exchange.request"
 CONSENT_GIVEN_EVENT = "exchange.consent_given"
 CONSENT_REVOKED_EVENT = "exchange.consent_revoked"
 SHARED_MATERIAL_EVENT = "exchange.material_confirmed"
+
+# Real-name level 3 online (ADR 0030): the household-registration service is asked, on the public security
+# bureau's behalf (公安身份核验), for exactly the name and the masked resident ID, under a consent the person
+# gives for this one request and that is withdrawn straight after it.
+REAL_NAME_SERVICE = "household"
+REAL_NAME_CONSUMER = "police"
+REAL_NAME_FIELDS = ("name", "id_number")

@@ -37,6 +37,7 @@ from yiwang.cases import services as cases_services
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.core import crypto
 from yiwang.core.api_access import ServiceCaller
+from yiwang.core.assurance_sources import RegisterMatch
 from yiwang.core.audit import record_event
 from yiwang.core.identifiers import DocumentType, credit_code_problem, resident_id_problem
 from yiwang.core.material_sources import MaterialNeed, MaterialOffer
@@ -48,6 +49,9 @@ from .constants import (
     CONSENT_GIVEN_EVENT,
     CONSENT_REVOKED_EVENT,
     EXCHANGE_EVENT,
+    REAL_NAME_CONSUMER,
+    REAL_NAME_FIELDS,
+    REAL_NAME_SERVICE,
     SHARE_STRICTNESS,
     SHARED_MATERIAL_EVENT,
     Outcome,
@@ -66,6 +70,7 @@ __all__ = [
     "fetch_material",
     "give_consent",
     "has_live_consent",
+    "match_household_register",
     "material_offers",
     "record_savings",
     "release_material",
@@ -446,6 +451,64 @@ def revoke_consent(*, actor: Any, consent_id: int) -> Consent:
                 target=f"exchange.Consent:{consent.pk}",
             )
     return consent
+
+
+# --- real-name level 3: matching a person against household registration -----------------------------------
+
+
+def _same_name(a: str, b: str) -> bool:
+    return "".join((a or "").split()) == "".join((b or "").split())
+
+
+def match_household_register(actor: Any, person: Any) -> RegisterMatch:
+    """Match the signed-in person's name and resident ID against household registration (ADR 0030).
+
+    The provider of ``core.assurance_sources`` that ``accounts`` asks when a
+    person raises their real-name level online. The person consents to this
+    one request (for the public security bureau, the name and masked ID
+    only); the consent is withdrawn as soon as the answer is in. The request
+    goes through :func:`request_data`, so it is recorded with an exchange id
+    and, when answered, put in the person's 谁用了我的数据. The record is
+    found by the resident ID's blind index; the name must then be the same,
+    and the masked number too.
+    """
+    purpose = _("实名认证：核对本人姓名和公民身份号码")
+    try:
+        consent = give_consent(
+            actor=actor,
+            service_code=REAL_NAME_SERVICE,
+            days=min(CONSENT_DAYS_CHOICES),
+            purpose=purpose,
+            consumer_code=REAL_NAME_CONSUMER,
+            fields=REAL_NAME_FIELDS,
+        )
+    except ExchangeError as error:
+        return RegisterMatch(False, "", error.code, error.message)
+    try:
+        result = request_data(
+            actor=actor,
+            consumer_code=REAL_NAME_CONSUMER,
+            service_code=REAL_NAME_SERVICE,
+            subject=subject_for_person(person),
+            fields=REAL_NAME_FIELDS,
+            purpose=purpose,
+            legal_basis=_("《中华人民共和国网络安全法》第二十四条（网络实名）"),
+            for_applicant=True,
+        )
+    except ExchangeError as error:
+        return RegisterMatch(False, str(error.extra.get("exchange_id", "")), error.code, error.message)
+    finally:
+        revoke_consent(actor=actor, consent_id=consent.pk)
+    if not _same_name(result.data.get("name", ""), person.name):
+        return RegisterMatch(
+            False,
+            result.exchange_id,
+            "name_mismatch",
+            _("户籍登记的姓名与您账户中的姓名不一致，请到窗口核验证件"),
+        )
+    if result.data.get("id_number", "") != person.document_number_masked:
+        return RegisterMatch(False, result.exchange_id, "id_mismatch", _("户籍登记的公民身份号码与您的不一致"))
+    return RegisterMatch(True, result.exchange_id)
 
 
 # --- 免提交: materials fetched into applications ---------------------------------------------------------

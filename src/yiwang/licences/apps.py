@@ -41,6 +41,13 @@ class LicencesConfig(AppConfig):
         register_case_records_provider("licences", licences_selectors.case_records)
         # --- end of sealed case documents ---
 
+        # --- real-name level 4 ---
+        # Identity checks in accounts (below this app) see the person's identity e-licences (ADR 0030).
+        from yiwang.core.assurance_sources import register_identity_licence_provider
+
+        register_identity_licence_provider("licence_wallet", licences_selectors.identity_licences)
+        # --- end of real-name level 4 ---
+
         # --- seals ---
         # Department administrators reach their seals (and key rotation) from the staff home.
         register_desk("seals:desk", _("电子印章"), policy.may_manage_seals, order=35)

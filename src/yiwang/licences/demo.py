@@ -77,6 +77,23 @@ DEMO_TYPES: list[tuple[str, int, str, str, int | None, list[str], list[str], lis
         ],
     ),
     (
+        # The e-ID card (居民身份证电子证照), issued with the card itself; an identity licence (IDENTITY_TYPES),
+        # which real-name level 4 asks for (ADR 0030).
+        "police",
+        2,
+        "居民身份证电子证照",
+        HolderKind.PERSON,
+        20,
+        ["居民身份证首次申领", "居民身份证换领", "居民身份证补领"],
+        [],
+        [
+            {"key": "name", "label": "姓名", "type": TEXT, "required": True, "source": "applicant_name"},
+            {"key": "gender", "label": "性别", "type": CHOICE, "choices": ["男", "女"]},
+            {"key": "ethnicity", "label": "民族", "type": TEXT},
+            {"key": "address", "label": "住址", "type": TEXT},
+        ],
+    ),
+    (
         "disabled",
         1,
         "残疾人证",
@@ -111,6 +128,10 @@ DEMO_TYPES: list[tuple[str, int, str, str, int | None, list[str], list[str], lis
 ]
 
 
+# Demo licence types that prove their holder's identity (LicenceType.proves_identity, ADR 0030).
+IDENTITY_TYPES = frozenset({"居民身份证电子证照"})
+
+
 def create_licence_types() -> list[LicenceType]:
     """Define the demo licence types and give their departments a seal (skipping what the catalogue lacks)."""
     created = []
@@ -138,13 +159,15 @@ def create_licence_types() -> list[LicenceType]:
                 validity_years=years,
                 item_codes=codes,
                 material_names=material_names,
+                proves_identity=name in IDENTITY_TYPES,
             )
         )
     return created
 
 
 def create_demo_licences() -> list[str]:
-    """Put a 居住证 (expiring soon) and a 个体工商户营业执照 in 张三's wallet; returns lines to print."""
+    """Put a 居住证 (expiring soon), a 个体工商户营业执照 and his 居民身份证电子证照 in 张三's wallet; returns lines
+    to print."""
     user = get_user_model().objects.filter(username="citizen-demo").first()
     if user is None or user.person_id is None:
         return []
@@ -162,6 +185,11 @@ def create_demo_licences() -> list[str]:
                 "form": "个人经营",
                 "registered_on": (today - dt.timedelta(days=120)).isoformat(),
             },
+        ),
+        (
+            "居民身份证电子证照",
+            today - dt.timedelta(days=400),
+            {"name": "张三", "gender": "男", "ethnicity": "汉族", "address": "示范市幸福街道幸福路8号"},
         ),
     ]
     for type_name, issued_on, data in wanted:

@@ -7,6 +7,13 @@ other apps and the app's own doors import the public names from here
 (``from yiwang.accounts import services``), which is the app's public face.
 """
 
+from yiwang.accounts.services.assurance import (
+    find_person_at_counter,
+    household_match_problem,
+    record_counter_check,
+    valid_identity_licence,
+    verify_by_household_register,
+)
 from yiwang.accounts.services.codes import seconds_until_resend, send_code, verify_code
 from yiwang.accounts.services.delegation import (
     ActingFor,
@@ -84,11 +91,14 @@ __all__ = [
     "create_staff",
     "delegable_items",
     "find_person",
+    "find_person_at_counter",
     "find_person_by_mobile",
     "grant_delegation",
     "grant_role",
+    "household_match_problem",
     "logout_everywhere",
     "mobile_index",
+    "record_counter_check",
     "record_data_exchange",
     "record_event_denied",
     "record_login",
@@ -113,6 +123,8 @@ __all__ = [
     "start_totp_enrolment",
     "throttle_failure",
     "throttle_locked_until",
+    "valid_identity_licence",
+    "verify_by_household_register",
     "verify_code",
     "verify_second_factor",
 ]

@@ -12,8 +12,6 @@ from django.utils.translation import gettext as _
 
 from yiwang.accounts import policy
 from yiwang.accounts.constants import (
-    AssuranceLevel,
-    AssuranceMethod,
     Relationship,
     Role,
 )
@@ -21,6 +19,7 @@ from yiwang.accounts.models import (
     Delegation,
     User,
 )
+from yiwang.accounts.services.assurance import record_counter_registration
 from yiwang.accounts.services.errors import IdentityError
 from yiwang.accounts.services.people import clean_document, create_person, find_person, require_person
 from yiwang.core.audit import record_event
@@ -185,8 +184,9 @@ def register_at_counter(
 
     No account is made: the person can claim one online later with the mobile
     recorded here (see :func:`register_citizen`). The clerk saw the original
-    document, so the record starts at the in-person level (ADR 0006); the
-    mobile is only typed in, so it stays unverified until an SMS code proves it.
+    document, so the record starts at level 3 with that check as its evidence
+    (ADR 0030; level 4 also needs an identity e-licence); the mobile is only
+    typed in, so it stays unverified until an SMS code proves it.
     """
     _check_counter_clerk(actor, identity_checked_by, "counter_register")
     with transaction.atomic():
@@ -195,10 +195,9 @@ def register_at_counter(
             document_type=document_type,
             document_number=document_number,
             mobile=mobile,
-            assurance_level=AssuranceLevel.IN_PERSON,
-            assurance_method=AssuranceMethod.COUNTER,
             mobile_verified=False,
         )
+        record_counter_registration(person, actor=actor, number=clean_document(document_type, document_number), ip=ip)
         record_event(
             "person.registered_at_counter",
             actor=actor,

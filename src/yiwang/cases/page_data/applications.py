@@ -200,8 +200,12 @@ def material_keys(application: Application) -> set[str]:
 
 @dataclass(frozen=True)
 class AssuranceGap:
+    """The level an item asks for and the person's, as labels, and the level numbers to pick the way up."""
+
     required: str
     current: str
+    required_level: int = 0
+    current_level: int = 0
 
 
 def assurance_gap(person_id: int | None, item: ServiceItem) -> AssuranceGap | None:
@@ -210,9 +214,16 @@ def assurance_gap(person_id: int | None, item: ServiceItem) -> AssuranceGap | No
         return None
     required = accounts_policy.required_assurance(item)
     current = ""
+    current_level = 0
     if person_id is not None:
-        current = str(AssuranceLevel(accounts_selectors.get_person(person_id).assurance_level).label)
-    return AssuranceGap(required=str(AssuranceLevel(required).label), current=current)
+        current_level = accounts_selectors.get_person(person_id).assurance_level
+        current = str(AssuranceLevel(current_level).label)
+    return AssuranceGap(
+        required=str(AssuranceLevel(required).label),
+        current=current,
+        required_level=required,
+        current_level=current_level,
+    )
 
 
 # The lowest online depth at which an item takes applications on the web (三级：网上申请).

@@ -36,6 +36,9 @@ class LicenceType(models.Model):
     # Names under which catalogue materials ask for it (材料的“电子证照类型”), besides ``name``.
     material_names = models.JSONField(_("对应材料名称"), default=list, blank=True)
     active = models.BooleanField(_("启用"), default=True)
+    # An identity licence (居民身份证电子证照): seen valid at a face-to-face check, it lifts the holder to
+    # real-name level 4 (ADR 0030).
+    proves_identity = models.BooleanField(_("身份证照（可用于实名四级核验）"), default=False)
     last_serial = models.PositiveIntegerField(_("最新顺序号"), default=0)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 

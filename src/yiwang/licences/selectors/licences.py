@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from yiwang.accounts import policy as accounts_policy
 from yiwang.core import calendar
+from yiwang.core.assurance_sources import IdentityLicence
 from yiwang.core.identifiers import parse_licence_identifier
 from yiwang.directory import selectors as directory_selectors
 from yiwang.licences import policy
@@ -47,6 +48,36 @@ def wallet(user: Any, *, include_old: bool = False) -> QuerySet[Licence]:
     if not include_old:
         licences = licences.exclude(status=LicenceStatus.SUPERSEDED)
     return licences.order_by("-issued_on", "-id")
+
+
+def identity_licences(person_id: int, today: dt.date | None = None) -> list[IdentityLicence]:
+    """The person's own identity e-licences (居民身份证电子证照), current versions, with whether each is valid today.
+
+    The provider of ``core.assurance_sources`` for real-name level 4: identity
+    checks ask it, and the counter clerk sees the list to pick the one shown.
+    """
+    today = today or calendar.today_local()
+    licences = (
+        Licence.objects.filter(
+            holder_person_id=person_id, holder_organisation__isnull=True, licence_type__proves_identity=True
+        )
+        .exclude(status=LicenceStatus.SUPERSEDED)
+        .select_related("licence_type")
+        .order_by("-issued_on", "-id")
+    )
+    found = []
+    for licence in licences:
+        status = licence.effective_status(today)
+        found.append(
+            IdentityLicence(
+                licence_id=licence.pk,
+                identifier=licence.identifier,
+                type_name=licence.licence_type.name,
+                valid=status == LicenceStatus.VALID,
+                status_label=str(LicenceStatus(status).label),
+            )
+        )
+    return found
 
 
 @dataclass(frozen=True)

@@ -92,9 +92,12 @@ def define_licence_type(
     validity_years: int | None = None,
     item_codes: Iterable[str] = (),
     material_names: Iterable[str] = (),
+    proves_identity: bool | None = None,
 ) -> LicenceType:
     """Create or update the licence type ``number`` (1-999) of ``department``; its code is the department's
-    credit code and the 3-digit number (GB/T 36904 licence type code). ``actor=None`` is the platform (seed)."""
+    credit code and the 3-digit number (GB/T 36904 licence type code). ``actor=None`` is the platform (seed).
+
+    ``proves_identity`` marks an identity licence (real-name level 4, ADR 0030); None leaves it as it is."""
     if actor is not None and not policy.can_manage_types(actor, department.code):
         raise LicenceError("forbidden", _("您没有权限管理该部门的证照类型"))
     if credit_code_problem(department.credit_code or ""):
@@ -119,6 +122,8 @@ def define_licence_type(
         "item_codes": sorted({c.strip() for c in item_codes if c.strip()}),
         "material_names": sorted({n.strip() for n in material_names if n.strip()}),
     }
+    if proves_identity is not None:
+        values["proves_identity"] = proves_identity
     with transaction.atomic():
         licence_type, created = LicenceType.objects.update_or_create(code=code, defaults=values)
         record_event(
