@@ -10,7 +10,7 @@ from yiwang.directory import selectors as directory_selectors
 
 from . import policy
 from .constants import OpenType
-from .models import Consent, DataService, ExchangeRecord, Resource, SharedMaterialSaving
+from .models import Batch, Consent, DataService, ExchangeRecord, Resource, SharedMaterialSaving
 
 
 def public_resources() -> QuerySet[Resource]:
@@ -84,3 +84,12 @@ def materials_saved(case_ids: list[int] | None = None) -> QuerySet[SharedMateria
 def materials_saved_count(case_number: str) -> int:
     """How many materials one case got by data sharing instead of paper."""
     return SharedMaterialSaving.objects.filter(case_number=case_number).count()
+
+
+def batches_seen_by(user: Any) -> QuerySet[Batch]:
+    """前置库 batches of the departments ``user`` works for (all for platform staff), newest first."""
+    rows = Batch.objects.select_related("department", "resource")
+    scope = policy.viewing_scope(user)
+    if scope is None:
+        return rows
+    return rows.filter(department__code__in=scope) if scope else rows.none()
