@@ -446,3 +446,12 @@ def test_the_command_loads_the_front_directory(
 def test_the_command_needs_a_front_directory(db: None) -> None:
     with override_settings(YIWANG_EXCHANGE_FRONT_DIR=""), pytest.raises(CommandError, match="front directory"):
         call_command("exchange", "load-batches")
+
+
+def test_migrate_starts_the_schedule_when_a_front_directory_is_configured(front: Path) -> None:
+    batches.start_schedule_after_migrate(using="default")
+
+    schedule = BatchSchedule.objects.get()
+    from yiwang.core.models import OutboxEvent
+
+    assert OutboxEvent.objects.filter(topic=batches.SCAN_TOPIC, payload__token=schedule.token).exists()

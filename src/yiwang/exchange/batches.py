@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, models, transaction
+from django.db import InterfaceError, OperationalError, connections, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -591,9 +591,13 @@ def scheduled_load(event: OutboxEvent) -> None:
         load(batch_id)
 
 
-def start_schedule_after_migrate(**kwargs: Any) -> None:
+def start_schedule_after_migrate(using: str = "default", **kwargs: Any) -> None:
     """post_migrate: a configured front directory is scanned from the first worker pass on."""
-    ensure_scheduled()
+    if front_dir() is None:
+        return
+    tables = connections[using].introspection.table_names()
+    if BatchSchedule._meta.db_table in tables:  # not when migrating back below this app's batch tables
+        ensure_scheduled()
 
 
 def batch_lines(batches: Iterable[Batch]) -> list[str]:
