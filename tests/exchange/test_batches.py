@@ -455,3 +455,15 @@ def test_migrate_starts_the_schedule_when_a_front_directory_is_configured(front:
     from yiwang.core.models import OutboxEvent
 
     assert OutboxEvent.objects.filter(topic=batches.SCAN_TOPIC, payload__token=schedule.token).exists()
+
+
+def test_a_batch_for_another_departments_resource_is_filed_under_the_sender(
+    front: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    drop(front, 1, [resident(NEW_PERSON, "张四")], department="market")
+
+    (batch,) = run(front, django_capture_on_commit_callbacks)
+
+    assert batch.reason_code == "department_mismatch"
+    assert batch.department is not None and batch.department.code == "market"
+    assert "police" in batch.reason

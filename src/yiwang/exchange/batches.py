@@ -115,7 +115,7 @@ def scan(front: Path) -> list[int]:
         target.mkdir()
         moved = _move_batch_files(manifest_path, target)
         try:
-            taken.append(_record_received(token, target))
+            taken.append(_record_received(front, token, target))
         except Exception:
             for path in moved:
                 path.rename(folders["inbox"] / path.name)
@@ -124,7 +124,7 @@ def scan(front: Path) -> list[int]:
     known = set(Batch.objects.values_list("token", flat=True))
     for orphan in sorted(folders["work"].iterdir()):
         if orphan.is_dir() and orphan.name not in known and any(orphan.glob(f"*{formats.MANIFEST_SUFFIX}")):
-            taken.append(_record_received(orphan.name, orphan))
+            taken.append(_record_received(front, orphan.name, orphan))
     return taken
 
 
@@ -143,7 +143,7 @@ def _move_batch_files(manifest_path: Path, target: Path) -> list[Path]:
     return moved
 
 
-def _record_received(token: str, folder: Path) -> int:
+def _record_received(front: Path, token: str, folder: Path) -> int:
     manifest_path = next(folder.glob(f"*{formats.MANIFEST_SUFFIX}"))
     data = formats.peek_manifest(manifest_path.read_bytes())
     department_code = str(data.get("department") or "")[:40]
@@ -152,6 +152,7 @@ def _record_received(token: str, folder: Path) -> int:
     with transaction.atomic():
         batch = Batch.objects.create(
             token=token,
+            front=str(front.resolve())[:500],
             manifest_name=manifest_path.name[:200],
             department=directory_selectors.department_by_code(department_code) if department_code else None,
             department_code=department_code,
@@ -175,19 +176,17 @@ class Counts:
     unchanged: int = 0
 
 
-def load(batch_id: int, *, front: Path | None = None) -> Batch | None:
+def load(batch_id: int) -> Batch | None:
     """Check and load one batch, in one transaction; record how it ended. Returns the batch (None if unknown).
 
     A finished batch, or one not yet due for another try, is left as it is.
     """
-    base = front or front_dir()
-    if base is None:
-        return None
     now = timezone.now()
     with transaction.atomic():
         batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None or batch.status in FINISHED or batch.next_attempt_at > now:
             return batch
+        base = Path(batch.front)
         try:
             with transaction.atomic():
                 counts = _check_and_load(batch, base / "work" / batch.token)
@@ -275,13 +274,13 @@ def _check_and_load(batch: Batch, folder: Path) -> Counts | None:
             "unknown_resource", _("信息资源目录中没有在用的资源 %(code)s") % {"code": manifest.resource}
         )
     batch.resource, batch.resource_code = resource, resource.code
-    batch.department = resource.department
     if manifest.department != resource.department.code:
         raise BatchRejected(
             "department_mismatch",
             _("清单所列部门 %(given)s 不是资源 %(code)s 的提供部门 %(owner)s")
             % {"given": manifest.department, "code": resource.code, "owner": resource.department.code},
         )
+    batch.department = resource.department
     batch.sequence = manifest.sequence
     batch.files = [{"name": f.name, "rows": f.rows, "algorithm": f.algorithm} for f in manifest.files]
     _check_files(folder, manifest)
@@ -535,7 +534,7 @@ def run(front: Path | None = None, *, on_batch: Callable[[Batch], None] | None =
     due = Batch.objects.exclude(status__in=FINISHED).filter(next_attempt_at__lte=timezone.now())
     done = []
     for batch_id in due.order_by("resource_code", "sequence", "id").values_list("pk", flat=True):
-        batch = load(batch_id, front=base)
+        batch = load(batch_id)
         if batch is not None:
             done.append(batch)
             if on_batch is not None:

@@ -385,6 +385,8 @@ class Batch(models.Model):
         FAILED = "failed", _("多次重试失败（隔离）")
 
     token = models.CharField(_("批次目录"), max_length=40, unique=True)
+    # The front directory the batch was taken from (its files are in work/<token>/ there until it is finished).
+    front = models.CharField(_("前置库目录"), max_length=500)
     manifest_name = models.CharField(_("清单文件"), max_length=200)
     department = models.ForeignKey(
         "directory.Department",
