@@ -467,3 +467,16 @@ def test_a_batch_for_another_departments_resource_is_filed_under_the_sender(
     assert batch.reason_code == "department_mismatch"
     assert batch.department is not None and batch.department.code == "market"
     assert "police" in batch.reason
+
+
+def test_a_symbolic_link_is_not_read_as_a_data_file(front: Path, django_capture_on_commit_callbacks: Any) -> None:
+    drop(front, 1, [resident(NEW_PERSON, "张四")])
+    data = front / "inbox" / "household-000001.csv"
+    elsewhere = front / "elsewhere.csv"
+    data.rename(elsewhere)
+    data.symlink_to(elsewhere)
+
+    (batch,) = run(front, django_capture_on_commit_callbacks)
+
+    assert batch.reason_code == "missing_file" and household(NEW_PERSON) is None
+    assert (front / "inbox" / "household-000001.csv").is_symlink()  # left behind, not taken in

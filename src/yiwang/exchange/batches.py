@@ -110,6 +110,9 @@ def scan(front: Path) -> list[int]:
     folders = _folders(front)
     taken: list[int] = []
     for manifest_path in sorted(folders["inbox"].glob(f"*{formats.MANIFEST_SUFFIX}")):
+        if manifest_path.is_symlink() or not manifest_path.is_file():
+            logger.warning("front directory: %s is not a regular file; left where it is", manifest_path.name)
+            continue
         token = secrets.token_hex(8)
         target = folders["work"] / token
         target.mkdir()
@@ -135,7 +138,7 @@ def _move_batch_files(manifest_path: Path, target: Path) -> list[Path]:
     for name in names:
         if isinstance(name, str) and formats.FILE_NAME_RE.fullmatch(name):
             source = manifest_path.parent / name
-            if source.is_file():
+            if source.is_file() and not source.is_symlink():
                 source.rename(target / name)
                 moved.append(target / name)
     manifest_path.rename(target / manifest_path.name)
@@ -302,8 +305,10 @@ def _check_and_load(batch: Batch, folder: Path) -> Counts | None:
 def _check_files(folder: Path, manifest: Manifest) -> None:
     for entry in manifest.files:
         path = folder / entry.name
-        if not path.is_file():
-            raise BatchRejected("missing_file", _("清单所列数据文件 %(name)s 不存在") % {"name": entry.name})
+        if not path.is_file() or path.is_symlink():
+            raise BatchRejected(
+                "missing_file", _("清单所列数据文件 %(name)s 不存在或不是普通文件") % {"name": entry.name}
+            )
         actual = formats.file_checksum(path, entry.algorithm)
         if actual != entry.checksum:
             raise BatchRejected(
