@@ -480,3 +480,19 @@ def test_a_symbolic_link_is_not_read_as_a_data_file(front: Path, django_capture_
 
     assert batch.reason_code == "missing_file" and household(NEW_PERSON) is None
     assert (front / "inbox" / "household-000001.csv").is_symlink()  # left behind, not taken in
+
+
+def test_a_file_without_its_header_row_does_not_show_the_data_in_the_reason(
+    front: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    manifest_path = drop(front, 1, [resident(NEW_PERSON, "张四"), resident(OTHER_PERSON, "张五")])
+    data = front / "inbox" / "household-000001.csv"
+    data.write_text("\n".join(data.read_text(encoding="utf-8").splitlines()[1:]) + "\n", encoding="utf-8")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["files"][0]["sm3"] = batch_formats.file_checksum(data, "sm3")
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+
+    (batch,) = run(front, django_capture_on_commit_callbacks)
+
+    assert batch.reason_code == "wrong_columns" and "第1列（不像列名）" in batch.reason
+    assert NEW_PERSON not in batch.reason and "张四" not in batch.reason

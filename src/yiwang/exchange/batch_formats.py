@@ -38,6 +38,7 @@ from .constants import Backend, SubjectKind
 FORMAT = "yiwang-batch/1"
 MANIFEST_SUFFIX = ".manifest.json"
 ALGORITHMS = ("sm3", "sha256")
+COLUMN_NAME_RE = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 FILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}")
 MAX_FILES = 20
 # A rejection names at most this many bad rows (the first ones, by file and line).
@@ -400,8 +401,13 @@ def check_columns(schema: Schema, file_name: str, columns: list[str]) -> None:
     """BatchRejected("wrong_columns") unless the file has exactly the table's columns (in any order)."""
     expected = schema.names
     missing = [name for name in expected if name not in columns]
-    # A stray header can be anything: name at most a few unknown columns, shortened.
-    unknown = [name[:40] for name in columns if name not in expected][:10]
+    # A file without a header row has data where the names should be (a resident ID, a name): an unknown
+    # column is named only when it looks like a column name, otherwise by its position.
+    unknown = [
+        name if COLUMN_NAME_RE.fullmatch(name) else _("第%(n)s列（不像列名）") % {"n": position}
+        for position, name in enumerate(columns, start=1)
+        if name not in expected
+    ][:10]
     duplicated = sorted({name for name in columns if columns.count(name) > 1})
     if missing or unknown or duplicated:
         parts = []
