@@ -454,6 +454,7 @@ RULES: list[Rule] = [
     # one's exchanges are the person's own. The world's draft material is uploaded, not shared: 404 for all.
     Rule("exchange:catalogue", GET, "/exchange/resources/", anyone()),
     Rule("exchange:desk", GET, "/exchange/desk/", expect(EXCHANGE_DESK, denied=403)),
+    Rule("exchange:batches", GET, "/exchange/desk/batches/", expect(EXCHANGE_DESK, denied=403)),
     Rule("exchange:consents", GET, "/exchange/consents/", expect(SIGNED_IN)),
     Rule("exchange:consent_revoke", POST, "/exchange/consents/{consent}/revoke/", expect({"owner"}, ok=302)),
     Rule("exchange:material", GET, "/exchange/applications/{application}/materials/{material_key}/", expect(set())),

@@ -390,6 +390,10 @@ YIWANG_EXCHANGE_NODE_CODE = os.environ.get("YIWANG_EXCHANGE_NODE_CODE", "").stri
 YIWANG_EXCHANGE_CLOCK_SKEW_SECONDS = env_int("YIWANG_EXCHANGE_CLOCK_SKEW_SECONDS", 60, minimum=1, maximum=3600)
 YIWANG_EXCHANGE_TIMEOUT_SECONDS = env_int("YIWANG_EXCHANGE_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
 YIWANG_EXCHANGE_CHECKPOINT_EVERY = env_int("YIWANG_EXCHANGE_CHECKPOINT_EVERY", 1000, minimum=1, maximum=1_000_000)
+# Batch exchange (前置库, docs/exchange.md): the front directory providers drop batches into (unset: off), and
+# how often the worker scans it.
+YIWANG_EXCHANGE_FRONT_DIR = os.environ.get("YIWANG_EXCHANGE_FRONT_DIR", "").strip()
+YIWANG_EXCHANGE_BATCH_SCAN_SECONDS = env_int("YIWANG_EXCHANGE_BATCH_SCAN_SECONDS", 300, minimum=5, maximum=86400)
 # --- end of exchange between nodes ---
 
 # --- OpenID Connect provider ---

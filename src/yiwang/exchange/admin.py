@@ -15,6 +15,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from .models import (
+    Batch,
     Consent,
     CreditRecord,
     DataService,
@@ -94,6 +95,12 @@ class SharedMaterialAdmin(ReadOnlyAdmin):
 
 
 admin.site.register(SharedMaterialSaving, ReadOnlyAdmin)
+
+
+@admin.register(Batch)
+class BatchAdmin(ReadOnlyAdmin):
+    list_display = ["resource_code", "sequence", "department_code", "status", "rows_total", "received_at"]
+    list_filter = ["status"]
 
 
 class PersonKeyedAdmin(admin.ModelAdmin):

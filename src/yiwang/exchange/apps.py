@@ -13,9 +13,12 @@ class ExchangeConfig(AppConfig):
     def ready(self) -> None:
         # 免提交: applications fetch 部门共享获取 materials from data services (the kernel's registry, since
         # cases sits below this app); the outbox handler records the materials saved; the staff desk.
+        from django.db.models.signals import post_migrate
+
         from yiwang.core.desks import register_desk
         from yiwang.core.material_sources import register_material_provider, register_savings_counter
         from yiwang.exchange import (
+            batches,
             policy,
             selectors,
             services,
@@ -27,6 +30,8 @@ class ExchangeConfig(AppConfig):
         # material names (户口簿, 营业执照), the wallet's offer wins and the data service fills the gap.
         register_material_provider("shared_data", services.material_offers)
         register_savings_counter("shared_data", selectors.materials_saved_counts)
+        # 前置库: the scheduled scan of the front directory (when one is configured) and its outbox handlers.
+        post_migrate.connect(batches.start_schedule_after_migrate, sender=self, dispatch_uid="exchange-batch-schedule")
         register_desk("exchange:desk", _("数据共享交换"), policy.may_use_exchange_desk, order=40)
         # Real-name level 3 online: identity (below this app) matches a person against household registration.
         from yiwang.core.assurance_sources import register_register_matcher

@@ -365,3 +365,98 @@ class CreditRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}：{self.list_name}"
+
+
+# --- batch exchange (前置库): providers that cannot answer online drop files; the platform loads them ---
+
+
+class Batch(models.Model):
+    """One batch a provider dropped in the front directory (前置库), from arrival to loaded or rejected.
+
+    A batch is loaded whole or not at all, in one transaction; ``status`` says
+    how far it got and ``reason`` (with the stable ``reason_code``) why it was
+    rejected. The counts say what loading changed in the provider table.
+    See ``yiwang.exchange.batches`` and docs/adr/0031-batch-exchange.md.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("已接收")
+        VERIFIED = "verified", _("已校验")
+        LOADED = "loaded", _("已入库")
+        DUPLICATE = "duplicate", _("重复批次（未改动）")
+        REJECTED = "rejected", _("已拒收（隔离）")
+        FAILED = "failed", _("多次重试失败（隔离）")
+
+    token = models.CharField(_("批次目录"), max_length=40, unique=True)
+    # The front directory the batch was taken from (its files are in work/<token>/ there until it is finished).
+    front = models.CharField(_("前置库目录"), max_length=500)
+    manifest_name = models.CharField(_("清单文件"), max_length=200)
+    department = models.ForeignKey(
+        "directory.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("提供部门"),
+    )
+    department_code = models.CharField(_("清单所列部门"), max_length=40, blank=True)
+    resource = models.ForeignKey(
+        Resource, null=True, blank=True, on_delete=models.PROTECT, related_name="batches", verbose_name=_("信息资源")
+    )
+    resource_code = models.CharField(_("清单所列资源"), max_length=40, blank=True)
+    sequence = models.PositiveIntegerField(_("批次序号"), null=True, blank=True)
+    # The SM3 or SHA-256 digest of the manifest's files, as the manifest gave them (algorithm:hex; one per file).
+    digest = models.CharField(_("内容摘要"), max_length=600, blank=True)
+    files = models.JSONField(_("数据文件"), default=list, blank=True)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    reason_code = models.CharField(_("拒收规则"), max_length=40, blank=True)
+    reason = models.TextField(_("拒收原因"), blank=True)
+    rows_total = models.PositiveIntegerField(_("行数"), default=0)
+    rows_inserted = models.PositiveIntegerField(_("新增行数"), default=0)
+    rows_updated = models.PositiveIntegerField(_("更新行数"), default=0)
+    rows_unchanged = models.PositiveIntegerField(_("未变行数"), default=0)
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    next_attempt_at = models.DateTimeField(_("下次尝试时间"), default=timezone.now, db_index=True)
+    last_error = models.TextField(_("最近一次错误"), blank=True)
+    received_at = models.DateTimeField(_("接收时间"), default=timezone.now, db_index=True)
+    verified_at = models.DateTimeField(_("校验时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("交换批次")
+        verbose_name_plural = _("交换批次（前置库）")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # A sequence number of a resource is loaded once; a duplicate is recorded, never loaded again.
+            models.UniqueConstraint(
+                fields=["resource", "sequence"],
+                condition=models.Q(status="loaded"),
+                name="exchange_batch_sequence_loaded_once",
+            )
+        ]
+        indexes = [models.Index(fields=["resource", "status", "sequence"], name="exchange_batch_progress")]
+
+    def __str__(self) -> str:
+        return f"{self.resource_code}#{self.sequence} {self.status}"
+
+
+class BatchSchedule(models.Model):
+    """The one row that keeps the scheduled scan of the front directory a single chain of outbox events.
+
+    Every scan event carries the chain's token; only an event whose token
+    matches ``token`` scans (and schedules the next one), so restarting the
+    schedule makes any older pending event a no-op.
+    """
+
+    name = models.CharField(_("名称"), max_length=40, unique=True)
+    # The current chain's token: a scan event carrying another token is stale and does nothing.
+    token = models.CharField(_("当前计划标识"), max_length=32)
+    next_scan_at = models.DateTimeField(_("下次扫描时间"))
+    last_scan_at = models.DateTimeField(_("上次扫描时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("前置库扫描计划")
+        verbose_name_plural = _("前置库扫描计划")
+
+    def __str__(self) -> str:
+        return self.name

@@ -12,7 +12,7 @@ from yiwang.directory import selectors as directory_selectors
 
 from . import policy
 from .constants import OpenType, SubjectKind
-from .models import Consent, DataService, ExchangeRecord, Resource, SharedMaterialSaving
+from .models import Batch, Consent, DataService, ExchangeRecord, Resource, SharedMaterialSaving
 
 
 def public_resources() -> QuerySet[Resource]:
@@ -99,3 +99,12 @@ def materials_saved_counts(case_numbers: Sequence[str]) -> dict[str, int]:
         .annotate(count=Count("id"))
     )
     return {row["case_number"]: row["count"] for row in rows}
+
+
+def batches_seen_by(user: Any) -> QuerySet[Batch]:
+    """前置库 batches of the departments ``user`` works for (all for platform staff), newest first."""
+    rows = Batch.objects.select_related("department", "resource")
+    scope = policy.viewing_scope(user)
+    if scope is None:
+        return rows
+    return rows.filter(department__code__in=scope) if scope else rows.none()

@@ -2,13 +2,14 @@
 
 from django.urls import path
 
-from . import views
+from . import batch_views, views
 
 app_name = "exchange"
 
 urlpatterns = [
     path("exchange/resources/", views.catalogue, name="catalogue"),
     path("exchange/desk/", views.desk, name="desk"),
+    path("exchange/desk/batches/", batch_views.batches, name="batches"),
     path("exchange/consents/", views.consents, name="consents"),
     path("exchange/consents/<int:consent_id>/revoke/", views.consent_revoke, name="consent_revoke"),
     path(

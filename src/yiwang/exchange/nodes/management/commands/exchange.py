@@ -7,6 +7,7 @@ yiwang exchange peers
 yiwang exchange ping CODE                    # a signed round trip
 yiwang exchange checkpoint                   # sign the log's head now
 yiwang exchange verify-log                   # check the chain and checkpoints; name the first bad entry
+yiwang exchange load-batches [--front-dir D] [--schedule]  # 前置库: load the batches dropped (docs/exchange.md)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from yiwang.core.problems import ServiceError
+from yiwang.exchange import batches
 from yiwang.exchange.nodes import services
 
 
@@ -36,6 +38,9 @@ class Command(BaseCommand):
         sub.add_parser("ping").add_argument("code")
         sub.add_parser("checkpoint")
         sub.add_parser("verify-log")
+        batches = sub.add_parser("load-batches")
+        batches.add_argument("--front-dir", default=None, help="default: YIWANG_EXCHANGE_FRONT_DIR")
+        batches.add_argument("--schedule", action="store_true", help="also (re)start the worker's scheduled scan")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -66,6 +71,19 @@ class Command(BaseCommand):
             self.stdout.write("nothing new to sign" if sequence is None else f"checkpoint at {sequence}")
         elif action == "verify-log":
             self._verify_log()
+        elif action == "load-batches":
+            self._load_batches(options["front_dir"], schedule=options["schedule"])
+
+    def _load_batches(self, directory: str | None, *, schedule: bool) -> None:
+        front = batches.front_dir(directory)
+        if front is None:
+            raise CommandError("no front directory: set YIWANG_EXCHANGE_FRONT_DIR or pass --front-dir")
+        done = batches.run(front)
+        for line in batches.batch_lines(done):
+            self.stdout.write(line)
+        self.stdout.write(f"{len(done)} batch(es) looked at in {front}")
+        if schedule and batches.ensure_scheduled() is None:
+            raise CommandError("the scheduled scan needs YIWANG_EXCHANGE_FRONT_DIR")
 
     def _verify_log(self) -> None:
         result = services.verify_log()
