@@ -17,6 +17,7 @@ class ExchangeConfig(AppConfig):
         from yiwang.core.material_sources import register_material_provider
         from yiwang.exchange import (
             policy,
+            remote,
             services,
             tasks,  # noqa: F401
             transports,  # noqa: F401  (registers the local transport)
@@ -26,3 +27,5 @@ class ExchangeConfig(AppConfig):
         # material names (户口簿, 营业执照), the wallet's offer wins and the data service fills the gap.
         register_material_provider("shared_data", services.material_offers)
         register_desk("exchange:desk", _("数据共享交换"), policy.may_use_exchange_desk, order=40)
+        # Services held by other nodes (transport ``node:<peer>``) and this node's answers to their requests.
+        remote.register()

@@ -7,6 +7,8 @@ yiwang exchange peers
 yiwang exchange ping CODE                    # a signed round trip
 yiwang exchange checkpoint                   # sign the log's head now
 yiwang exchange verify-log                   # check the chain and checkpoints; name the first bad entry
+yiwang exchange add-remote-service PEER SERVICE [--code C] [--department D]
+                                             # register a data service PEER holds (docs/exchange.md)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from yiwang.core.problems import ServiceError
+from yiwang.exchange import remote
 from yiwang.exchange.nodes import services
 
 
@@ -36,6 +39,11 @@ class Command(BaseCommand):
         sub.add_parser("ping").add_argument("code")
         sub.add_parser("checkpoint")
         sub.add_parser("verify-log")
+        remote_service = sub.add_parser("add-remote-service")
+        remote_service.add_argument("peer")
+        remote_service.add_argument("service", help="the service's code on the peer")
+        remote_service.add_argument("--code", default="", help="its code here (default: the same)")
+        remote_service.add_argument("--department", default="", help="the local department standing for the provider")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -66,6 +74,12 @@ class Command(BaseCommand):
             self.stdout.write("nothing new to sign" if sequence is None else f"checkpoint at {sequence}")
         elif action == "verify-log":
             self._verify_log()
+        elif action == "add-remote-service":
+            service = remote.register_remote_service(
+                options["peer"], options["service"], code=options["code"], department_code=options["department"]
+            )
+            fields = ",".join(f"{f.key}:{f.share_type}" for f in service.resource.fields.all())
+            self.stdout.write(f"service {service.code} {service.transport} {service.remote_code} {fields}")
 
     def _verify_log(self) -> None:
         result = services.verify_log()
