@@ -321,6 +321,7 @@ def _ask_provider(request: _Request, consent: Consent | None) -> dict[str, str] 
             request.service, request.subject, request.fields, asked
         )
     except transports.ProviderUnavailable:
+        request.peer_node = asked.peer_node
         down = ExchangeError("provider_unavailable", _("提供部门的数据服务暂时不可用，请稍后再试或改为上传材料"))
         raise _refuse(request, down, Outcome.FAILED) from None
     except transports.ProviderRefused as refusal:
