@@ -2,9 +2,10 @@
 
 A data service names its transport (``DataService.transport``). ``local``, the
 default, reads this node's provider tables (:mod:`yiwang.exchange.sources`).
-A service held by another node names another transport, which the app that
-speaks to other nodes (``yiwang.exchange.nodes``) registers when Django
-starts; the services of this app never know how the answer travelled.
+A service held by another node names ``node:<peer code>``, served by the
+transport :mod:`yiwang.exchange.remote` registers when Django starts (over
+the signed messages of ``yiwang.exchange.nodes``); the services of this app
+never know how the answer travelled.
 
 A transport is called as ``transport(service, subject, fields, request)``
 and answers the asked fields of the subject, None when the provider holds no

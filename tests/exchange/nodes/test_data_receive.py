@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from yiwang.accounts import services as accounts_services
@@ -199,3 +200,15 @@ def test_an_unregistered_sender_gets_nothing(catalogue: None, node: keys.Signer)
     response = _ask(make_signer("node-x"), _body())
     assert answer_of(response)["code"] == "unknown_key"
     assert not ExchangeRecord.objects.exists()
+
+
+def test_the_providers_staff_see_the_peers_department_on_the_desk_and_in_the_api(
+    catalogue: None, node: keys.Signer, peer: keys.Signer, police_reviewer: Any
+) -> None:
+    exchange_id = answer_of(_ask(peer, _body()))["result"]["exchange_id"]
+    client = Client()
+    client.force_login(police_reviewer)
+    (item,) = client.get("/api/v1/exchange/exchanges").json()["items"]
+    assert (item["exchange_id"], item["consumer"], item["outcome"]) == (exchange_id, "乙市教育局（node-b）", "answered")
+    page = client.get(reverse("exchange:desk")).content.decode()
+    assert exchange_id in page and "乙市教育局（node-b）" in page
