@@ -212,3 +212,13 @@ def test_the_providers_staff_see_the_peers_department_on_the_desk_and_in_the_api
     assert (item["exchange_id"], item["consumer"], item["outcome"]) == (exchange_id, "乙市教育局（node-b）", "answered")
     page = client.get(reverse("exchange:desk")).content.decode()
     assert exchange_id in page and "乙市教育局（node-b）" in page
+
+
+def test_the_admin_lists_exchanges_of_a_peers_department(
+    catalogue: None, node: keys.Signer, peer: keys.Signer, django_user_model: Any
+) -> None:
+    exchange_id = answer_of(_ask(peer, _body()))["result"]["exchange_id"]
+    client = Client()
+    client.force_login(django_user_model.objects.create_superuser("admin-x", password="admin-long-password"))
+    page = client.get("/admin/exchange/exchangerecord/").content.decode()
+    assert exchange_id in page and "乙市教育局（node-b）" in page
