@@ -47,6 +47,7 @@ from .constants import (
     CONSENT_GIVEN_EVENT,
     CONSENT_REVOKED_EVENT,
     EXCHANGE_EVENT,
+    LOCAL_TRANSPORT,
     REFUSAL_RULES,
     SHARE_STRICTNESS,
     SHARED_MATERIAL_EVENT,
@@ -494,15 +495,17 @@ def revoke_consent(*, actor: Any, consent_id: int) -> Consent:
 
 
 def services_for_source(source_name: str) -> list[DataService]:
-    """The active data services that supply a catalogue material's ``source_name`` (部门共享获取)."""
+    """The active data services that supply a catalogue material's ``source_name`` (部门共享获取), this node's
+    own first (no message to another node when the data is here)."""
     wanted = source_name.strip()
     if not wanted:
         return []
-    return [
+    found = [
         s
         for s in DataService.objects.select_related("resource__department").filter(active=True, resource__active=True)
         if wanted in s.material_sources
     ]
+    return sorted(found, key=lambda s: s.transport != LOCAL_TRANSPORT)
 
 
 @dataclass(frozen=True)

@@ -255,3 +255,10 @@ def test_a_material_from_a_peer_that_is_down_falls_back_to_upload_and_the_case_g
     assert "暂时不可用" in page and reverse("cases:application_upload", args=[application.pk]) in page
     (case,) = case_services.submit_application(application, actor=citizen)
     assert case.number
+
+
+def test_a_material_is_taken_from_this_nodes_own_service_before_a_peers(wire: Wire) -> None:
+    # remote-household sorts before household by code and supplies the same materials.
+    assert [s.code for s in services.services_for_source("居民户口簿")] == ["household", "remote-household"]
+    DataService.objects.filter(code="household").update(active=False)
+    assert [s.code for s in services.services_for_source("居民户口簿")] == ["remote-household"]
