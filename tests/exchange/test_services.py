@@ -217,7 +217,7 @@ def test_a_service_held_by_another_node_goes_through_its_registered_transport(
 ) -> None:
     calls: list[tuple[str, list[str]]] = []
 
-    def remote(service: Any, subject: services.Subject, fields: Any) -> dict[str, str]:
+    def remote(service: Any, subject: services.Subject, fields: Any, request: Any) -> dict[str, str]:
         calls.append((subject.key, list(fields)))
         return {"name": "远端答复", "status": "存续", "extra": "never passed on"}
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from .models import (
     Batch,
@@ -77,9 +78,23 @@ class DataServiceAdmin(admin.ModelAdmin):
 
 @admin.register(ExchangeRecord)
 class ExchangeRecordAdmin(ReadOnlyAdmin):
-    list_display = ["exchange_id", "created_at", "service", "consumer", "subject_masked", "outcome", "refusal_code"]
-    list_filter = ["outcome", "service"]
-    search_fields = ["exchange_id", "case_reference"]
+    list_display = [
+        "exchange_id",
+        "created_at",
+        "service",
+        "consumer_label",
+        "peer_node",
+        "subject_masked",
+        "outcome",
+        "refusal_code",
+    ]
+    list_filter = ["outcome", "service", "peer_node"]
+    search_fields = ["exchange_id", "peer_exchange_id", "case_reference"]
+
+    @admin.display(description=_("使用部门"))
+    def consumer_label(self, record: ExchangeRecord) -> str:
+        return record.consumer_label
+
     hidden = ("subject_index",)
 
 

@@ -169,7 +169,7 @@ def _exchange_out(record: ExchangeRecord, *, for_staff: bool) -> ExchangeOut:
         service=record.service.code,
         service_name=record.service.name,
         provider=record.service.resource.department.name,
-        consumer=record.consumer.name,
+        consumer=record.consumer_label,
         subject=record.subject_masked,
         fields=list(record.fields),
         purpose=record.purpose,

@@ -20,6 +20,7 @@ class ExchangeConfig(AppConfig):
         from yiwang.exchange import (
             batches,
             policy,
+            remote,
             selectors,
             services,
             tasks,  # noqa: F401
@@ -37,3 +38,5 @@ class ExchangeConfig(AppConfig):
         from yiwang.core.assurance_sources import register_register_matcher
 
         register_register_matcher("household", services.match_household_register)
+        # Services held by other nodes (transport ``node:<peer>``) and this node's answers to their requests.
+        remote.register()

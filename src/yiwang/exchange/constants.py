@@ -64,6 +64,16 @@ class Backend(models.TextChoices):
 
 # The transport a data service is reached by when nothing else is registered: the provider on this node.
 LOCAL_TRANSPORT = "local"
+# The family of transports to services held by other nodes: ``node:<peer code>`` (yiwang.exchange.remote).
+NODE_TRANSPORT_PREFIX = "node:"
+# The rule each policy refusal names (the problem document's ``rule``), whichever node refused.
+REFUSAL_RULES = {
+    "not_shared": "share_type:not_shared",
+    "field_not_shared": "field_share_type:not_shared",
+    "consent_required": "consent:required",
+    "consent_revoked": "consent:revoked",
+    "consent_expired": "consent:expired",
+}
 # How long consent lasts when the citizen does not say (days), and the choices offered.
 CONSENT_DAYS_DEFAULT = 30
 CONSENT_DAYS_CHOICES = (7, 30, 90, 365)

@@ -69,8 +69,9 @@ class DataService(models.Model):
     """A data service a provider registered over a resource: how it is reached and which materials it answers.
 
     ``transport`` names the transport that carries a request to the provider
-    (``local``: this node's tables; another node's later, see
-    ``yiwang.exchange.transports``). ``material_sources`` are the catalogue
+    (``local``: this node's tables; ``node:<peer code>``: the service of that
+    name, or ``remote_code``, on another platform node, see
+    ``yiwang.exchange.remote``). ``material_sources`` are the catalogue
     materials' ``source_name`` values (部门共享获取) this service supplies.
     """
 
@@ -80,7 +81,9 @@ class DataService(models.Model):
         Resource, on_delete=models.PROTECT, related_name="services", verbose_name=_("信息资源")
     )
     backend = models.CharField(_("数据来源表"), max_length=24, choices=Backend.choices)
-    transport = models.CharField(_("传输方式"), max_length=40, default=LOCAL_TRANSPORT)
+    transport = models.CharField(_("传输方式"), max_length=80, default=LOCAL_TRANSPORT)
+    # For a service held by another node: its code there (empty: the same code as here).
+    remote_code = models.CharField(_("提供节点上的服务代码"), max_length=40, blank=True)
     material_sources = models.JSONField(_("可提供的共享材料来源"), default=list, blank=True)
     # The fields a material needs (the minimum fetched for 免提交); empty: every shareable field.
     material_fields = models.JSONField(_("材料所需信息项"), default=list, blank=True)
@@ -143,13 +146,28 @@ class ExchangeRecord(models.Model):
 
     Refusals are recorded as well. The values answered are not kept here
     (only which fields): a record says that data moved, not the data.
+
+    An exchange between two nodes is recorded on both: ``peer_node`` is the
+    other node and ``peer_exchange_id`` its exchange id. On the provider's
+    side the consumer is a department of the peer, not of this node:
+    ``consumer`` is empty, ``remote_consumer`` names it, and
+    ``consent_evidence`` keeps what the peer asserted about the person's
+    consent.
     """
 
     exchange_id = models.CharField(_("交换编号"), max_length=40, unique=True)
     service = models.ForeignKey(DataService, on_delete=models.PROTECT, related_name="+", verbose_name=_("数据服务"))
     consumer = models.ForeignKey(
-        "directory.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("使用部门")
+        "directory.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("使用部门"),
     )
+    remote_consumer = models.CharField(_("使用部门（其他节点）"), max_length=200, blank=True)
+    peer_node = models.CharField(_("对方节点"), max_length=64, blank=True)
+    peer_exchange_id = models.CharField(_("对方节点交换编号"), max_length=64, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("请求账户")
     )
@@ -169,7 +187,8 @@ class ExchangeRecord(models.Model):
     consent = models.ForeignKey(
         Consent, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("所依据的授权")
     )
-    transport = models.CharField(_("传输方式"), max_length=40)
+    consent_evidence = models.JSONField(_("对方节点声明的授权"), default=dict, blank=True)
+    transport = models.CharField(_("传输方式"), max_length=80)
     outcome = models.CharField(_("结果"), max_length=16, choices=Outcome.choices)
     refusal_code = models.CharField(_("拒绝规则"), max_length=40, blank=True)
     created_at = models.DateTimeField(_("交换时间"), default=timezone.now, db_index=True)
@@ -181,6 +200,13 @@ class ExchangeRecord(models.Model):
 
     def __str__(self) -> str:
         return self.exchange_id
+
+    @property
+    def consumer_label(self) -> str:
+        """The consumer department's name; one of another node is named with its node."""
+        if self.consumer is not None:
+            return self.consumer.name
+        return f"{self.remote_consumer}（{self.peer_node}）"
 
 
 class SharedMaterial(models.Model):

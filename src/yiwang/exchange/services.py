@@ -49,9 +49,11 @@ from .constants import (
     CONSENT_GIVEN_EVENT,
     CONSENT_REVOKED_EVENT,
     EXCHANGE_EVENT,
+    LOCAL_TRANSPORT,
     REAL_NAME_CONSUMER,
     REAL_NAME_FIELDS,
     REAL_NAME_SERVICE,
+    REFUSAL_RULES,
     SHARE_STRICTNESS,
     SHARED_MATERIAL_EVENT,
     Outcome,
@@ -97,7 +99,11 @@ def subject_for_id_number(id_number: str) -> Subject:
         raise ExchangeError("invalid_subject", _("公民身份号码不正确"), field="subject")
     person = accounts_services.find_person(DocumentType.RESIDENT_ID, number)
     return Subject(
-        SubjectKind.PERSON, person_index(number), crypto.mask_id_number(number), person.pk if person else None
+        SubjectKind.PERSON,
+        person_index(number),
+        crypto.mask_id_number(number),
+        person.pk if person else None,
+        number=number,
     )
 
 
@@ -191,6 +197,18 @@ def live_consent(service: DataService, person_id: int | None, consumer_id: int, 
     )
 
 
+def consent_evidence(consent: Consent) -> dict[str, Any]:
+    """What this node asserts to a provider on another node about the consent it relies on (ADR 0028)."""
+    return {
+        "id": consent.pk,
+        "consumer": consent.consumer.code if consent.consumer is not None else "",
+        "fields": list(consent.fields),
+        "purpose": consent.purpose,
+        "given_at": consent.given_at.isoformat(),
+        "expires_at": consent.expires_at.isoformat(),
+    }
+
+
 def _check_fields(service: DataService, fields: Iterable[str]) -> tuple[list[str], bool]:
     """The fields asked for (in the resource's order) and whether any is a conditional share.
 
@@ -225,6 +243,9 @@ def _check_fields(service: DataService, fields: Iterable[str]) -> tuple[list[str
 
 @dataclass
 class _Request:
+    """One request as it is recorded. ``consumer`` is None when a department of another node asks
+    (``remote_consumer`` names it, ``peer_node`` is its node)."""
+
     service: DataService
     consumer: Any
     actor: Any
@@ -233,6 +254,12 @@ class _Request:
     purpose: str
     legal_basis: str
     case_reference: str
+    exchange_id: str = field(default_factory=new_exchange_id)
+    remote_consumer: str = ""
+    peer_node: str = ""
+    peer_exchange_id: str = ""
+    consent_evidence: dict[str, Any] = field(default_factory=dict)
+    transport: str = ""
 
 
 def _user(actor: Any) -> Any:
@@ -250,9 +277,13 @@ def _requester_label(actor: Any) -> str:
 
 def _record(request: _Request, outcome: str, *, code: str = "", consent: Consent | None = None) -> ExchangeRecord:
     record = ExchangeRecord.objects.create(
-        exchange_id=new_exchange_id(),
+        exchange_id=request.exchange_id,
         service=request.service,
         consumer=request.consumer,
+        remote_consumer=request.remote_consumer,
+        peer_node=request.peer_node,
+        peer_exchange_id=request.peer_exchange_id,
+        consent_evidence=request.consent_evidence,
         requested_by=_user(request.actor),
         requester_label=_requester_label(request.actor),
         subject_kind=request.subject.kind,
@@ -264,7 +295,7 @@ def _record(request: _Request, outcome: str, *, code: str = "", consent: Consent
         legal_basis=request.legal_basis,
         case_reference=request.case_reference,
         consent=consent,
-        transport=request.service.transport,
+        transport=request.transport or request.service.transport,
         outcome=outcome,
         refusal_code=code,
     )
@@ -276,7 +307,8 @@ def _record(request: _Request, outcome: str, *, code: str = "", consent: Consent
         target=f"exchange.ExchangeRecord:{record.exchange_id}",
         detail={
             "service": request.service.code,
-            "consumer": request.consumer.code,
+            "consumer": request.consumer.code if request.consumer is not None else request.remote_consumer,
+            "peer_node": request.peer_node,
             "fields": request.fields,
             "outcome": outcome,
             "code": code,
@@ -292,6 +324,36 @@ def _refuse(request: _Request, error: ExchangeError, outcome: str = Outcome.REFU
         record = _record(request, outcome, code=error.code)
     error.extra["exchange_id"] = record.exchange_id
     return error
+
+
+def _ask_provider(request: _Request, consent: Consent | None) -> dict[str, str] | None:
+    """The provider's answer through the service's transport; a provider that is down or refuses under its own
+    policy (on another node) is recorded and raised."""
+    asked = transports.TransportRequest(
+        request.exchange_id,
+        request.consumer.code,
+        request.consumer.name,
+        request.purpose,
+        request.legal_basis,
+        request.case_reference,
+        consent_evidence(consent) if consent is not None else None,
+    )
+    try:
+        answer = transports.transport_for(request.service.transport)(
+            request.service, request.subject, request.fields, asked
+        )
+    except transports.ProviderUnavailable:
+        request.peer_node = asked.peer_node
+        down = ExchangeError("provider_unavailable", _("提供部门的数据服务暂时不可用，请稍后再试或改为上传材料"))
+        raise _refuse(request, down, Outcome.FAILED) from None
+    except transports.ProviderRefused as refusal:
+        request.peer_node = asked.peer_node
+        refused = ExchangeError(refusal.code, refusal.detail)
+        if refusal.code in REFUSAL_RULES:
+            refused.extra["rule"] = REFUSAL_RULES[refusal.code]
+        raise _refuse(request, refused) from None
+    request.peer_node, request.peer_exchange_id = asked.peer_node, asked.peer_exchange_id
+    return answer
 
 
 def request_data(
@@ -317,7 +379,9 @@ def request_data(
     ``purpose_required``, ``not_shared``, ``field_not_shared``,
     ``consent_required`` / ``consent_revoked`` / ``consent_expired``,
     ``no_record`` and ``provider_unavailable``; those after the policy was
-    consulted are recorded with an exchange id.
+    consulted are recorded with an exchange id. A service held by another
+    node is refused there too under that node's own policy, with its code
+    (``field_not_shared``, ``consent_required`` …), recorded here as refused.
     """
     service = active_service(service_code)
     consumer = directory_selectors.department_by_code(consumer_code)
@@ -348,11 +412,7 @@ def request_data(
             consent = live_consent(service, subject.person_id, consumer.pk, request.fields)
         except ExchangeError as error:
             raise _refuse(request, error) from None
-    try:
-        answer = transports.transport_for(service.transport)(service, subject, request.fields)
-    except transports.ProviderUnavailable:
-        down = ExchangeError("provider_unavailable", _("提供部门的数据服务暂时不可用，请稍后再试或改为上传材料"))
-        raise _refuse(request, down, Outcome.FAILED) from None
+    answer = _ask_provider(request, consent)
     if answer is None:
         raise _refuse(request, ExchangeError("no_record", _("提供部门没有该信息主体的记录")), Outcome.NO_RECORD)
     labels = {f.key: f.label for f in resource_fields(service)}
@@ -515,15 +575,17 @@ def match_household_register(actor: Any, person: Any) -> RegisterMatch:
 
 
 def services_for_source(source_name: str) -> list[DataService]:
-    """The active data services that supply a catalogue material's ``source_name`` (部门共享获取)."""
+    """The active data services that supply a catalogue material's ``source_name`` (部门共享获取), this node's
+    own first (no message to another node when the data is here)."""
     wanted = source_name.strip()
     if not wanted:
         return []
-    return [
+    found = [
         s
         for s in DataService.objects.select_related("resource__department").filter(active=True, resource__active=True)
         if wanted in s.material_sources
     ]
+    return sorted(found, key=lambda s: s.transport != LOCAL_TRANSPORT)
 
 
 @dataclass(frozen=True)

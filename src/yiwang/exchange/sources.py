@@ -9,7 +9,7 @@ answer is plain JSON wherever it travels.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .constants import Backend, SubjectKind
 from .models import (
@@ -28,12 +28,16 @@ class Subject:
 
     ``key`` is the blind index or the credit code; ``masked`` is what screens
     and records show; ``person_id`` is the platform's person, when known.
+    ``number`` is the resident ID itself when the caller typed it (a blind
+    index means nothing on another node, so a remote provider is sent the
+    number); never shown, never compared.
     """
 
     kind: str
     key: str
     masked: str
     person_id: int | None = None
+    number: str = field(default="", repr=False, compare=False)
 
 
 Answer = dict[str, str]

@@ -8,6 +8,8 @@ yiwang exchange ping CODE                    # a signed round trip
 yiwang exchange checkpoint                   # sign the log's head now
 yiwang exchange verify-log                   # check the chain and checkpoints; name the first bad entry
 yiwang exchange load-batches [--front-dir D] [--schedule]  # 前置库: load the batches dropped (docs/exchange.md)
+yiwang exchange add-remote-service PEER SERVICE [--code C] [--department D]
+                                             # register a data service PEER holds (docs/exchange.md)
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from yiwang.core.problems import ServiceError
-from yiwang.exchange import batches
+from yiwang.exchange import batches, remote
 from yiwang.exchange.nodes import services
 
 
@@ -41,6 +43,11 @@ class Command(BaseCommand):
         batches = sub.add_parser("load-batches")
         batches.add_argument("--front-dir", default=None, help="default: YIWANG_EXCHANGE_FRONT_DIR")
         batches.add_argument("--schedule", action="store_true", help="also (re)start the worker's scheduled scan")
+        remote_service = sub.add_parser("add-remote-service")
+        remote_service.add_argument("peer")
+        remote_service.add_argument("service", help="the service's code on the peer")
+        remote_service.add_argument("--code", default="", help="its code here (default: the same)")
+        remote_service.add_argument("--department", default="", help="the local department standing for the provider")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -73,6 +80,12 @@ class Command(BaseCommand):
             self._verify_log()
         elif action == "load-batches":
             self._load_batches(options["front_dir"], schedule=options["schedule"])
+        elif action == "add-remote-service":
+            service = remote.register_remote_service(
+                options["peer"], options["service"], code=options["code"], department_code=options["department"]
+            )
+            fields = ",".join(f"{f.key}:{f.share_type}" for f in service.resource.fields.all())
+            self.stdout.write(f"service {service.code} {service.transport} {service.remote_code} {fields}")
 
     def _load_batches(self, directory: str | None, *, schedule: bool) -> None:
         front = batches.front_dir(directory)
