@@ -199,9 +199,13 @@ def register_builtin_handlers() -> None:
 # --- sending -----------------------------------------------------------------------------------------------
 
 
+# json.dumps(…, ensure_ascii=False, sort_keys=True, separators=(",", ":")), one encoder for every message.
+_encode_body = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+
+
 def canonical_body(body: Mapping[str, Any]) -> bytes:
     """The bytes a JSON body travels as: sorted keys, no spaces, UTF-8."""
-    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return _encode_body(body).encode("utf-8")
 
 
 def send(peer_code: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
