@@ -17,6 +17,9 @@ def admin_login(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [
+    # 节点间交换: signed messages from other platform nodes (POST /exchange/v1/messages; docs/exchange-nodes.md).
+    # First, so that a peer's message does not walk every pattern below (nothing else starts with the prefix).
+    path("exchange/v1/", include("yiwang.exchange.nodes.urls")),
     path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
@@ -49,6 +52,4 @@ urlpatterns = [
     path("", include("yiwang.feedback.urls")),
     # 电子印章: the signed trust list, licence verification (public) and the seals page (/licences/…).
     path("licences/", include("yiwang.licences.urls_seals")),
-    # 节点间交换: signed messages from other platform nodes (POST /exchange/v1/messages; docs/exchange-nodes.md).
-    path("exchange/v1/", include("yiwang.exchange.nodes.urls")),
 ]

@@ -35,6 +35,23 @@ def test_serve_gives_gunicorn_the_worker_warm_up_hook(monkeypatch: pytest.Monkey
     assert seen["bind"] == ["127.0.0.1:8765"]
 
 
+def test_serve_with_threads_runs_the_gthread_worker_that_keeps_connections_alive(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, db: None
+) -> None:
+    settings.EMBEDDED_WORKER = False
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    seen: dict[str, Any] = {}
+
+    def run(app: WSGIApplication) -> None:
+        seen["threads"], seen["worker"] = app.cfg.threads, app.cfg.worker_class_str
+
+    monkeypatch.setattr(WSGIApplication, "run", run)
+    call_command("serve", "--port", "8765")
+    assert seen == {"threads": 1, "worker": "sync"}  # the default: one request per connection
+    call_command("serve", "--port", "8765", "--threads", "4")
+    assert seen == {"threads": 4, "worker": "gthread"}
+
+
 def test_serve_forks_its_workers_with_no_database_connection_open(
     monkeypatch: pytest.MonkeyPatch, settings: Any, transactional_db: None
 ) -> None:

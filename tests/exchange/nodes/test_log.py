@@ -124,3 +124,31 @@ def test_the_command(capsys: Any, settings: Any) -> None:
     call_command("exchange", "remove-peer", "node-b")
     with pytest.raises(CommandError):
         call_command("exchange", "remove-peer", "node-b")
+
+
+def test_a_head_moved_by_another_process_is_read_again(settings: Any) -> None:
+    """Each process guesses the head it left last; when another process appended since, the guess is refused
+    by the conditional update and the chain continues from the real head, not from the guess."""
+    from django.db import connection
+
+    settings.YIWANG_EXCHANGE_CHECKPOINT_EVERY = 4
+    _fill(2)
+    stale = log._head_hint[connection.alias]
+    _fill(3)  # "another process": the head moves on to 5
+    log._head_hint[connection.alias] = stale
+    [entry] = log.append([_message(99)])
+    assert (entry.sequence, entry.prev_hash) == (6, LogEntry.objects.get(sequence=5).entry_hash)
+    assert LogHead.objects.get().sequence == 6
+    result = services.verify_log()
+    assert (result.ok, result.checked, result.checkpoints) == (True, 6, 1)
+
+
+def test_a_head_guess_from_another_log_is_not_trusted() -> None:
+    """A guess that names a head this database never had (another database, a rolled-back append)."""
+    from django.db import connection
+
+    _fill(1)
+    log._head_hint[connection.alias] = (1, "f" * 64)
+    log.append([_message(1)])
+    assert list(LogEntry.objects.order_by("sequence").values_list("sequence", flat=True)) == [1, 2]
+    assert services.verify_log().ok

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -45,7 +46,7 @@ class Component:
     params: Params = ()
 
     def serialize(self) -> str:
-        return _serialize_string(self.name) + _serialize_params(self.params)
+        return _serialize_component(self)
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,7 @@ class SignatureParams:
     params: Params
 
     def serialize(self) -> str:
-        inner = " ".join(component.serialize() for component in self.components)
-        return f"({inner}){_serialize_params(self.params)}"
+        return f"({_serialize_components(self.components)}){_serialize_params(self.params)}"
 
     def get(self, name: str) -> ParamValue | None:
         return next((value for key, value in self.params if key == name), None)
@@ -68,12 +68,36 @@ class SignatureParams:
 _TOKEN_RE = re.compile(r"[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*")
 _KEY_RE = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 _INT_RE = re.compile(r"-?[0-9]{1,15}")
+_PRINTABLE_RE = re.compile(r"[\x20-\x7e]*")
+_PLAIN_STRING_RE = re.compile(r'"([\x20\x21\x23-\x5b\x5d-\x7e]*)"')
 
 
 def _serialize_string(value: str) -> str:
-    if any(not 0x20 <= ord(ch) <= 0x7E for ch in value):
+    if not _PRINTABLE_RE.fullmatch(value):
         raise SignatureFormatError("structured-field strings are printable ASCII")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# Every message covers one of two fixed component lists: their serialisation is computed once per process.
+# The cache key carries each parameter's type, since True == 1 and Token("a") == "a" serialise differently.
+def _typed(components: tuple[Component, ...]) -> tuple[tuple[str, tuple[tuple[str, type, ParamValue], ...]], ...]:
+    return tuple((c.name, tuple((key, type(value), value) for key, value in c.params)) for c in components)
+
+
+@functools.lru_cache(maxsize=64)
+def _serialize_typed(typed: tuple[tuple[str, tuple[tuple[str, type, ParamValue], ...]], ...]) -> str:
+    return " ".join(
+        _serialize_string(name) + _serialize_params(tuple((key, value) for key, _type, value in params))
+        for name, params in typed
+    )
+
+
+def _serialize_component(component: Component) -> str:
+    return _serialize_typed(_typed((component,)))
+
+
+def _serialize_components(components: tuple[Component, ...]) -> str:
+    return _serialize_typed(_typed(components))
 
 
 def _serialize_params(params: Params) -> str:
@@ -130,6 +154,10 @@ class _Reader:
         return found.group(0)
 
     def string(self) -> str:
+        plain = _PLAIN_STRING_RE.match(self.text, self.pos)
+        if plain:  # no escapes: the usual case, in one step
+            self.pos = plain.end()
+            return plain.group(1)
         self.expect('"')
         out = []
         while True:

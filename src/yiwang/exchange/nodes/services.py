@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import http.client
 import json
 import logging
+import os
 import re
 import threading
 import urllib.parse
@@ -22,7 +24,8 @@ from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.db import connection as db
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -196,9 +199,13 @@ def register_builtin_handlers() -> None:
 # --- sending -----------------------------------------------------------------------------------------------
 
 
+# json.dumps(…, ensure_ascii=False, sort_keys=True, separators=(",", ":")), one encoder for every message.
+_encode_body = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+
+
 def canonical_body(body: Mapping[str, Any]) -> bytes:
     """The bytes a JSON body travels as: sorted keys, no spaces, UTF-8."""
-    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return _encode_body(body).encode("utf-8")
 
 
 def send(peer_code: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +214,7 @@ def send(peer_code: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
     Raises :class:`ExchangeError` (``peer_unknown``, ``peer_unreachable``, ``peer_bad_signature``,
     ``peer_refused``, ``bad_message``). Both the request and the answer are logged, whatever the outcome.
     """
-    peer = Peer.objects.filter(code=peer_code, active=True).first()
+    peer = _active_peer(peer_code)
     if peer is None:
         raise ExchangeError("peer_unknown", _("未登记或已停用的交换节点：%(code)s") % {"code": peer_code})
     if not _KIND_RE.fullmatch(kind):
@@ -325,27 +332,97 @@ def _check_answer(
 
 
 def _post(url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
-    """POST over HTTP(S), one connection per message; the status, headers (lower-case, joined) and body."""
+    """POST over HTTP(S) on a kept-alive connection to the peer; the status, headers (lower-case, joined), body.
+
+    A connection that was idle in the pool may have been closed by the peer meanwhile; when sending on
+    one fails before any answer arrives, the message goes once more on a new connection. That is safe:
+    had the peer taken the first copy, it refuses the second as replayed (same nonce), signed.
+    """
     parts = urllib.parse.urlsplit(url)
-    timeout = float(settings.YIWANG_EXCHANGE_TIMEOUT_SECONDS)
-    connection: http.client.HTTPConnection
-    if parts.scheme == "https":
-        connection = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=timeout)
-    else:
-        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    key = (parts.scheme, parts.hostname or "", parts.port)
+    connection, reused = _connections.take(key)
     try:
-        connection.request("POST", parts.path + (f"?{parts.query}" if parts.query else ""), body, dict(headers))
-        response = connection.getresponse()
-        data = response.read(MAX_RESPONSE_BYTES + 1)
-        if len(data) > MAX_RESPONSE_BYTES:
-            raise http.client.HTTPException("response too large")
-        joined: dict[str, str] = {}
-        for name, value in response.getheaders():
-            key = name.lower()
-            joined[key] = f"{joined[key]}, {value.strip()}" if key in joined else value.strip()
-        return response.status, joined, data
-    finally:
+        try:
+            return _exchange_on(connection, key, target, headers, body)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+            if not reused:
+                raise
         connection.close()
+        connection = _connections.new(key)
+        return _exchange_on(connection, key, target, headers, body)
+    except BaseException:
+        connection.close()
+        raise
+
+
+def _exchange_on(
+    connection: http.client.HTTPConnection,
+    key: tuple[str, str, int | None],
+    target: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> tuple[int, dict[str, str], bytes]:
+    connection.request("POST", target, body, dict(headers))
+    response = connection.getresponse()
+    data = response.read(MAX_RESPONSE_BYTES + 1)
+    if len(data) > MAX_RESPONSE_BYTES or not response.isclosed():
+        raise http.client.HTTPException("response too large")
+    joined: dict[str, str] = {}
+    for name, value in response.getheaders():
+        name = name.lower()
+        joined[name] = f"{joined[name]}, {value.strip()}" if name in joined else value.strip()
+    if response.will_close:
+        connection.close()
+    else:
+        _connections.give_back(key, connection)
+    return response.status, joined, data
+
+
+class _ConnectionPool:
+    """Idle HTTP connections per peer address, shared by the threads of this process (kept alive by the peer)."""
+
+    MAX_IDLE = 8
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, str, int | None], list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def take(self, key: tuple[str, str, int | None]) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle connection to ``key`` and True, else a new one and False."""
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child never shares its parent's sockets
+                self._idle, self._pid = {}, os.getpid()
+            idle = self._idle.get(key)
+            if idle:
+                return idle.pop(), True
+        return self.new(key), False
+
+    def new(self, key: tuple[str, str, int | None]) -> http.client.HTTPConnection:
+        scheme, host, port = key
+        timeout = float(settings.YIWANG_EXCHANGE_TIMEOUT_SECONDS)
+        if scheme == "https":
+            return http.client.HTTPSConnection(host, port, timeout=timeout)
+        return http.client.HTTPConnection(host, port, timeout=timeout)
+
+    def give_back(self, key: tuple[str, str, int | None], connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < self.MAX_IDLE and self._pid == os.getpid():
+                idle.append(connection)
+                return
+        connection.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for pooled in idle.values():
+            for connection in pooled:
+                connection.close()
+
+
+_connections = _ConnectionPool()
 
 
 # --- receiving ---------------------------------------------------------------------------------------------
@@ -392,7 +469,7 @@ def receive(inbound: Inbound) -> Outbound:
 
 def _check_request(inbound: Inbound, signer: keys.Signer, checked: messages.Checked) -> tuple[Peer, str]:
     headers = inbound.headers
-    peer = Peer.objects.filter(code=checked.peer_code, active=True).first()
+    peer = _active_peer(checked.peer_code)
     if peer is None or peer.fingerprint != checked.fingerprint:
         raise Refusal("unknown_key", f"未登记的节点或密钥：{checked.peer_code}:{checked.fingerprint}")
     skew = int(settings.YIWANG_EXCHANGE_CLOCK_SKEW_SECONDS)
@@ -414,8 +491,8 @@ def _remember_nonce(peer_code: str, nonce: str, created: int, skew: int) -> None
     global _nonce_count
     moment = dt.datetime.fromtimestamp(created, tz=dt.UTC)
     try:
-        with transaction.atomic():
-            SeenNonce.objects.create(peer_code=peer_code, nonce=nonce, created=moment)
+        with transaction.atomic(), db.cursor() as cursor:
+            cursor.execute(_nonce_insert(db.vendor), [peer_code, nonce, db.ops.adapt_datetimefield_value(moment)])
     except IntegrityError:
         raise Refusal("replayed", "该随机数已用过：消息被重放") from None
     _nonce_count += 1
@@ -500,7 +577,57 @@ def checkpoint_log() -> int | None:
 
 
 def _public(peer: Peer) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(bytes(peer.public_key))
+    return _public_key(bytes(peer.public_key))
+
+
+@functools.lru_cache(maxsize=256)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    """The key object for a peer's raw public key, made once per key and process (keyed by the key itself)."""
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def _active_peer(code: str) -> Peer | None:
+    """The active peer with this code, read on every message by one indexed statement (no ORM query building).
+
+    Not cached across messages: ``add-peer`` and ``deactivate`` run in other processes (the command line),
+    and a deactivated peer must be refused from the next message on, in every server process.
+    """
+    with db.cursor() as cursor:
+        cursor.execute(_peer_select(db.vendor), [code, True])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, name, base_url, public_key, fingerprint = row
+    return Peer(
+        id=pk,
+        code=code,
+        name=name,
+        base_url=base_url,
+        public_key=bytes(public_key),
+        fingerprint=fingerprint,
+        active=True,
+    )
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.column
+    return db.ops.quote_name(field.column)
+
+
+@functools.lru_cache(maxsize=4)
+def _peer_select(vendor: str) -> str:
+    columns = ", ".join(_column(Peer, name) for name in ("id", "name", "base_url", "public_key", "fingerprint"))
+    table = db.ops.quote_name(Peer._meta.db_table)
+    # Table and column names come from the model; the code is a parameter.
+    return f"SELECT {columns} FROM {table} WHERE {_column(Peer, 'code')} = %s AND {_column(Peer, 'active')} = %s"  # noqa: S608
+
+
+@functools.lru_cache(maxsize=4)
+def _nonce_insert(vendor: str) -> str:
+    columns = ", ".join(_column(SeenNonce, name) for name in ("peer_code", "nonce", "created"))
+    table = db.ops.quote_name(SeenNonce._meta.db_table)
+    return f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s)"  # noqa: S608  (names from the model)
 
 
 def _token(value: str | None) -> str:

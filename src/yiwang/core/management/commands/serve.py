@@ -27,6 +27,10 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        # More than one thread per worker switches gunicorn to its gthread worker, which keeps client
+        # connections alive between requests (the sync worker closes each): what peer nodes sending many
+        # exchange messages want (docs/exchange-nodes.md, "Throughput").
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "1")))
 
     def handle(self, *args: Any, **options: Any) -> None:
         from gunicorn.app.wsgiapp import WSGIApplication
@@ -53,6 +57,8 @@ class Command(BaseCommand):
             f"{options['host']}:{options['port']}",
             "--workers",
             str(options["workers"]),
+            "--threads",
+            str(options["threads"]),
             "--graceful-timeout",
             "10",
             # gunicorn's longest request line (its default is 4094), so the API's own
