@@ -51,4 +51,6 @@ urlpatterns = [
     path("licences/", include("yiwang.licences.urls_seals")),
     # 节点间交换: signed messages from other platform nodes (POST /exchange/v1/messages; docs/exchange-nodes.md).
     path("exchange/v1/", include("yiwang.exchange.nodes.urls")),
+    # 跨省通办: peers' items, applications forwarded to them, their status (/cross-region/…; docs/cross-region.md).
+    path("", include("yiwang.exchange.crossregion.urls")),
 ]
