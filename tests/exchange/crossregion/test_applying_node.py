@@ -15,7 +15,7 @@ from tests.accounts.factories import make_citizen
 from tests.cases.builders import pdf_bytes
 from yiwang.accounts.models import DataAccessRecord
 from yiwang.core import outbox
-from yiwang.core.models import OutboxEvent
+from yiwang.core.models import Notification, OutboxEvent
 from yiwang.core.search_sources import search_other_sources
 from yiwang.exchange.crossregion import services
 from yiwang.exchange.crossregion.constants import APPLICATION, DELIVER_TOPIC, DeliveryState, ForwardState
@@ -225,6 +225,14 @@ def test_statuses_are_recorded_once_each_and_a_late_one_does_not_move_the_state_
         9,
     )
     assert list(StatusUpdate.objects.order_by("sequence").values_list("sequence", flat=True)) == [7, 8, 9]
+    # The applicant hears of each status that moved the case on, once (not of the late one, nor of a repeat).
+    told = Notification.objects.filter(channel="in_app", recipient_user_id=application.created_by_id)
+    assert sorted(n.subject for n in told) == [
+        f"跨省通办 {application.number}：不予许可",
+        f"跨省通办 {application.number}：审查中",
+    ]
+    refusal = told.get(subject__endswith="不予许可")
+    assert "材料不符合法定形式" in refusal.body and refusal.link == f"/cross-region/applications/{application.number}/"
 
 
 def test_a_status_for_an_application_not_forwarded_to_that_peer_is_refused(

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -36,7 +37,7 @@ from yiwang.cases import services as cases_services
 from yiwang.cases.constants import CaseState, Channel
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.constants import OnlineDepth
-from yiwang.core import calendar, crypto, leasing, numbering, outbox, uploads
+from yiwang.core import calendar, crypto, leasing, notifications, numbering, outbox, uploads
 from yiwang.core.audit import record_event
 from yiwang.core.identifiers import DocumentType
 from yiwang.core.problems import ServiceError
@@ -691,12 +692,50 @@ def receive_case_status(peer: nodes.PeerInfo, body: dict[str, Any]) -> dict[str,
                 application.state = ForwardState.FORWARDED
                 application.forwarded_at = timezone.now()
             application.save()
+            _notify_status(application, update)
         record_event(
             "crossregion.status",
             target=f"exchange_crossregion.ForwardedApplication:{number}",
             detail={"peer": peer.code, "event": sequence, "state": state},
         )
     return {"recorded": True, "number": number}
+
+
+def _notify_status(application: ForwardedApplication, update: StatusUpdate) -> None:
+    """Tell the applicant what the handling node did (once per status: the key is the status's)."""
+    with translation.override("zh-hans"):
+        subject = _("跨省通办 %(number)s：%(state)s") % {
+            "number": application.number,
+            "state": update.state_label or update.state,
+        }
+        body = _("您在本平台申请的“%(item)s”由%(place)s办理，办理地%(action)s，当前状态：%(state)s。") % {
+            "item": application.item_name,
+            "place": application.peer_name or application.peer_code,
+            "action": update.action_label or update.action,
+            "state": update.state_label or update.state,
+        }
+        if update.reason:
+            body += _("说明：%(reason)s") % {"reason": update.reason}
+    # The account that applied, in its message centre (and by e-mail); the person by SMS, as case events do.
+    key = f"crossregion:{update.event_key}"
+    link = reverse("crossregion:application", args=[application.number])
+    notifications.notify(
+        dedupe_key=f"{key}:user",
+        template="crossregion.status",
+        subject=subject[:200],
+        body=body,
+        link=link,
+        user_id=application.created_by_id,
+        channels=("in_app", "email"),
+    )
+    notifications.notify(
+        dedupe_key=f"{key}:person",
+        template="crossregion.status",
+        subject=subject[:200],
+        body=body,
+        person_id=application.applicant_person_id,
+        channels=("sms",),
+    )
 
 
 # --- search ----------------------------------------------------------------------------------------------------
@@ -715,7 +754,7 @@ def search_hits(query: str, limit: int) -> list[SourceHit]:
             SourceHit(
                 kind="cross_region",
                 title=item.name,
-                url=f"/cross-region/items/{item.pk}/",
+                url=reverse("crossregion:apply", args=[item.pk]),
                 snippet=_("由%(place)s%(department)s办理（跨省通办）")
                 % {"place": item.peer_name or item.peer_code, "department": item.department_name},
                 score=0.6,
