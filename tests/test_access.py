@@ -479,6 +479,12 @@ RULES: list[Rule] = [
     Rule("api-v1:licences_verify_post", POST, "/api/v1/licences/verify", anyone(), {"payload": "YW1:ABC"}),
     # --- 节点间交换: other nodes' signed messages; no session counts, an unsigned request is refused (401) ---
     Rule("exchange_nodes:messages", POST, "/exchange/v1/messages", anyone(401), {}),
+    # 跨省通办: the peers' items are public; the form needs an account; an application is its applicant's only.
+    Rule("crossregion:items", GET, "/cross-region/", anyone()),
+    Rule("crossregion:apply", GET, "/cross-region/items/{remote_item}/", expect(SIGNED_IN)),
+    Rule("crossregion:my_applications", GET, "/cross-region/applications/", expect(SIGNED_IN)),
+    Rule("crossregion:application", GET, "/cross-region/applications/{forwarded}/", expect({"owner"})),
+    Rule("crossregion:receipt", GET, "/cross-region/applications/{forwarded}/receipt/", expect({"owner"})),
     # --- the Django admin: only staff accounts (is_staff; the platform administrators in the demo) ---------
     # Every admin view is wrapped by AdminSite.admin_view; the rows are expanded to every admin route below.
     # The superuser's answer may be a 403 or a redirect where a model is read-only or an object is missing.
@@ -713,6 +719,20 @@ def build_world() -> World:
     exchange_demo.create_catalogue()
     exchange_demo.create_demo_records()
     ids["consent"] = exchange_services.give_consent(actor=owner, service_code="household", days=30, purpose="办事").pk
+
+    # 跨省通办: an item of a peer node, and the owner's application forwarded to it.
+    from yiwang.exchange.crossregion.models import ForwardedApplication, RemoteItem
+
+    remote = RemoteItem.objects.create(
+        peer_code="node-b", peer_name="乙省", code="B-1", name="乙省事项", department_name="乙省市场监管局",
+        imported_at=timezone.now(),
+    )  # fmt: skip
+    ids["remote_item"] = remote.pk
+    ids["forwarded"] = ForwardedApplication.objects.create(
+        number="KS-20261207-000001", item=remote, peer_code="node-b", item_code="B-1", item_name="乙省事项",
+        department_name="乙省市场监管局", applicant_person_id=owner.person_id, created_by=owner,
+        submitted_at=timezone.now(),
+    ).number  # fmt: skip
     ids["org_code"] = organisation.credit_code
 
     # The message centre: one message for the owner.

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "yiwang.licences",
     "yiwang.exchange",
     "yiwang.exchange.nodes",
+    "yiwang.exchange.crossregion",
     "yiwang.hotline",
     "yiwang.feedback",
     "yiwang.assistant",

@@ -52,4 +52,6 @@ urlpatterns = [
     path("", include("yiwang.feedback.urls")),
     # 电子印章: the signed trust list, licence verification (public) and the seals page (/licences/…).
     path("licences/", include("yiwang.licences.urls_seals")),
+    # 跨省通办: peers' items, applications forwarded to them, their status (/cross-region/…; docs/cross-region.md).
+    path("", include("yiwang.exchange.crossregion.urls")),
 ]

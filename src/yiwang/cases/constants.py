@@ -63,6 +63,8 @@ class Channel(models.TextChoices):
     MOBILE = "mobile", _("移动端")
     COUNTER = "counter", _("窗口办理")
     KIOSK = "kiosk", _("自助终端")
+    # 跨省通办: applied for at another platform node, forwarded here by the node exchange (docs/cross-region.md).
+    CROSS_REGION = "cross_region", _("跨域通办")
 
 
 class StepKind(models.TextChoices):

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiwang.accounts import selectors as accounts_selectors
-from yiwang.cases import policy
+from yiwang.cases import definitions, policy
 from yiwang.cases.constants import OPEN_CASE_STATES, ApplicationState, CaseState, Channel, TaskStatus
 from yiwang.cases.models import (
     Application,
@@ -28,6 +28,7 @@ from yiwang.cases.models import (
     CorrectionNotice,
     FieldSaving,
 )
+from yiwang.cases.services.applications import application_definition
 from yiwang.cases.workflow import action_label
 from yiwang.core import calendar, material_sources
 
@@ -268,6 +269,27 @@ def case_tasks(case: Case) -> list[CaseTask]:
 
 def files_of(case: Case) -> QuerySet[Any]:
     return case.application.files.filter(superseded_at__isnull=True).order_by("material_key", "id")
+
+
+def item_definition(item_code: str) -> definitions.ApplicationDefinition:
+    """What an application for the published item ``item_code`` asks (its fields and materials); 404 if none.
+
+    For callers that build an application elsewhere (跨省通办: a peer node's form for one of our items).
+    """
+    return application_definition(Application(item_code=item_code))
+
+
+def case_by_number(number: str) -> Case:
+    """A case by its number, for the platform itself (no caller to check); 404 if none."""
+    case = Case.objects.select_related("department").filter(number=number).first()
+    if case is None:
+        raise Http404("办件不存在")
+    return case
+
+
+def action_name(action: str) -> str:
+    """A case action's name as the applicant's timeline shows it, in the active language."""
+    return action_label(action)
 
 
 def case_by_id(case_id: int) -> Case | None:
