@@ -4,20 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0005_prefill_and_field_savings'),
+        ("cases", "0005_prefill_and_field_savings"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='application',
-            name='channel',
-            field=models.CharField(choices=[('online', '网上办理'), ('mobile', '移动端'), ('counter', '窗口办理'), ('kiosk', '自助终端'), ('cross_region', '跨域通办')], default='online', max_length=16, verbose_name='渠道'),
+            model_name="application",
+            name="channel",
+            field=models.CharField(
+                choices=[
+                    ("online", "网上办理"),
+                    ("mobile", "移动端"),
+                    ("counter", "窗口办理"),
+                    ("kiosk", "自助终端"),
+                    ("cross_region", "跨域通办"),
+                ],
+                default="online",
+                max_length=16,
+                verbose_name="渠道",
+            ),
         ),
         migrations.AlterField(
-            model_name='case',
-            name='channel',
-            field=models.CharField(choices=[('online', '网上办理'), ('mobile', '移动端'), ('counter', '窗口办理'), ('kiosk', '自助终端'), ('cross_region', '跨域通办')], max_length=16, verbose_name='渠道'),
+            model_name="case",
+            name="channel",
+            field=models.CharField(
+                choices=[
+                    ("online", "网上办理"),
+                    ("mobile", "移动端"),
+                    ("counter", "窗口办理"),
+                    ("kiosk", "自助终端"),
+                    ("cross_region", "跨域通办"),
+                ],
+                max_length=16,
+                verbose_name="渠道",
+            ),
         ),
     ]

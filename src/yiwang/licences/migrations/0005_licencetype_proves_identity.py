@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('licences', '0004_case_documents'),
+        ("licences", "0004_case_documents"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='licencetype',
-            name='proves_identity',
-            field=models.BooleanField(default=False, verbose_name='身份证照（可用于实名四级核验）'),
+            model_name="licencetype",
+            name="proves_identity",
+            field=models.BooleanField(default=False, verbose_name="身份证照（可用于实名四级核验）"),
         ),
     ]
