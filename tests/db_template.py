@@ -9,7 +9,10 @@ database engine, Django's version and every file of the ``yiwang`` package
 and later runs while nothing changed, copy it:
 
 * SQLite: the template is a file; the sqlite3 backup API copies it into the
-  worker's in-memory test database.
+  worker's in-memory test database. Its schema comes from
+  :func:`migrated_sqlite_var_dir`, the suite's one ``yiwang migrate`` from
+  empty on SQLite, which the tests that start real ``yiwang`` processes copy
+  too.
 * PostgreSQL: the template is a database ``<name>_tpl_<hash>``; each worker's
   test database is ``CREATE DATABASE … TEMPLATE`` of it.
 
@@ -112,7 +115,9 @@ def _prepare_sqlite(seed: Callable[[], None], verbosity: int) -> Callable[[], No
     template = CACHE_DIR / f"sqlite-{key}.sqlite3"
     with file_lock("sqlite"):
         if not template.exists():
-            teardown = _build_in_place(seed, verbosity)
+            # The schema from the one ``yiwang migrate`` of this source state (migrated_sqlite_var_dir), then the seed.
+            teardown = _copy_into_test_database(migrated_sqlite_var_dir() / "yiwang.sqlite3", verbosity)
+            seed()
             partial = template.with_suffix(f".{os.getpid()}.part")
             with sqlite3.connect(partial) as target:
                 connection.ensure_connection()
@@ -122,15 +127,60 @@ def _prepare_sqlite(seed: Callable[[], None], verbosity: int) -> Callable[[], No
             _remove_stale("sqlite-*", keep=template)  # older templates, and parts of interrupted builds
             return teardown
     os.utime(template)
+    return _copy_into_test_database(template, verbosity)
+
+
+def _copy_into_test_database(source: Path, verbosity: int) -> Callable[[], None]:
+    """Point the default connection at its test database and fill that with a copy of the SQLite file ``source``."""
+    from django.db import connections
+
+    connection: Any = connections["default"]
     old_name = _point_at_test_database(connection.creation._get_test_db_name())
     if not connection.is_in_memory_db():
         # A file test database (TEST NAME set): start it empty, the backup fills it.
         Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
     connection.ensure_connection()
-    with sqlite3.connect(f"file:{template}?mode=ro", uri=True) as source:
-        source.backup(connection.connection)
-    source.close()
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as reader:
+        reader.backup(connection.connection)
+    reader.close()
     return _destroyer(old_name, verbosity)
+
+
+def migrated_sqlite_var_dir() -> Path:
+    """A ``YIWANG_VAR_DIR`` that ``yiwang migrate --noinput`` filled from empty on SQLite, built once per source state.
+
+    Migrating from empty costs about a minute of CPU (most of it Django rebuilding its model states between
+    operations), and the suite did it five times on SQLite: for this template, the worker kill test, the
+    two-platform and three-node tests and the browser tests' snapshot. They all start from copies of this
+    directory now (its database, and the secret and OIDC keys the settings made beside it); the command
+    that builds it is the one ``make run`` runs, so a migration that fails from empty still fails the suite.
+    Callers copy it; nothing may write into it.
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    key = content_key("sqlite")
+    var_dir = CACHE_DIR / f"migrated-{key}"
+    with file_lock("migrated"):
+        if not var_dir.exists():
+            partial = CACHE_DIR / f"migrated-{key}.{os.getpid()}.part"
+            shutil.rmtree(partial, ignore_errors=True)
+            env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "YIWANG_MODE", "STATIC_ROOT"}}
+            env.update(YIWANG_VAR_DIR=str(partial), DJANGO_SETTINGS_MODULE="yiwang.settings")
+            yiwang = Path(sys.executable).with_name("yiwang")
+            result = subprocess.run(
+                [str(yiwang), "migrate", "--noinput"], env=env, capture_output=True, text=True, timeout=900, check=False
+            )
+            if result.returncode != 0:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise RuntimeError(f"`yiwang migrate` from empty failed:\n{result.stdout}\n{result.stderr}")
+            partial.replace(var_dir)  # atomic: nobody ever sees half a directory
+            for stale in CACHE_DIR.glob("migrated-*"):
+                if stale != var_dir and stale.stat().st_mtime < time.time() - STALE_AFTER_SECONDS:
+                    shutil.rmtree(stale, ignore_errors=True)
+    os.utime(var_dir)
+    return var_dir
 
 
 def _remove_stale(pattern: str, *, keep: Path) -> None:

@@ -4,9 +4,11 @@ The server runs in its own process with its own ``YIWANG_VAR_DIR``, so these
 tests see exactly what a citizen sees: the WSGI server, static files,
 middleware (CSP, elderly mode, language) and the seed catalogue.
 
-``yiwang migrate`` and ``yiwang seed`` run from empty once per session, as
-``make run`` does (``seeded_snapshot``); every server then starts from a copy
-of that state instead of migrating and seeding again.
+``yiwang migrate`` and ``yiwang seed`` run once per session, as ``make run``
+does (``seeded_snapshot``); every server then starts from a copy of that state
+instead of migrating and seeding again. On SQLite the migration from empty is
+the suite's single one (``tests.db_template.migrated_sqlite_var_dir``), shared
+with the unit tests' template.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.db_template import migrated_sqlite_var_dir
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -127,7 +131,7 @@ def _server_database(template: str | None = None) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def seeded_snapshot() -> Iterator[Snapshot]:
-    """``yiwang migrate`` and ``yiwang seed`` from empty -- the path ``make run`` takes -- once per session.
+    """``yiwang migrate`` and ``yiwang seed`` -- the path ``make run`` takes -- once per session.
 
     Servers start from copies of the result, so a failing migration or seed
     still fails the browser tests, but only the first server pays for them.
@@ -137,6 +141,10 @@ def seeded_snapshot() -> Iterator[Snapshot]:
     var_dir = Path(tempfile.mkdtemp(prefix="yiwang-e2e-snapshot-"))
     try:
         with _server_database() as database_env:
+            if not database_env:
+                # On SQLite, the suite's one ``yiwang migrate`` from empty (tests/db_template.py) is copied, and
+                # the ``migrate`` below finds it current; PostgreSQL is migrated from empty here.
+                shutil.copytree(migrated_sqlite_var_dir(), var_dir, dirs_exist_ok=True)
             env = {**os.environ, "YIWANG_VAR_DIR": str(var_dir), **database_env}
             _run(["migrate", "--noinput"], env)
             _run(["seed"], env)
