@@ -146,6 +146,21 @@ def _copy_into_test_database(source: Path, verbosity: int) -> Callable[[], None]
     return _destroyer(old_name, verbosity)
 
 
+def _yiwang_migrate(var_dir: Path, *, database_url: str | None) -> None:
+    """``yiwang migrate --noinput`` in a process of its own, on ``database_url`` or else var_dir's SQLite file."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "YIWANG_MODE", "STATIC_ROOT"}}
+    env.update(YIWANG_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="yiwang.settings")
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    command = [str(Path(sys.executable).with_name("yiwang")), "migrate", "--noinput"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"`yiwang migrate` from empty failed:\n{result.stdout}\n{result.stderr}")
+
+
 def migrated_sqlite_var_dir() -> Path:
     """A ``YIWANG_VAR_DIR`` that ``yiwang migrate --noinput`` filled from empty on SQLite, built once per source state.
 
@@ -157,8 +172,6 @@ def migrated_sqlite_var_dir() -> Path:
     Callers copy it; nothing may write into it.
     """
     import shutil
-    import subprocess
-    import sys
 
     key = content_key("sqlite")
     var_dir = CACHE_DIR / f"migrated-{key}"
@@ -166,15 +179,11 @@ def migrated_sqlite_var_dir() -> Path:
         if not var_dir.exists():
             partial = CACHE_DIR / f"migrated-{key}.{os.getpid()}.part"
             shutil.rmtree(partial, ignore_errors=True)
-            env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "YIWANG_MODE", "STATIC_ROOT"}}
-            env.update(YIWANG_VAR_DIR=str(partial), DJANGO_SETTINGS_MODULE="yiwang.settings")
-            yiwang = Path(sys.executable).with_name("yiwang")
-            result = subprocess.run(
-                [str(yiwang), "migrate", "--noinput"], env=env, capture_output=True, text=True, timeout=900, check=False
-            )
-            if result.returncode != 0:
+            try:
+                _yiwang_migrate(partial, database_url=None)
+            except RuntimeError:
                 shutil.rmtree(partial, ignore_errors=True)
-                raise RuntimeError(f"`yiwang migrate` from empty failed:\n{result.stdout}\n{result.stderr}")
+                raise
             partial.replace(var_dir)  # atomic: nobody ever sees half a directory
             for stale in CACHE_DIR.glob("migrated-*"):
                 if stale != var_dir and stale.stat().st_mtime < time.time() - STALE_AFTER_SECONDS:
@@ -203,18 +212,64 @@ def _prepare_postgresql(seed: Callable[[], None], verbosity: int) -> Callable[[]
     # Cloning needs the template free of sessions, and two clones at once can collide: hold the lock.
     with file_lock(f"postgresql-{base}"):
         if not _pg_database_exists(template):
-            teardown = _build_in_place(seed, verbosity)
-            built = connection.settings_dict["NAME"]
+            # The schema from the one ``yiwang migrate`` of this source state (migrated_postgresql_database).
+            _pg_admin(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')  # left by an interrupted run
+            migrated_postgresql_database(os.environ["DATABASE_URL"], test_name)  # what the settings read
+            old_name = _point_at_test_database(test_name)
+            seed()
             connection.close()
+            built = test_name
             _pg_admin(f'CREATE DATABASE "{template}" TEMPLATE "{built}"')
             for (stale,) in _pg_admin_rows("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{base}_tpl_%"]):
                 if stale != template:
                     _pg_admin(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)')
-            return teardown
+            return _destroyer(old_name, verbosity)
         _pg_admin(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')  # left by an interrupted run
         _pg_admin(f'CREATE DATABASE "{test_name}" TEMPLATE "{template}"')
     old_name = _point_at_test_database(test_name)
     return _destroyer(old_name, verbosity)
+
+
+def migrated_postgresql_database(url: str, name: str) -> None:
+    """Create database ``name`` on ``url``'s server as a copy of one that ``yiwang migrate`` filled from empty.
+
+    As :func:`migrated_sqlite_var_dir` on SQLite: the database ``<url's name>_mig_<hash>`` is migrated by the
+    ``yiwang migrate`` command once per source state and kept; the unit tests' template, the worker kill test
+    and the browser tests' snapshot are ``CREATE DATABASE … TEMPLATE`` copies of it.
+    """
+    import shutil
+
+    import psycopg
+
+    server, base = url.split("?", 1)[0].rsplit("/", 1)
+    base = base[:40]
+    template = f"{base}_mig_{content_key('postgresql')}"
+    admin_url = server + "/postgres"
+
+    def admin(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            cursor = connection.execute(sql, params)
+            return list(cursor.fetchall()) if cursor.description else []
+
+    # Cloning needs the template free of sessions, and two clones at once can collide: hold the lock.
+    with file_lock(f"postgresql-migrated-{base}"):
+        if not admin("SELECT 1 FROM pg_database WHERE datname = %s", [template]):
+            partial = f"{template}_part"
+            admin(f'DROP DATABASE IF EXISTS "{partial}" WITH (FORCE)')
+            admin(f'CREATE DATABASE "{partial}"')
+            var_dir = Path(tempfile.mkdtemp(prefix="yiwang-migrate-"))
+            try:
+                _yiwang_migrate(var_dir, database_url=f"{server}/{partial}")
+            except RuntimeError:
+                admin(f'DROP DATABASE IF EXISTS "{partial}" WITH (FORCE)')
+                raise
+            finally:
+                shutil.rmtree(var_dir, ignore_errors=True)
+            admin(f'ALTER DATABASE "{partial}" RENAME TO "{template}"')  # nobody ever copies half a schema
+            for (stale,) in admin("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{base}\\_mig\\_%"]):
+                if stale != template:
+                    admin(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)')
+        admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
 def _pg_admin_rows(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

@@ -29,7 +29,7 @@ from django.utils import timezone
 from tests.accounts.factories import make_citizen, make_person
 from tests.conftest import on_postgresql
 from tests.core import worker_support
-from tests.db_template import migrated_sqlite_var_dir
+from tests.db_template import migrated_postgresql_database, migrated_sqlite_var_dir
 from yiwang.accounts import notify as accounts_notify
 from yiwang.accounts.models import SmsMessage, User
 from yiwang.core import crypto, notifications
@@ -618,8 +618,8 @@ def _postgresql_database() -> Iterator[WorkerDatabase]:
     name = f"yiwang_kill_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
     own_url = url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+    # A copy of the suite's one migrated PostgreSQL database; the test's ``yiwang migrate`` then finds it current.
+    migrated_postgresql_database(url, name)
 
     def query(sql: str) -> list[tuple[Any, ...]]:
         with psycopg.connect(own_url, autocommit=True) as connection:
