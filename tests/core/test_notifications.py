@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -28,6 +29,7 @@ from django.utils import timezone
 from tests.accounts.factories import make_citizen, make_person
 from tests.conftest import on_postgresql
 from tests.core import worker_support
+from tests.db_template import migrated_postgresql_database, migrated_sqlite_var_dir
 from yiwang.accounts import notify as accounts_notify
 from yiwang.accounts.models import SmsMessage, User
 from yiwang.core import crypto, notifications
@@ -596,6 +598,9 @@ class WorkerDatabase:
 @contextmanager
 def _sqlite_database(var_dir: Path) -> Iterator[WorkerDatabase]:
     path = var_dir / "kill-test.sqlite3"
+    # A copy of the suite's one migrated SQLite database; the test's own ``yiwang migrate`` then finds the schema
+    # current, as it would on a deployment upgraded in place.
+    shutil.copyfile(migrated_sqlite_var_dir() / "yiwang.sqlite3", path)
 
     def query(sql: str) -> list[tuple[Any, ...]]:
         # A fresh connection per query, so that no read snapshot is held while the workers write.
@@ -613,8 +618,8 @@ def _postgresql_database() -> Iterator[WorkerDatabase]:
     name = f"yiwang_kill_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
     own_url = url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+    # A copy of the suite's one migrated PostgreSQL database; the test's ``yiwang migrate`` then finds it current.
+    migrated_postgresql_database(url, name)
 
     def query(sql: str) -> list[tuple[Any, ...]]:
         with psycopg.connect(own_url, autocommit=True) as connection:

@@ -4,9 +4,11 @@ The server runs in its own process with its own ``YIWANG_VAR_DIR``, so these
 tests see exactly what a citizen sees: the WSGI server, static files,
 middleware (CSP, elderly mode, language) and the seed catalogue.
 
-``yiwang migrate`` and ``yiwang seed`` run from empty once per session, as
-``make run`` does (``seeded_snapshot``); every server then starts from a copy
-of that state instead of migrating and seeding again.
+``yiwang migrate`` and ``yiwang seed`` run once per session, as ``make run``
+does (``seeded_snapshot``); every server then starts from a copy of that state
+instead of migrating and seeding again. The migration from empty is the
+suite's single one per database engine (tests/db_template.py), shared with
+the unit tests' template.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.db_template import migrated_postgresql_database, migrated_sqlite_var_dir
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -99,12 +103,12 @@ class Snapshot:
 
 
 @contextmanager
-def _server_database(template: str | None = None) -> Iterator[dict[str, str]]:
+def _server_database(template: str | None = None, *, migrated: bool = False) -> Iterator[dict[str, str]]:
     """Environment for the server's database: its own SQLite file, or its own PostgreSQL database.
 
     When the suite runs on PostgreSQL (DATABASE_URL set), the server gets a
-    database beside the tests' one -- empty, or a copy of ``template`` -- and
-    it is dropped afterwards.
+    database beside the tests' one -- empty, a copy of ``template``, or with
+    ``migrated`` a copy of the suite's migrated one -- and it is dropped afterwards.
     """
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -116,8 +120,11 @@ def _server_database(template: str | None = None) -> Iterator[dict[str, str]]:
     # portal and a module's own portal), so each needs a name of its own.
     name = f"yiwang_e2e_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    if migrated:
+        migrated_postgresql_database(url, name)
+    else:
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     try:
         yield {"DATABASE_URL": url.rsplit("/", 1)[0] + "/" + name}
     finally:
@@ -127,7 +134,7 @@ def _server_database(template: str | None = None) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def seeded_snapshot() -> Iterator[Snapshot]:
-    """``yiwang migrate`` and ``yiwang seed`` from empty -- the path ``make run`` takes -- once per session.
+    """``yiwang migrate`` and ``yiwang seed`` -- the path ``make run`` takes -- once per session.
 
     Servers start from copies of the result, so a failing migration or seed
     still fails the browser tests, but only the first server pays for them.
@@ -136,7 +143,11 @@ def seeded_snapshot() -> Iterator[Snapshot]:
         pytest.fail(f"the yiwang console script is not installed next to {sys.executable}")
     var_dir = Path(tempfile.mkdtemp(prefix="yiwang-e2e-snapshot-"))
     try:
-        with _server_database() as database_env:
+        with _server_database(migrated=True) as database_env:
+            if not database_env:
+                shutil.copytree(migrated_sqlite_var_dir(), var_dir, dirs_exist_ok=True)
+            # A copy of the suite's one ``yiwang migrate`` from empty (tests/db_template.py): the ``migrate``
+            # below finds it current.
             env = {**os.environ, "YIWANG_VAR_DIR": str(var_dir), **database_env}
             _run(["migrate", "--noinput"], env)
             _run(["seed"], env)

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import on_postgresql
+from tests.db_template import migrated_sqlite_var_dir
 from tests.e2e.conftest import YIWANG, _free_port, _wait_until_up
 
 # The platforms run on SQLite files of their own whatever DATABASE_URL says: the PostgreSQL pass of the suite
@@ -65,11 +66,9 @@ def _yiwang(env: dict[str, str], *args: str, check: bool = True) -> subprocess.C
 
 
 @pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated empty database (SQLite) that every instance copies."""
-    var_dir = tmp_path_factory.mktemp("migrated")
-    _yiwang(_env(var_dir, "template", "template"), "migrate", "--noinput")
-    return var_dir
+def migrated() -> Path:
+    """One migrated empty database (SQLite) that every instance copies: the suite's ``yiwang migrate`` from empty."""
+    return migrated_sqlite_var_dir()
 
 
 @contextmanager

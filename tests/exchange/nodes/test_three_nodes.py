@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import on_postgresql
+from tests.db_template import migrated_sqlite_var_dir
 from tests.e2e.conftest import YIWANG, _free_port, _wait_until_up
 
 # The nodes run on SQLite files of their own whatever DATABASE_URL says: the PostgreSQL pass of the suite
@@ -106,10 +107,9 @@ def _yiwang(node: Node, *args: str, check: bool = True) -> subprocess.CompletedP
 
 
 @pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    var_dir = tmp_path_factory.mktemp("migrated")
-    _yiwang(Node("template", var_dir, _env(var_dir, "template")), "migrate", "--noinput")
-    return var_dir
+def migrated() -> Path:
+    """One migrated empty database (SQLite) that every instance copies: the suite's ``yiwang migrate`` from empty."""
+    return migrated_sqlite_var_dir()
 
 
 @contextmanager
