@@ -7,6 +7,7 @@ once B is back, forwards it. A tampered and a replayed status message are refuse
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import on_postgresql
+from tests.db_template import migrated_sqlite_var_dir
 from tests.exchange.nodes.test_three_nodes import Node, _env, _node, _peer, _served, _yiwang
 
 pytestmark = [
@@ -140,8 +142,9 @@ def _worker(node: Node) -> None:
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated database with the seed catalogue (no demo accounts), copied for each node."""
     var_dir = tmp_path_factory.mktemp("seeded")
+    # The suite's one migration from empty, copied; then the seed catalogue on top.
+    shutil.copytree(migrated_sqlite_var_dir(), var_dir, dirs_exist_ok=True)
     template = Node("template", var_dir, _env(var_dir, "template"))
-    _yiwang(template, "migrate", "--noinput")
     _yiwang(template, "seed", "--no-accounts")
     return var_dir
 
