@@ -53,8 +53,14 @@ def workbench_links(user: Any) -> set[str]:
 def test_a_counter_clerk_is_offered_the_counter_rating_desk_but_not_supervision() -> None:
     links = workbench_links(make_staff(Role.COUNTER_CLERK, "market"))
     # The licence desk (电子证照管理) too: clerks look up the licences their department issued; and the data
-    # exchange desk (数据共享交换), where they ask other departments' data services instead of the applicant.
-    assert links == {reverse("feedback:counter"), reverse("wallet:staff_home"), reverse("exchange:desk")}
+    # exchange desk (数据共享交换), where they ask other departments' data services instead of the applicant; and
+    # 窗口实名核验, where they record an in-person identity check (real-name level 3).
+    assert links == {
+        reverse("feedback:counter"),
+        reverse("wallet:staff_home"),
+        reverse("exchange:desk"),
+        reverse("accounts:identity_check"),
+    }
     assert reverse(SUPERVISION) not in links
 
 
