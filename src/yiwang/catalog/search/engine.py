@@ -240,6 +240,7 @@ class CatalogSearch:
         self._faqs: dict[tuple[str, str], FaqEntry] = {}
         self._faq_dense = DenseIndex()
         self._last_change = 0
+        self._last_written = ""
         # Full builds since start: the first search after a warm-up must not add one.
         self.builds = 0
         self._choices: dict[str, dict[tuple[str, str], int]] | None = None
@@ -259,9 +260,9 @@ class CatalogSearch:
             return self._rebuild()
 
     def _rebuild(self) -> SearchIndex:
-        last = _latest_change()
+        last, written = _latest_change()
         index = self._build(item_documents() + bundle_documents(), faq_entries())
-        self._last_change = last
+        self._last_change, self._last_written = last, written
         self._choices = None
         return index
 
@@ -270,7 +271,7 @@ class CatalogSearch:
         that is newer than what this process saw rebuilds from the database again."""
         with self._lock:
             index = self._build(docs, faqs or [])
-            self._last_change = _latest_change()
+            self._last_change, self._last_written = _latest_change()
             return index
 
     def _build(self, docs: list[Document], faqs: list[FaqEntry]) -> SearchIndex:
@@ -297,12 +298,12 @@ class CatalogSearch:
         with self._lock:
             if self._index is None:
                 return self._rebuild()
-            latest = _latest_change()
-            if latest == self._last_change:
+            latest, written = _latest_change()
+            if latest == self._last_change and written == self._last_written:
                 return self._index
-            if latest < self._last_change:
-                # The change log went backwards (a restored backup, a rolled-back
-                # test): nothing we applied can be trusted any more.
+            if latest < self._last_change or (latest == self._last_change and written != self._last_written):
+                # The change log went backwards or was rewritten (a restored backup, a rolled-back
+                # transaction whose ids were handed out again): nothing we applied can be trusted any more.
                 return self._rebuild()
             pending = list(
                 SearchIndexChange.objects.filter(id__gt=self._last_change)
@@ -335,6 +336,7 @@ class CatalogSearch:
             self._faq_dense.remove(key)
         self._add_faqs(faq_entries(items))
         self._last_change = pending[-1][0]
+        self._last_written = _written_at(self._last_change)
 
     def search(
         self, query: str, *, filters: Filters | None = None, limit: int = 10, question: bool = False
@@ -435,16 +437,32 @@ class CatalogSearch:
             self._dense = DenseIndex(VIEWS)
             self._faqs, self._faq_dense = {}, DenseIndex()
             self._last_change = 0
+            self._last_written = ""
             self._choices = None
 
 
-def _latest_change() -> int:
-    """The id of the newest change log row (0 when there is none): checked before every search, so
-    plain SQL on the primary key's index rather than a query built by the ORM each time."""
+def _latest_change() -> tuple[int, str]:
+    """The newest change log row, as (id, when it was written) ((0, "") when there is none): checked before
+    every search, so plain SQL on the primary key's index rather than a query built by the ORM each time.
+
+    The time matters because an id alone can come back: SQLite hands a rolled-back row's id to the next
+    insert, so a process that applied a change inside a transaction that was then rolled back would take a
+    different change under the same id for one it has seen, and keep a stale index.
+    """
+    table = SearchIndexChange._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MAX(id) FROM {SearchIndexChange._meta.db_table}")  # noqa: S608 - our own table name
+        cursor.execute(f"SELECT id, created_at FROM {table} ORDER BY id DESC LIMIT 1")  # noqa: S608 - our own table
         row = cursor.fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    return (int(row[0]), str(row[1])) if row else (0, "")
+
+
+def _written_at(change_id: int) -> str:
+    """When change ``change_id`` was written, as :func:`_latest_change` gives it ("" when it is gone)."""
+    table = SearchIndexChange._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT created_at FROM {table} WHERE id = %s", [change_id])  # noqa: S608 - our own table
+        row = cursor.fetchone()
+    return str(row[0]) if row else ""
 
 
 def _top_rows(scores: np.ndarray, limit: int) -> list[int]:
