@@ -303,3 +303,10 @@ def test_the_portal_search_finds_the_peers_items(remote_item: RemoteItem) -> Non
     hits = found["cross_region"]
     assert hits[0].title == remote_item.name and hits[0].url == f"/cross-region/items/{remote_item.pk}/"
     assert "跨省通办" in hits[0].snippet
+
+
+def test_with_no_peer_items_the_page_says_so_and_where_else_to_turn() -> None:
+    page = Client().get("/cross-region/").content.decode()
+    assert "本平台暂未接入可跨省通办的外地事项" in page and "12345" in page
+    searched = Client().get("/cross-region/?q=护照").content.decode()
+    assert "没有找到跨省通办事项" in searched and "暂未接入" not in searched
