@@ -154,6 +154,10 @@ def nodes(seeded: Path) -> Iterator[tuple[Node, Node, ExitStack]]:
     with ExitStack() as stack:
         a = stack.enter_context(_node(seeded, "node-a"))
         b = stack.enter_context(_node(seeded, "node-b"))
+        for node in (a, b):
+            # B's first answer (its whole offered catalogue, on a server that has just started) can take more than
+            # the default 10 s on a loaded CI machine; a node that is down is refused at once whatever this says.
+            node.env["YIWANG_EXCHANGE_TIMEOUT_SECONDS"] = "60"
         yield a, b, stack
 
 
