@@ -224,16 +224,40 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On a failed browser test, add what each open page showed to the report.
+
+    A timeout names only the locator it waited for; the page's address, title and visible
+    text say whether the server answered with an error, a problem list or just slowly.
+    """
+    report = yield
+    contexts: list[BrowserContext] = getattr(item, "browser_contexts", [])
+    if report.failed and call.when == "call":
+        for number, context in enumerate(contexts, start=1):
+            for page in context.pages:
+                try:
+                    text = page.locator("body").inner_text(timeout=2_000)
+                    shown = f"{page.url}\n{page.title()}\n{text[:3_000]}"
+                except Exception as error:  # a report must not hide the test's own failure
+                    shown = f"{page.url}\n(the page could not be read: {error})"
+                report.sections.append((f"browser context {number}: page", shown))
+    return report
+
+
 @pytest.fixture
-def new_context(browser: Browser) -> Iterator[Any]:
+def new_context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Any]:
     """Make browser contexts (Chinese locale by default) that are closed after the test."""
     contexts: list[BrowserContext] = []
+    request.node.browser_contexts = contexts
 
     def make(**options: Any) -> BrowserContext:
         options.setdefault("locale", LOCALE)
         options.setdefault("viewport", {"width": 1280, "height": 900})
         context = browser.new_context(**options)
-        context.set_default_timeout(15_000)
+        # The browser tests share two cores with the unit tests (docs/adr/0033-test-suite-time.md): an action
+        # waits up to 30 s for a busy server before it fails the run.
+        context.set_default_timeout(30_000)
         contexts.append(context)
         return context
 
