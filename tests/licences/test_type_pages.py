@@ -154,6 +154,30 @@ def test_the_service_refusals_come_back_on_the_form() -> None:
     assert not LicenceType.objects.filter(name="小餐饮登记证").exists()
 
 
+def test_an_identity_type_is_marked_on_the_page_only_for_a_person_holder() -> None:
+    """ADR 0030: a type that proves identity counts for real-name level 4, so only a person's licence may."""
+    client = _client(make_staff(Role.DEPARTMENT_ADMIN, "market"))
+    response = client.post(NEW, _form(holder_kind="applicant", proves_identity="on"))
+    assert response.status_code == 400
+    assert "只有持证主体为自然人的证照可用于实名核验" in response.content.decode()
+    assert not LicenceType.objects.filter(name="小餐饮登记证").exists()
+
+    response = client.post(NEW, _form(holder_kind="person", proves_identity="on"))
+    assert response.status_code == 302, response.content.decode()
+    saved = LicenceType.objects.get(name="小餐饮登记证")
+    assert saved.proves_identity
+    event = AuditEvent.objects.filter(event="licence_type.created").latest("pk")
+    assert event.detail["proves_identity"] is True
+    url = f"/licences/desk/types/{saved.pk}/"
+    assert 'name="proves_identity" value="on" checked' in client.get(url).content.decode()
+
+    # Unticked on the next save: the box is the whole truth, as with every other field.
+    assert client.post(url, _form(holder_kind="person")).status_code == 302
+    saved.refresh_from_db()
+    assert not saved.proves_identity
+    assert 'name="proves_identity" value="on" checked' not in client.get(url).content.decode()
+
+
 def test_editing_keeps_the_code_and_changes_what_may_change() -> None:
     licence_type = food_type()
     client = _client(make_staff(Role.DEPARTMENT_ADMIN, "market"))

@@ -59,6 +59,7 @@ class LicenceTypeForm(forms.Form):
             "max_value": _("请填写1至100的整数，长期有效请留空"),
         },
     )
+    proves_identity = forms.BooleanField(label=_("身份证照（可用于实名四级核验）"), required=False)
     item_codes = forms.CharField(label=_("签发事项编码"), required=False, max_length=5000, widget=forms.Textarea)
     material_names = forms.CharField(label=_("对应材料名称"), required=False, max_length=2000, widget=forms.Textarea)
 

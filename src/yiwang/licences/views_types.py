@@ -64,6 +64,7 @@ def _save(request: HttpRequest, licence_type: LicenceType | None) -> HttpRespons
                     validity_years=data["validity_years"],
                     item_codes=data["item_codes"],
                     material_names=data["material_names"],
+                    proves_identity=data["proves_identity"],
                 )
             except services.LicenceError as error:
                 if error.code == "forbidden":
@@ -85,6 +86,7 @@ def _save(request: HttpRequest, licence_type: LicenceType | None) -> HttpRespons
                 "validity_years": licence_type.validity_years,
                 "item_codes": joined_lines(licence_type.item_codes),
                 "material_names": joined_lines(licence_type.material_names),
+                "proves_identity": licence_type.proves_identity,
             }
             rows = field_rows(licence_type.fields)
         form = LicenceTypeForm(initial=initial, departments=departments, editing=editing)

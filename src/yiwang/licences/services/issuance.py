@@ -111,6 +111,11 @@ def define_licence_type(
     name = name.strip()
     if not name:
         raise LicenceError("name_required", _("请填写证照名称"))
+    # Level 4 rests on the person holding the licence: an organisation's licence proves no one's identity.
+    if proves_identity and holder_kind != HolderKind.PERSON:
+        raise LicenceError(
+            "bad_identity_holder", _("只有持证主体为自然人的证照可用于实名核验"), field="proves_identity"
+        )
     code = f"{department.credit_code}{number:03d}"
     assert len(code) == LICENCE_TYPE_CODE_LENGTH
     values = {
@@ -130,7 +135,7 @@ def define_licence_type(
             "licence_type.created" if created else "licence_type.updated",
             actor=actor,
             target=f"licences.LicenceType:{code}",
-            detail={"name": name},
+            detail={"name": name, "proves_identity": licence_type.proves_identity},
         )
     return licence_type
 

@@ -110,6 +110,7 @@ def save_licence_type(
     validity_years: int | None,
     item_codes: Iterable[str],
     material_names: Iterable[str] = (),
+    proves_identity: bool | None = None,
 ) -> LicenceType:
     """Create a licence type (``licence_type=None``) or edit one, as a department or platform administrator.
 
@@ -135,4 +136,5 @@ def save_licence_type(
         validity_years=validity_years,
         item_codes=codes,
         material_names=material_names,
+        proves_identity=proves_identity,
     )
