@@ -514,7 +514,8 @@ if WORKER_ENGINE not in WORKER_ENGINES:
     raise ImproperlyConfigured(
         f"YIWANG_WORKER_ENGINE must be one of {', '.join(WORKER_ENGINES)}, not {os.environ['YIWANG_WORKER_ENGINE']!r}"
     )
-BROKER_URL = os.environ.get("YIWANG_BROKER_URL", "").strip()
+# The same variable /readyz checks (YIWANG_BROKER_URL, read with the readiness settings above).
+BROKER_URL = YIWANG_BROKER_URL
 
 
 def broker_url_problem(url: str) -> str | None:

@@ -208,30 +208,43 @@ def relay(*, limit: int = RELAY_BATCH) -> int:
 
 
 def handle(event_id: int) -> bool | None:
-    """Run the unfinished handlers of one event; True when it is processed, False when it failed, None: nothing to do.
+    """Run the unfinished handlers of one event, then deliver what they queued; see :func:`handle_many`."""
+    return handle_many([event_id])[0]
 
-    A failure is recorded on the event (one more attempt, its error, due
-    again after the backoff) in the transaction that keeps the handlers that
-    did finish, and a retry is published after it commits.
+
+def handle_many(event_ids: list[int]) -> list[bool | None]:
+    """Handle each event in a transaction of its own; then deliver, at once, the notifications they all queued.
+
+    Per event: True when it is processed, False when a handler failed, None
+    when there was nothing to do. A failure is recorded on the event (one more
+    attempt, its error, due again after the backoff) in the transaction that
+    keeps the handlers that did finish, and its retry is published after it
+    commits. The notifications are claimed and sent in one go after the
+    events' transactions (one claim for the task instead of one per event).
     """
-    attempts, retry_in = 0, None
-    with notifications.collecting() as queued, request_id_context(None):
-        with transaction.atomic():
-            event = OutboxEvent.objects.select_for_update().filter(pk=event_id, processed_at__isnull=True).first()
-            early = event is not None and event.available_at > timezone.now() + CLOCK_SLACK
-            if event is None or event.attempts >= leasing.MAX_ATTEMPTS or early:
-                # Handled already, given up (an administrator retries it), or not due: a stale message.
-                return None
-            bind_request_id(event.request_id or None)
-            error = _run_handlers(event)
-            if error is None:
-                OutboxEvent.objects.filter(pk=event_id).update(
-                    processed_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
-                )
-            else:
-                attempts, retry_in = _record_failure(event, error)
+    with notifications.collecting() as queued:
+        outcomes = [_handle_one(event_id) for event_id in event_ids]
         if queued:
             notifications.deliver_now(queued, worker_id())
+    return outcomes
+
+
+def _handle_one(event_id: int) -> bool | None:
+    attempts, retry_in = 0, None
+    with request_id_context(None), transaction.atomic():
+        event = OutboxEvent.objects.select_for_update().filter(pk=event_id, processed_at__isnull=True).first()
+        early = event is not None and event.available_at > timezone.now() + CLOCK_SLACK
+        if event is None or event.attempts >= leasing.MAX_ATTEMPTS or early:
+            # Handled already, given up (an administrator retries it), or not due: a stale message.
+            return None
+        bind_request_id(event.request_id or None)
+        error = _run_handlers(event)
+        if error is None:
+            OutboxEvent.objects.filter(pk=event_id).update(
+                processed_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+            )
+        else:
+            attempts, retry_in = _record_failure(event, error)
     if retry_in is not None:
         _schedule_retry(event, attempts, retry_in)
     return error is None
@@ -307,7 +320,7 @@ def _schedule_retry(event: OutboxEvent, attempts: int, retry_in: dt.timedelta) -
 )
 def handle_events(event_ids: list[int]) -> int:
     """The task: handle each event in turn; return how many were processed by this run."""
-    return sum(bool(handle(int(event_id))) for event_id in event_ids)
+    return sum(bool(outcome) for outcome in handle_many([int(event_id) for event_id in event_ids]))
 
 
 @app.task(name=RELAY_TASK, acks_late=True, ignore_result=True)
