@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
@@ -250,3 +251,14 @@ def test_bad_worker_engine_settings_refuse_to_start(env: dict[str, str], message
 def test_a_good_celery_setting_starts() -> None:
     result = run_settings({"YIWANG_WORKER_ENGINE": "celery", "YIWANG_BROKER_URL": "redis://127.0.0.1:6379/0"})
     assert result.returncode == 0, result.stderr
+
+
+def test_the_embedded_worker_refuses_to_run_beside_celery(settings: Any) -> None:
+    settings.WORKER_ENGINE = "celery"
+    with pytest.raises(CommandError, match="yiwang celery-worker"):
+        call_command("worker", "--once")
+
+
+def test_the_celery_worker_needs_the_celery_engine() -> None:
+    with pytest.raises(CommandError, match="YIWANG_WORKER_ENGINE=celery"):
+        call_command("celery_worker")

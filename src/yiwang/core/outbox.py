@@ -17,6 +17,13 @@ event to every handler registered for its topic::
 
 Apps register their handlers when Django starts (``AppConfig.ready``).
 
+With ``YIWANG_WORKER_ENGINE=celery`` the same handlers run in Celery
+workers instead (:mod:`yiwang.core.celery_engine`, docs/adr/0034): the
+events due at once are published to the broker when the transaction
+commits, the rest by beat's relay; each (event, handler) that finishes is
+recorded in the transaction of its effects, so a redelivered task does not
+run it twice.
+
 **Handlers must be idempotent.** All handlers of one event run in one
 transaction together with marking the event processed, so their database
 writes and the mark commit or roll back together. But a handler that fails,
