@@ -338,6 +338,7 @@ def insecure_settings() -> list[str]:
     problems.extend(signing_key_store_problems())  # defined in the core security kernel block below
     problems.extend(oidc_problems())  # defined in the OpenID Connect provider block below
     problems.extend(materials_problems())  # defined in the application materials block below
+    problems.extend(worker_engine_problems())  # defined in the worker engine block above
     # OIDC_ISSUER and YIWANG_PAYMENT_PROVIDER are set in their blocks below, before this runs.
     return problems
 
@@ -501,6 +502,71 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@yiwang.invali
 # Origin used to make the links in emails absolute; none (path only) when unset.
 SITE_URL = os.environ.get("YIWANG_SITE_URL", OIDC_ISSUER).strip().rstrip("/")
 # --- end of background worker and notifications ---
+
+# --- worker engine (docs/adr/0034-celery-worker.md) ---
+# "embedded": `yiwang worker` (and the one `yiwang serve` starts) polls the outbox, the default.
+# "celery": outbox events are published to a broker after commit and handled by Celery workers
+# (`celery -A yiwang.celery_app worker --beat`, or `yiwang celery-worker`); yiwang serve starts no worker.
+WORKER_ENGINES = ("embedded", "celery")
+BROKER_SCHEMES = ("amqp", "amqps", "pyamqp", "redis", "rediss")
+WORKER_ENGINE = os.environ.get("YIWANG_WORKER_ENGINE", "").strip().lower() or "embedded"
+if WORKER_ENGINE not in WORKER_ENGINES:
+    raise ImproperlyConfigured(
+        f"YIWANG_WORKER_ENGINE must be one of {', '.join(WORKER_ENGINES)}, not {os.environ['YIWANG_WORKER_ENGINE']!r}"
+    )
+# The same variable /readyz checks (YIWANG_BROKER_URL, read with the readiness settings above).
+BROKER_URL = YIWANG_BROKER_URL
+
+
+def broker_url_problem(url: str) -> str | None:
+    """Say why ``url`` cannot be the broker's address, or None when it can (a URL with no secret in the message)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "YIWANG_BROKER_URL is not a valid URL"
+    if parts.scheme not in BROKER_SCHEMES:
+        return f"YIWANG_BROKER_URL must start with one of {', '.join(s + '://' for s in BROKER_SCHEMES)}"
+    if not parts.hostname:
+        return "YIWANG_BROKER_URL must name the broker's host, e.g. amqp://user:password@127.0.0.1:5672//"
+    if port == 0:
+        return "YIWANG_BROKER_URL must not name port 0"
+    return None
+
+
+if WORKER_ENGINE == "celery" and not BROKER_URL:
+    raise ImproperlyConfigured(
+        "YIWANG_WORKER_ENGINE=celery needs YIWANG_BROKER_URL, e.g. amqp://guest:guest@127.0.0.1:5672//"
+    )
+# A broker URL is checked even while the embedded engine ignores it: switching engines must not find it wrong.
+if BROKER_URL and (problem := broker_url_problem(BROKER_URL)):
+    raise ImproperlyConfigured(problem)
+# The queue the outbox's tasks go to: one name per deployment sharing a broker (and per test run).
+CELERY_QUEUE = os.environ.get("YIWANG_CELERY_QUEUE", "").strip() or "yiwang"
+if not all(c.isalnum() or c in "._-" for c in CELERY_QUEUE) or len(CELERY_QUEUE) > 100:
+    raise ImproperlyConfigured("YIWANG_CELERY_QUEUE must be 1–100 letters, digits, '.', '_' or '-'")
+# How often beat runs the relay sweep (due and undelivered outbox events, pending notifications).
+OUTBOX_RELAY_SECONDS = env_int("YIWANG_OUTBOX_RELAY_SECONDS", 2, minimum=1, maximum=300)
+if WORKER_ENGINE == "celery":
+    # The embedded worker would poll the same outbox: with Celery, its workers and beat are the services.
+    EMBEDDED_WORKER = False
+
+
+def worker_engine_problems() -> list[str]:
+    """Name every problem with the worker engine settings (production checks)."""
+    from urllib.parse import urlsplit
+
+    if WORKER_ENGINE != "celery":
+        return []
+    parts = urlsplit(BROKER_URL)
+    if parts.username in (None, "", "guest") or not parts.password or parts.password == "guest":  # noqa: S105
+        return ["YIWANG_BROKER_URL must carry a broker account of the deployment's own, not guest or none"]
+    return []
+
+
+# --- end of worker engine ---
 
 # --- personal data ---
 # Full personal-data reads one staff member may make per hour; beyond it they are refused (429) and the

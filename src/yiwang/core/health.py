@@ -33,7 +33,7 @@ OK = "ok"
 FAILED = "failed"
 
 # Well-known ports of the brokers a worker may use, for URLs that leave the port out.
-DEFAULT_BROKER_PORTS = {"redis": 6379, "rediss": 6380, "amqp": 5672, "amqps": 5671}
+DEFAULT_BROKER_PORTS = {"redis": 6379, "rediss": 6380, "amqp": 5672, "amqps": 5671, "pyamqp": 5672}
 
 
 def check_database() -> bool:

@@ -205,6 +205,9 @@ class OutboxEvent(models.Model):
     last_error = models.TextField(_("最近错误"), blank=True)
     # The request that wrote the event (yiwang.core.observability); the worker logs its handling under it.
     request_id = models.CharField(_("请求编号"), max_length=64, blank=True, default="")
+    # With the Celery engine (yiwang.core.celery_engine): when the event was last handed to the broker. The
+    # row stays the source of truth; the relay sends again what is due and was never (or long ago) sent.
+    dispatched_at = models.DateTimeField(_("投递时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("事件发件箱")
@@ -214,6 +217,28 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.topic}"
+
+
+class OutboxHandlerRun(models.Model):
+    """One handler of one event that has run to the end, written in the transaction of the handler's effects.
+
+    The Celery engine's proof against running a handler twice: a task
+    delivered again (late acks after a lost worker, a relay sending again)
+    finds the row and skips the handler; a retry runs only the handlers of
+    the event that have not finished.
+    """
+
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="+", verbose_name=_("事件"))
+    handler = models.CharField(_("处理程序"), max_length=200)
+    completed_at = models.DateTimeField(_("完成时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("事件处理记录")
+        verbose_name_plural = _("事件处理记录")
+        constraints = [models.UniqueConstraint(fields=["event", "handler"], name="core_outbox_handler_run_once")]
+
+    def __str__(self) -> str:
+        return f"#{self.event_id} {self.handler}"
 
 
 class NotificationStatus(models.TextChoices):

@@ -42,7 +42,9 @@ import datetime as dt
 import logging
 import re
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +85,9 @@ SUBJECT_MAX_LENGTH = _max_length("subject")
 LINK_MAX_LENGTH = _max_length("link")
 ERROR_MAX_LENGTH = 4000
 _MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+# While an outbox handler runs under the Celery engine: the ids of the notifications it queued, delivered by
+# the same task once the handler's transaction has committed (see collecting() and deliver_now()).
+_collected: ContextVar[list[int] | None] = ContextVar("notifications_collected", default=None)
 
 
 class NotificationError(ValueError):
@@ -278,7 +283,7 @@ def queue(
     try:
         # A savepoint: losing the race must not break the caller's transaction.
         with transaction.atomic():
-            return Notification.objects.create(
+            created = Notification.objects.create(
                 dedupe_key=dedupe_key,
                 event=event,
                 channel=channel,
@@ -290,6 +295,9 @@ def queue(
                 link=link,
                 next_attempt_at=timezone.now(),
             )
+        if (collected := _collected.get()) is not None:
+            collected.append(created.pk)
+        return created
     except IntegrityError:
         existing = Notification.objects.filter(dedupe_key=dedupe_key).first()
         if existing is None:
@@ -374,6 +382,34 @@ def deliver_batch(
         if _deliver_one(notification_id, worker_id=worker_id, lease=lease):
             done += 1
     return done
+
+
+@contextmanager
+def collecting() -> Iterator[list[int]]:
+    """Collect the ids of the notifications :func:`queue` creates inside the block (rolled-back ones included)."""
+    ids: list[int] = []
+    token = _collected.set(ids)
+    try:
+        yield ids
+    finally:
+        _collected.reset(token)
+
+
+def deliver_now(notification_ids: Iterable[int], worker_id: str, *, lease: dt.timedelta = DEFAULT_LEASE) -> int:
+    """Claim the given notifications if they are due and nobody holds them, and send each; return how many.
+
+    What a Celery task does right after the handler that queued them has
+    committed, instead of waiting for the next sweep (:func:`deliver_batch`);
+    ids of rows that were rolled back, already sent or held by another worker
+    are passed over.
+    """
+    worker_id = leasing.check_worker_id(worker_id)
+    wanted = sorted(set(notification_ids))
+    if not wanted:
+        return 0
+    due = _due(timezone.now()) & Q(pk__in=wanted)
+    ids = leasing.claim(Notification, due, worker_id=worker_id, limit=len(wanted), lease=lease)
+    return sum(_deliver_one(notification_id, worker_id=worker_id, lease=lease) for notification_id in ids)
 
 
 def _deliver_one(notification_id: int, *, worker_id: str, lease: dt.timedelta) -> bool:

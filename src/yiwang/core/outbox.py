@@ -17,6 +17,13 @@ event to every handler registered for its topic::
 
 Apps register their handlers when Django starts (``AppConfig.ready``).
 
+With ``YIWANG_WORKER_ENGINE=celery`` the same handlers run in Celery
+workers instead (:mod:`yiwang.core.celery_engine`, docs/adr/0034): the
+events due at once are published to the broker when the transaction
+commits, the rest by beat's relay; each (event, handler) that finishes is
+recorded in the transaction of its effects, so a redelivered task does not
+run it twice.
+
 **Handlers must be idempotent.** All handlers of one event run in one
 transaction together with marking the event processed, so their database
 writes and the mark commit or roll back together. But a handler that fails,
@@ -44,8 +51,10 @@ import traceback
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -103,6 +112,10 @@ def publish_many(events: Iterable[tuple[str, dict[str, Any], dt.timedelta | None
         raise OutboxError("outbox.publish() must be called inside the transaction.atomic() block of the change")
     now = timezone.now()
     request_id = current_request_id() or ""
+    # With the Celery engine, events due at once go to the broker when the transaction commits
+    # (yiwang.core.celery_engine); they are marked sent now, in the INSERT, so that the request pays no
+    # second query, and unmarked if the broker cannot take them. Delayed ones wait for the relay.
+    relayed = settings.WORKER_ENGINE == "celery"
     rows: list[OutboxEvent] = []
     for topic, payload, delay in events:
         if len(topic) > TOPIC_MAX_LENGTH or not TOPIC_RE.fullmatch(topic):
@@ -113,14 +126,23 @@ def publish_many(events: Iterable[tuple[str, dict[str, Any], dt.timedelta | None
             raise ValueError("an event cannot be delayed by a negative time")
         rows.append(
             OutboxEvent(
-                topic=topic, payload=payload, available_at=now + (delay or dt.timedelta(0)), request_id=request_id
+                topic=topic,
+                payload=payload,
+                available_at=now + (delay or dt.timedelta(0)),
+                request_id=request_id,
+                dispatched_at=now if relayed and not delay else None,
             )
         )
     if len(rows) == 1:
         rows[0].save(force_insert=True)
-        return rows
-    # bulk_create sets the primary keys on PostgreSQL and SQLite (RETURNING), which handlers and tests rely on.
-    return OutboxEvent.objects.bulk_create(rows)
+    else:
+        # bulk_create sets the primary keys on PostgreSQL and SQLite (RETURNING), which handlers and tests rely on.
+        rows = OutboxEvent.objects.bulk_create(rows)
+    if relayed and (due := [row.pk for row in rows if row.dispatched_at is not None]):
+        from . import celery_engine
+
+        transaction.on_commit(partial(celery_engine.dispatch_after_commit, due))
+    return rows
 
 
 # --- handler registry ---------------------------------------------------------------
@@ -154,6 +176,11 @@ def unregister(topic: str, handler: Handler) -> None:
 def handlers_for(topic: str) -> list[Handler]:
     """The handlers registered for ``topic``, in registration order."""
     return list(_handlers.get(topic, ()))
+
+
+def handler_key(handler: Handler) -> str:
+    """The name a handler is known by in the registry and in ``OutboxHandlerRun`` rows (module.qualname)."""
+    return _handler_key(handler)
 
 
 def _handler_key(handler: Handler) -> str:
@@ -352,7 +379,7 @@ def retry_events(event_ids: Iterable[int], *, actor: Any = None) -> int:
     ids = sorted(set(event_ids))
     with transaction.atomic():
         count = OutboxEvent.objects.filter(pk__in=ids, processed_at__isnull=True).update(
-            attempts=0, available_at=timezone.now(), locked_until=None, locked_by=""
+            attempts=0, available_at=timezone.now(), locked_until=None, locked_by="", dispatched_at=None
         )
         if count:
             record_event(RETRY_EVENT, actor=actor, target="core.OutboxEvent", detail={"ids": ids[:100], "count": count})

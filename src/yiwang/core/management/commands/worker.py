@@ -8,7 +8,8 @@ released at once for other workers. Several workers may run against one
 database: each claims its items under a lease (see yiwang.core.leasing).
 
 ``yiwang serve`` starts one worker beside the web server unless
-``YIWANG_EMBEDDED_WORKER=0``.
+``YIWANG_EMBEDDED_WORKER=0``. With ``YIWANG_WORKER_ENGINE=celery`` this
+command refuses to run: ``yiwang celery-worker`` is the worker then.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connections
 
@@ -68,6 +70,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.WORKER_ENGINE != "embedded":
+            # Two engines polling one outbox would each think the events theirs to send.
+            raise CommandError(
+                f"YIWANG_WORKER_ENGINE={settings.WORKER_ENGINE}: run `yiwang celery-worker` (Celery's workers and"
+                " beat handle the outbox), not the embedded worker"
+            )
         if options["poll"] <= 0 or options["batch"] < 1 or options["lease"] <= 0 or options["per_transaction"] < 1:
             raise CommandError("--poll and --lease must be positive, --batch and --per-transaction at least 1")
         try:
