@@ -7,7 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PORT ?= 8000
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode, and pytest's rewritten test modules, go under .venv instead of __pycache__ in the tree: the suite starts
+# a few hundred Python processes (xdist workers, each `yiwang` command a test runs, servers), and without a cache
+# every one compiled src/ and tests/ again (docs/adr/0033-test-suite-time.md).
+unexport PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 
 # Locked dependencies with their hashes (docs/dependencies.md); `make lock` refreshes them from pyproject.toml.
 LOCK_RUN := requirements/run.txt
