@@ -7,7 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PORT ?= 8000
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode, and pytest's rewritten test modules, go under .venv instead of __pycache__ in the tree: the suite starts
+# a few hundred Python processes (xdist workers, each `yiwang` command a test runs, servers), and without a cache
+# every one compiled src/ and tests/ again (docs/adr/0033-test-suite-time.md).
+unexport PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 
 # Locked dependencies with their hashes (docs/dependencies.md); `make lock` refreshes them from pyproject.toml.
 LOCK_RUN := requirements/run.txt
@@ -86,21 +90,22 @@ test: install-test lint types
 
 # Each database's browser tests run beside its unit tests (docs/adr/0033-test-suite-time.md): they mostly wait
 # on a server and Chromium, one step at a time, while the unit tests keep both cores busy. Their report is
-# printed when both are done; either failing fails the target.
+# printed when both are done; either failing fails the target. They are collected from tests/e2e alone (every
+# e2e test is there), not from the whole suite only to deselect the rest.
 BESIDE = log=$$(mktemp); ( $(2) ) >$$log 2>&1 & beside=$$!; \
 	( $(1) ); first=$$?; wait $$beside; second=$$?; \
 	echo "== Browser tests =="; cat $$log; rm -f $$log; [ $$first = 0 ] && [ $$second = 0 ]
 
 test-sqlite:
 	@echo "== Tests on SQLite =="
-	@$(call BESIDE,$(BIN)/pytest -n 2 -m "not e2e" -q --cov --cov-report=term,$(BIN)/pytest -m e2e -q)
+	@$(call BESIDE,$(BIN)/pytest -n 2 -m "not e2e" -q --cov --cov-report=term,$(BIN)/pytest -m e2e -q tests/e2e)
 
 # On PostgreSQL: required in CI; elsewhere run when a server answers, skipped with a message when not.
 test-postgresql:
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== Tests on PostgreSQL ($(PG_URL)) =="; \
 		export DATABASE_URL=$(PG_URL); \
-		$(call BESIDE,$(BIN)/pytest -n 2 -m "not e2e" -q,$(BIN)/pytest -m e2e -q); \
+		$(call BESIDE,$(BIN)/pytest -n 2 -m "not e2e" -q,$(BIN)/pytest -m e2e -q tests/e2e); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL is not reachable at $(PG_URL); CI must run the suite on PostgreSQL." >&2; exit 1; \
 	else \

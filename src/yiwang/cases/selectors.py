@@ -9,7 +9,7 @@ import datetime as dt
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import Http404
@@ -29,8 +29,12 @@ from yiwang.cases.models import (
     FieldSaving,
 )
 from yiwang.cases.services.applications import application_definition
+from yiwang.cases.services.applications import item_definition as cached_item_definition
 from yiwang.cases.workflow import action_label
 from yiwang.core import calendar, material_sources
+
+if TYPE_CHECKING:
+    from yiwang.catalog.models import ServiceItem
 
 WORKBENCH_PAGE_SIZE = 20
 
@@ -277,6 +281,12 @@ def item_definition(item_code: str) -> definitions.ApplicationDefinition:
     For callers that build an application elsewhere (跨省通办: a peer node's form for one of our items).
     """
     return application_definition(Application(item_code=item_code))
+
+
+def loaded_item_definition(item: ServiceItem) -> definitions.ApplicationDefinition:
+    """As :func:`item_definition`, for a published item the caller has already loaded with its materials and fees
+    (``catalog.selectors.online_application_items``): no query of its own, whatever the number of items."""
+    return cached_item_definition(item)
 
 
 def case_by_number(number: str) -> Case:

@@ -14,7 +14,7 @@ from django.http import Http404
 
 from yiwang.directory import selectors as directory_selectors
 
-from .constants import Audience, ItemStatus, MaterialSource
+from .constants import Audience, ItemStatus, MaterialSource, OnlineDepth
 from .models import Bundle, BundleItem, Fee, Material, ServiceItem, Theme, Window
 from .search.engine import SearchOutcome, catalog_search
 from .search.index import Filters, Hit
@@ -44,6 +44,17 @@ def published_items(
     if theme:
         items = items.filter(themes__code=theme)
     return items.order_by("-popularity", "department__sort_order", "code")
+
+
+def online_application_items() -> QuerySet[ServiceItem]:
+    """Published items that take online applications and whose guide is complete (what an online application
+    needs), in :func:`published_items` order, with the parts an application form is built from (materials,
+    fees) fetched in one query each for all of them, not once per item."""
+    return (
+        published_items()
+        .filter(online_depth__gte=OnlineDepth.ONLINE_APPLICATION, guide_complete=True)
+        .prefetch_related("materials", "fees")
+    )
 
 
 def delegable_items(audience: str = Audience.PERSON) -> list[tuple[str, str]]:

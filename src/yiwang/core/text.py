@@ -15,11 +15,12 @@ import re
 import sys
 import threading
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import opencc
-from pypinyin import Style, lazy_pinyin
 
 # jieba locates its dictionary through pkg_resources when that can be imported, which costs every process
 # some 15 MB (the metadata of each installed distribution) for a file path; without it, jieba opens the
@@ -63,7 +64,25 @@ def _share_pinyin_readings() -> None:
             table[phrase] = compact
 
 
-_share_pinyin_readings()
+# pypinyin is imported on first use: its import and phrase table cost about half a second of CPU, paid by every
+# process (each ``yiwang`` command, a worker) while only those that build or query the search index need it.
+_pinyin_lock = threading.Lock()
+_pinyin_functions: tuple[Callable[..., list[str]], Any] | None = None
+
+
+def _pinyin() -> tuple[Callable[..., list[str]], Any]:
+    """pypinyin's ``lazy_pinyin`` and its first-letter style, imported once with the phrase table shared."""
+    global _pinyin_functions
+    if _pinyin_functions is None:
+        with _pinyin_lock:
+            if _pinyin_functions is None:
+                from pypinyin import Style, lazy_pinyin
+
+                _share_pinyin_readings()
+                _pinyin_functions = (lazy_pinyin, Style.FIRST_LETTER)
+    return _pinyin_functions
+
+
 jieba.setLogLevel(logging.WARNING)
 _tokenizer_lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
@@ -240,10 +259,12 @@ def bigrams(text: str) -> list[str]:
 @lru_cache(maxsize=200_000)
 def pinyin(word: str) -> str:
     """Toneless pinyin of a word, joined: 社保卡 → shebaoka."""
+    lazy_pinyin, _first_letter = _pinyin()
     return "".join(lazy_pinyin(word, errors="ignore"))
 
 
 @lru_cache(maxsize=200_000)
 def initials(word: str) -> str:
     """First letters of each syllable: 社保卡 → sbk."""
-    return "".join(lazy_pinyin(word, style=Style.FIRST_LETTER, errors="ignore"))
+    lazy_pinyin, first_letter = _pinyin()
+    return "".join(lazy_pinyin(word, style=first_letter, errors="ignore"))

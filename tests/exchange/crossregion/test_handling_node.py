@@ -13,6 +13,7 @@ from yiwang.accounts.constants import Role
 from yiwang.cases import selectors as cases_selectors
 from yiwang.cases import services as cases_services
 from yiwang.cases.constants import CaseState, Channel
+from yiwang.cases.services import applications
 from yiwang.core import outbox
 from yiwang.exchange.crossregion import services
 from yiwang.exchange.crossregion.constants import APPLICATION, CASE_STATUS, CATALOG_ITEMS, DeliveryState
@@ -34,6 +35,23 @@ def test_offered_items_are_online_items_without_situation_questions(offered: dic
         assert item["name"] and item["department"]
         assert all(set(f) == {"key", "label", "type", "required", "max_length", "choices"} for f in item["fields"])
         assert all(set(m) == {"key", "name", "required"} for m in item["materials"])
+
+
+def test_offered_items_take_a_fixed_number_of_queries_however_many_items(
+    monkeypatch: pytest.MonkeyPatch, django_assert_max_num_queries: Any
+) -> None:
+    # As on a node that has just started: no item definition built yet in this process (they are kept per version).
+    monkeypatch.setattr(applications, "_item_definitions", {})
+    with django_assert_max_num_queries(4):  # the items with their departments, their materials, their fees
+        items = services.offered_items()
+    assert len(items) >= 20
+    # Each as the item's own definition says, loaded on its own by code.
+    monkeypatch.setattr(applications, "_item_definitions", {})
+    for item in items:
+        definition = cases_selectors.item_definition(item["code"])
+        assert not definition.questions
+        assert [f["key"] for f in item["fields"]] == [f.key for f in definition.fields]
+        assert [m["key"] for m in item["materials"]] == [m.key for m in definition.materials if not m.from_source]
 
 
 def test_catalog_items_answers_a_registered_peer_over_the_node_layer(client: Any, peer: keys.Signer) -> None:

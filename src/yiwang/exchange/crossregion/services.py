@@ -107,10 +107,7 @@ def _offered(item: Any) -> dict[str, Any] | None:
     """
     if item.online_depth < OnlineDepth.ONLINE_APPLICATION or not item.guide_complete:
         return None
-    try:
-        definition = cases_selectors.item_definition(item.code)
-    except Http404:
-        return None
+    definition = cases_selectors.loaded_item_definition(item)
     if definition.questions:
         return None
     return {
@@ -142,7 +139,8 @@ def offered_items() -> list[dict[str, Any]]:
     """This node's items that peers may offer their citizens (跨省通办), as they travel in ``catalog_items``."""
     offered = []
     with translation.override("zh-hans"):
-        for item in catalog_selectors.published_items():
+        # Loaded with their materials and fees in a few queries: a peer's import asks for all of them at once.
+        for item in catalog_selectors.online_application_items():
             described = _offered(item)
             if described is not None:
                 offered.append(described)
