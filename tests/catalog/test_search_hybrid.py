@@ -54,6 +54,21 @@ def test_the_operation_the_query_asks_for_decides_between_variants(query: str, w
     assert ranked[0].doc.name == wanted
 
 
+def test_a_service_one_department_lists_twice_is_one_result() -> None:
+    first, twin = doc("A1", "张贴宣传品审批"), doc("A2", "张贴宣传品审批")
+    other = doc("B", "户外招牌设置")
+    elsewhere = Document(type="item", code="A3", name="张贴宣传品审批", department_code="e", department_name="另一部门")
+    candidates = [
+        hybrid.Candidate(first, 0.90, 0.0),
+        hybrid.Candidate(twin, 0.90, 0.0),
+        hybrid.Candidate(other, 0.89, 0.0),
+        hybrid.Candidate(elsewhere, 0.88, 0.0),
+    ]
+    ranked = hybrid.fuse(candidates, chinese="挂招牌", choices={})
+    # The twin goes; the same name at another department is another implementation and stays.
+    assert [c.doc.code for c in ranked] == ["A1", "B", "A3"]
+
+
 def test_item_operation_reads_the_last_bracket_first() -> None:
     assert hybrid.item_operation("客运车辆道路运输证办理（补办）") == "replace"
     assert hybrid.item_operation("食品小经营店备案注销") == "cancel"
@@ -209,6 +224,42 @@ def test_the_dense_index_reuses_rows_after_removals() -> None:
     assert len(dense) == 3 and dense.matrix.shape[0] == 3
     scores = dense.scores(eye[3])
     assert dense.keys[int(np.argmax(scores))] == ("item", "d")
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def test_a_vector_close_to_many_documents_pays_a_hub_penalty() -> None:
+    """A generic vector at the centre of a crowd of documents is near every query about them; with the
+    correction, a document that matches the query specifically wins over it."""
+    rng = np.random.default_rng(7)
+    theme, aside = _unit(rng.standard_normal(384)), _unit(rng.standard_normal(384))
+    crowd = [_unit(theme + 0.9 * _unit(rng.standard_normal(384))) for _ in range(30)]
+    keys = [("item", f"c{i}") for i in range(30)] + [("item", "hub"), ("item", "specific")]
+    matrix = np.stack([*crowd, theme, _unit(theme + aside)])
+    query = _unit(theme + 0.4 * aside)
+
+    def scores(weight: float) -> tuple[vectors.DenseIndex, np.ndarray]:
+        index = vectors.DenseIndex(hub_neighbours=20, hub_weight=weight)
+        index.add_many(keys, matrix)
+        index.recalibrate()
+        return index, index.scores(query)
+
+    plain, plain_scores = scores(0.0)
+    assert plain_scores[plain.rows[("item", "hub")]] > plain_scores[plain.rows[("item", "specific")]]
+    corrected, corrected_scores = scores(0.1)
+    assert corrected_scores[corrected.rows[("item", "specific")]] > corrected_scores[corrected.rows[("item", "hub")]]
+    # Penalties are relative to the catalogue's average, so relevances keep their scale.
+    assert abs(float(corrected.penalty[list(corrected.rows.values())].mean())) < 1e-6
+    # A document added later is measured against the same average; a removed one pays nothing.
+    corrected.add_many([("item", "late")], theme)
+    assert corrected.penalty[corrected.rows[("item", "late")]][0] == pytest.approx(
+        corrected.penalty[corrected.rows[("item", "hub")]][0], abs=0.005
+    )
+    row = corrected.rows[("item", "late")]
+    corrected.remove(("item", "late"))
+    assert corrected.penalty[row][0] == 0.0
 
 
 def test_a_document_with_several_views_scores_its_best_one() -> None:

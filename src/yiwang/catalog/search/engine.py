@@ -236,7 +236,7 @@ class CatalogSearch:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._index: SearchIndex | None = None
-        self._dense = DenseIndex(VIEWS)
+        self._dense = _item_dense_index()
         self._faqs: dict[tuple[str, str], FaqEntry] = {}
         self._faq_dense = DenseIndex()
         self._last_change = 0
@@ -276,10 +276,11 @@ class CatalogSearch:
 
     def _build(self, docs: list[Document], faqs: list[FaqEntry]) -> SearchIndex:
         index = SearchIndex(load_synonyms(), load_synonyms(MINED_FILE))
-        dense = DenseIndex(VIEWS)
+        dense = _item_dense_index()
         for doc in docs:
             index.add(doc)
         dense.add_many([d.key for d in docs], document_vectors(docs))
+        dense.recalibrate()
         self._faqs, self._faq_dense = {}, DenseIndex()
         self._add_faqs(faqs)
         self._index, self._dense = index, dense
@@ -434,11 +435,15 @@ class CatalogSearch:
     def reset(self) -> None:
         with self._lock:
             self._index = None
-            self._dense = DenseIndex(VIEWS)
+            self._dense = _item_dense_index()
             self._faqs, self._faq_dense = {}, DenseIndex()
             self._last_change = 0
             self._last_written = ""
             self._choices = None
+
+
+def _item_dense_index() -> DenseIndex:
+    return DenseIndex(VIEWS, hub_neighbours=hybrid.HUB_NEIGHBOURS, hub_weight=hybrid.HUB_WEIGHT)
 
 
 def _latest_change() -> tuple[int, str]:

@@ -38,6 +38,11 @@ LEXICAL_SHARE = 0.01
 # the setting kept: the blend costs a second query embedding (6-12 ms), which the 30 ms p95 of a search at
 # 10,000 items cannot afford (24.6-28.1 ms with one), and the held-out split did not confirm its gain.
 REWRITTEN_SHARE = 0.0
+# The dense side's hub penalty (vectors.DenseIndex): a document's cosine loses HUB_WEIGHT times how much
+# more alike its HUB_NEIGHBOURS nearest documents are than the catalogue's average (ADR 0012, 2026-12-07
+# fifth amendment: tuned on hash half a of the Sichuan queries, checked on half b).
+HUB_NEIGHBOURS = 20
+HUB_WEIGHT = 0.1
 # How many candidates each side contributes before fusion.
 DENSE_DEPTH = 60
 LEXICAL_DEPTH = 60
@@ -154,4 +159,19 @@ def fuse(
     if candidates:
         floor = candidates[0].relevance - RELATIVE_FLOOR
         candidates = [c for c in candidates if c.relevance >= floor or c.lexical > 0]
-    return candidates
+    return without_twins(candidates)
+
+
+def without_twins(candidates: list[Candidate]) -> list[Candidate]:
+    """The ranking with each service listed once per department: two items of one department under one
+    name (a list that repeats a row, as the imported 广安区 list does twice) are the same result to the
+    person searching, and the second copy would only push a different item down. The better-ranked copy
+    stays; the same name at another department or level is another implementation and stays too."""
+    seen: set[tuple[str, str, str]] = set()
+    kept = []
+    for c in candidates:
+        twin = (c.doc.type, c.doc.name, c.doc.department_code)
+        if twin not in seen:
+            seen.add(twin)
+            kept.append(c)
+    return kept
