@@ -284,3 +284,31 @@ def test_gunicorn_started_directly_gets_the_directory_in_on_starting(tmp_path: P
     directory = Path(result.stdout.strip())
     assert directory == tmp_path / "metrics"
     assert list(directory.glob("counter_*.db"))
+
+
+@pytest.mark.django_db
+def test_serve_hands_the_emptied_directory_to_gunicorn_and_its_worker_not_to_itself(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path
+) -> None:
+    from django.core.management import call_command
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    from yiwang.core.management.commands import serve
+
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    (directory / "counter_4242.db").write_bytes(b"an earlier run")
+    settings.METRICS_DIR = directory
+    settings.EMBEDDED_WORKER = True
+    monkeypatch.delenv(metrics.MULTIPROC_ENV, raising=False)
+    monkeypatch.delenv(metrics.PREPARED_ENV, raising=False)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # serve hands its own argv to gunicorn
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(serve.Command, "start_worker", lambda self, env: seen.update(worker=env))
+    monkeypatch.setattr(WSGIApplication, "run", lambda app: seen.update(gunicorn=app.cfg.env))
+
+    call_command("serve", "--port", "8767")
+    expected = {metrics.MULTIPROC_ENV: str(directory), metrics.PREPARED_ENV: "1"}
+    assert seen == {"worker": expected, "gunicorn": expected}
+    assert list(directory.iterdir()) == []
+    assert metrics.MULTIPROC_ENV not in os.environ  # this process loaded prometheus_client long ago

@@ -81,7 +81,7 @@ def engine() -> str:
 
 def file_sets() -> dict[str, Path]:
     """The directories a backup holds, by their name inside the backup."""
-    materials = settings.STORAGES["materials"]
+    materials: dict[str, Any] = settings.STORAGES["materials"]
     if materials["BACKEND"] != "django.core.files.storage.FileSystemStorage":
         raise BackupError(
             "材料存放在对象存储中（YIWANG_MATERIALS_STORAGE=s3）：请用存储桶自身的版本控制或复制备份，"
@@ -112,7 +112,7 @@ def sha256_of(path: Path) -> str:
 
 def _libpq_environment() -> dict[str, str]:
     """The default database's connection as libpq variables: no password on a command line."""
-    db = settings.DATABASES["default"]
+    db: dict[str, Any] = dict(settings.DATABASES["default"])
     env = dict(os.environ)
     for variable, key in (("PGDATABASE", "NAME"), ("PGUSER", "USER"), ("PGPASSWORD", "PASSWORD"),
                           ("PGHOST", "HOST"), ("PGPORT", "PORT")):  # fmt: skip
@@ -159,9 +159,10 @@ def create_backup(target: Path, *, say: Say = lambda line: None) -> Manifest:
             files[relative] = _entry(copy)
             count += 1
         say(f"{name}：{count} 个文件")
+    created_at = timezone.now().isoformat()
     manifest = {
         "format": FORMAT,
-        "created_at": timezone.now().isoformat(),
+        "created_at": created_at,
         "engine": kind,
         "database": dump.name,
         "sets": sorted(sets),
@@ -169,7 +170,7 @@ def create_backup(target: Path, *, say: Say = lambda line: None) -> Manifest:
     }
     text = json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True).encode()
     (target / MANIFEST).write_bytes(text)
-    return Manifest(kind, manifest["created_at"], files, hashlib.sha256(text).hexdigest())
+    return Manifest(kind, created_at, files, hashlib.sha256(text).hexdigest())
 
 
 def _entry(path: Path) -> dict[str, Any]:
