@@ -230,6 +230,8 @@ RULES: list[Rule] = [
     # --- probes for load balancers: anyone, no session, no database for /healthz ----------------------------------
     Rule("core:healthz", GET, "/healthz", anyone()),
     Rule("core:readyz", GET, "/readyz", anyone()),
+    # --- operations metrics: a scraper's bearer token (tests/core/test_metrics.py) or core.view_metrics -----------
+    Rule("core:metrics", GET, "/metrics", expect({"platform_admin"}, anonymous=401, denied=403)),
     # --- the message centre: one's own messages ----------------------------------------------------------------
     Rule("core:messages", GET, "/messages/", expect(SIGNED_IN)),
     Rule("core:messages_read_all", POST, "/messages/read-all/", expect(SIGNED_IN, ok=302)),

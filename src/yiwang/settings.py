@@ -263,6 +263,14 @@ LOGGING = {
 YIWANG_BROKER_URL = os.environ.get("YIWANG_BROKER_URL", "").strip()
 YIWANG_READYZ_TIMEOUT = float(os.environ.get("YIWANG_READYZ_TIMEOUT", "2"))
 
+# Metrics (/metrics, yiwang.core.metrics; docs/configuration.md, "Metrics"): the bearer token a Prometheus
+# scraper sends. Unset: no token is accepted (staff with the core.view_metrics permission can still look).
+METRICS_TOKEN = os.environ.get("YIWANG_METRICS_TOKEN", "").strip()
+METRICS_TOKEN_MIN_LENGTH = 32
+# Where the processes of one server (gunicorn's workers, the embedded worker) write their counters for a
+# scrape to add up: $PROMETHEUS_MULTIPROC_DIR when set, else this; emptied when the server starts.
+METRICS_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or VAR_DIR / "metrics")
+
 # Search: the longest query accepted, in characters, after normalisation.
 SEARCH_MAX_QUERY_LENGTH = int(os.environ.get("SEARCH_MAX_QUERY_LENGTH", "100"))
 # A search result counts as "what people chose after this query" only from this many choices up.
@@ -334,6 +342,10 @@ def insecure_settings() -> list[str]:
         problems.append("DATABASE_URL must point to PostgreSQL")
     if SMS_CODE_RESEND_SECONDS < 60:
         problems.append("YIWANG_SMS_RESEND_SECONDS must be at least 60")
+    if METRICS_TOKEN and len(METRICS_TOKEN) < METRICS_TOKEN_MIN_LENGTH:
+        problems.append(
+            f"YIWANG_METRICS_TOKEN must be a random value of at least {METRICS_TOKEN_MIN_LENGTH} characters"
+        )
     problems.extend(personal_data_key_problems())  # defined in the core security kernel block below
     problems.extend(signing_key_store_problems())  # defined in the core security kernel block below
     problems.extend(oidc_problems())  # defined in the OpenID Connect provider block below

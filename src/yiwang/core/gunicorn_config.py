@@ -9,6 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 
+def on_starting(server: Any) -> None:
+    """In the master, before any worker exists: the shared metrics directory, emptied (yiwang.core.metrics).
+
+    ``yiwang serve`` has done it already (before starting its outbox worker); this covers gunicorn started
+    directly with this config.
+    """
+    from yiwang.core.metrics import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """In the master, when a worker has exited: its live gauges leave the sum (its counters stay)."""
+    from yiwang.core.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)
+
+
 def post_fork(server: Any, worker: Any) -> None:
     """In each worker, right after the fork and before anything loads or a thread starts."""
     from yiwang.core.warmup import prepare_serving_process

@@ -100,10 +100,15 @@ def readyz(request: HttpRequest) -> HttpResponse:
 
 
 PROBE_URL_NAMES = ("core:healthz", "core:readyz")
+# Answered early only when the request carries a bearer token (a Prometheus scraper, which asks each node
+# by its address, like a load balancer): a browser's request goes the usual way, through sessions.
+SCRAPE_URL_NAMES = ("core:metrics",)
 
 
 class ProbeMiddleware:
-    """Answer the probes before the host check and the HTTPS redirect run (see the module's docstring).
+    """Answer the probes (and token-bearing metric scrapes) before the host check and the HTTPS redirect run.
+
+    See the module's docstring; a scrape is judged by its token alone (yiwang.core.metrics).
 
     Sits right after :class:`~yiwang.core.observability.RequestIdMiddleware`,
     so probes still get a request id, but leave the access log alone.
@@ -114,21 +119,34 @@ class ProbeMiddleware:
 
     @cached_property
     def probe_paths(self) -> frozenset[str]:
-        # From the URL patterns, so the routes stay declared (and checked) in one place; a URLconf
-        # without them (a test's) simply has no probes to answer early.
-        paths = set()
-        for name in PROBE_URL_NAMES:
-            try:
-                paths.add(reverse(name))
-            except NoReverseMatch:
-                continue
-        return frozenset(paths)
+        return _paths_of(PROBE_URL_NAMES)
+
+    @cached_property
+    def scrape_paths(self) -> frozenset[str]:
+        return _paths_of(SCRAPE_URL_NAMES)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path not in self.probe_paths:
-            return self.get_response(request)
+        if request.path in self.probe_paths or (
+            request.path in self.scrape_paths and request.headers.get("Authorization", "")[:7].lower() == "bearer "
+        ):
+            return self.answer_early(request)
+        return self.get_response(request)
+
+    def answer_early(self, request: HttpRequest) -> HttpResponse:
         request.skip_access_log = True  # type: ignore[attr-defined]
         match = resolve(request.path_info)
         request.resolver_match = match
         response: HttpResponse = match.func(request)
         return response
+
+
+def _paths_of(url_names: tuple[str, ...]) -> frozenset[str]:
+    # From the URL patterns, so the routes stay declared (and checked) in one place; a URLconf
+    # without them (a test's) simply has nothing to answer early.
+    paths = set()
+    for name in url_names:
+        try:
+            paths.add(reverse(name))
+        except NoReverseMatch:
+            continue
+    return frozenset(paths)

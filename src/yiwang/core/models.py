@@ -214,6 +214,10 @@ class OutboxEvent(models.Model):
         verbose_name_plural = _("事件发件箱")
         ordering = ["id"]
         indexes = [models.Index(fields=["processed_at", "available_at"], name="core_outbox_pending")]
+        # Staff who may read the operations metrics (/metrics) in a browser; a scraper uses a bearer token
+        # instead (yiwang.core.metrics, docs/adr/0035-metrics-and-backup.md). Here because the outbox's depth
+        # and lag are what the page shows of the core's own tables.
+        permissions = [("view_metrics", _("查看运行指标"))]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.topic}"

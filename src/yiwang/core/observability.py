@@ -13,6 +13,8 @@ Log lines are JSON objects, one per line, with ``time`` (ISO 8601, UTC),
 fields. The access log (logger ``yiwang.access``) writes one line per
 request with the URL *pattern*, never the path as requested or its query
 string, so that ids, phone numbers and search terms stay out of the logs.
+The same middleware counts each request for the Prometheus metrics
+(:mod:`yiwang.core.metrics`), labelled with that pattern too.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Any
 from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import empty
+
+from . import metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_MAX_LENGTH = 64
@@ -88,8 +92,11 @@ class RequestIdMiddleware:
         with request_id_context(request_id):
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
+            seconds = time.perf_counter() - started
+            # Probes stay out of the access log but are counted: a load balancer's view is part of the traffic.
+            metrics.observe_request(request.method or "", route_of(request), response.status_code, seconds)
             if not getattr(request, "skip_access_log", False):
-                log_access(request, response, duration_ms=(time.perf_counter() - started) * 1000)
+                log_access(request, response, duration_ms=seconds * 1000)
         return response
 
 

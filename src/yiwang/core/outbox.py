@@ -59,7 +59,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from . import leasing
+from . import leasing, metrics
 from .audit import record_event
 from .leasing import DEFAULT_LEASE, MAX_ATTEMPTS, StopCheck
 from .models import OutboxEvent
@@ -353,6 +353,7 @@ def _record_failure(event_id: int, *, worker_id: str, error: BaseException) -> N
         OutboxEvent.objects.filter(pk=event_id).update(
             attempts=attempts, available_at=available_at, locked_until=None, locked_by="", last_error=text
         )
+    metrics.count_handler_failure(event.topic)
     if attempts < MAX_ATTEMPTS:
         logger.warning(
             "event %s (%s) failed, attempt %s; retry at %s: %s", event_id, event.topic, attempts, available_at, error

@@ -36,6 +36,7 @@ class Command(BaseCommand):
         from gunicorn.app.wsgiapp import WSGIApplication
 
         from yiwang.core.checks import SERVING
+        from yiwang.core.metrics import empty_multiprocess_dir, multiprocess_environment
 
         # Beside the usual checks (run before handle): what would make every page fail, such as
         # static files never collected in production. Raises SystemCheckError, naming them.
@@ -66,7 +67,13 @@ class Command(BaseCommand):
             "--limit-request-line",
             "8190",
         ]
-        worker = self.start_worker() if settings.EMBEDDED_WORKER else None
+        # Every process of this server (gunicorn's workers, the outbox worker) writes its counters into one
+        # directory for /metrics to add up (yiwang.core.metrics, multiprocess mode). It reaches gunicorn as
+        # --env, set in the master before it forks; not in this process, which has loaded the apps already.
+        metrics_env = multiprocess_environment(empty_multiprocess_dir())
+        for name, value in metrics_env.items():
+            argv += ["--env", f"{name}={value}"]
+        worker = self.start_worker(metrics_env) if settings.EMBEDDED_WORKER else None
         self.stdout.write(f"Yiwang serving on http://{options['host']}:{options['port']}/")
         # gunicorn reads its options from sys.argv; it then owns the process
         # until it exits (by SystemExit, through the finally below).
@@ -77,9 +84,10 @@ class Command(BaseCommand):
             if worker is not None:
                 self.stop_worker(worker)
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
+    def start_worker(self, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "yiwang.cli", "worker", "--parent-pid", str(os.getpid())]
-        worker = subprocess.Popen(command)  # noqa: S603  (our own interpreter and module, no shell)
+        env = {**os.environ, **extra_env}
+        worker = subprocess.Popen(command, env=env)  # noqa: S603  (our own interpreter and module, no shell)
         self.stdout.write(f"Background worker started (pid {worker.pid}); YIWANG_EMBEDDED_WORKER=0 turns it off")
         return worker
 
