@@ -40,6 +40,7 @@ def test_an_unchanged_seal_costs_one_small_query_and_no_image(market_seal: Seal)
 
 def test_a_key_revoked_elsewhere_stops_signing_at_once(market_seal: Seal) -> None:
     key = market_seal.current_key
+    assert key is not None
     assert _signs_with() == key.key_id
     SigningKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now() - dt.timedelta(seconds=1))
     assert seals.active_seal("market") is None
@@ -50,6 +51,7 @@ def test_a_key_revoked_elsewhere_stops_signing_at_once(market_seal: Seal) -> Non
 
 def test_a_key_retired_or_detached_elsewhere_stops_signing_at_once(market_seal: Seal) -> None:
     key = market_seal.current_key
+    assert key is not None
     _signs_with()
     SigningKey.objects.filter(pk=key.pk).update(retired_at=timezone.now() - dt.timedelta(seconds=1))
     assert seals.active_seal("market") is None
@@ -83,9 +85,11 @@ def test_a_suspended_renamed_or_shortened_seal_is_seen_at_once(market_seal: Seal
 def test_a_licence_issued_after_a_revocation_elsewhere_is_not_sealed_with_the_revoked_key(
     market_seal: Seal, citizen: Any
 ) -> None:
+    key = market_seal.current_key
+    assert key is not None
     first = issue_food_licence(citizen)
-    assert first.signer_key_id == market_seal.current_key.key_id and first.signature
-    SigningKey.objects.filter(pk=market_seal.current_key.pk).update(revoked_at=timezone.now())
+    assert first.signer_key_id == key.key_id and first.signature
+    SigningKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
     second = issue_food_licence(citizen)
     assert second.signer_key_id == "" and second.signature == "" and second.qr_payload == ""
 

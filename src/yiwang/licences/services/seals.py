@@ -264,7 +264,7 @@ def _seal_fingerprint_sql() -> str:
         def column(model: Any, name: str) -> str:
             return quote(model._meta.get_field(name).column)
 
-        department = Seal._meta.get_field("department").related_model
+        department: Any = Seal._meta.get_field("department").related_model
         seal_columns = ("id", "code", "name", "image_digest", "valid_from", "valid_to", "status", "current_key")
         key_columns = ("key_id", "valid_from", "valid_to", "retired_at", "revoked_at")
         select = [f"s.{column(Seal, name)}" for name in seal_columns]
