@@ -40,6 +40,7 @@ _FORMAT = "ks1"
 _KEY_BYTES = 16
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
+_MAX_CACHED_KEYS = 256
 _KEY_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -91,6 +92,8 @@ class FileKeyStore:
             raise KeyConfigurationError("the key store's master key is 16 bytes (SM4)")
         self._directory = directory
         self._fixed_key = master_key
+        # Key id -> (the identity of the file it was read from, with the master key; the private key).
+        self._cache: dict[str, tuple[tuple[object, ...], bytes]] = {}
         self._master_key  # noqa: B018  (refuse at once when production has no key)
 
     @property
@@ -164,13 +167,33 @@ class FileKeyStore:
                 temporary.unlink()
 
     def get(self, key_id: str) -> bytes:
-        """The private key stored under ``key_id``; KeyNotFound if none, KeyStoreError if damaged."""
+        """The private key stored under ``key_id``; KeyNotFound if none, KeyStoreError if damaged.
+
+        A key read once is remembered with the identity of its file (device, inode, size, modification time) and
+        the master key: while a ``stat`` finds the same file, it is not read and decrypted again (a licence signs
+        twice). A removed, replaced or rewritten file, or another master key, is read afresh; a removed one
+        raises KeyNotFound as before. Whether a key may still sign is the seals' question, asked of the database
+        before every signature; the store only hands out what it holds.
+        """
         path = self._path(key_id)
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            raise KeyNotFound(f"no private key is stored under {key_id}") from None
+        master_key = self._master_key
+        identity = (str(path), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, master_key)
+        cached = self._cache.get(key_id)
+        if cached is not None and cached[0] == identity:
+            return cached[1]
         try:
             text = path.read_text()
         except FileNotFoundError:
             raise KeyNotFound(f"no private key is stored under {key_id}") from None
-        return self._decrypt(key_id, text)
+        private_key = self._decrypt(key_id, text)
+        if len(self._cache) >= _MAX_CACHED_KEYS:
+            self._cache.clear()
+        self._cache[key_id] = (identity, private_key)
+        return private_key
 
     def has(self, key_id: str) -> bool:
         """True when a key file exists for ``key_id``."""

@@ -242,16 +242,81 @@ def issue_staff_key(
     return key
 
 
-def active_seal(department_code: str, at: dt.datetime | None = None) -> Seal | None:
-    """The department's seal that can sign now (active, in validity, with a usable key), newest first."""
-    now = _now(at)
-    seals = (
+# The active seals of each department, with their current keys, as last read from the database; kept per process
+# and reused only while a one-row-per-seal read of every column that can change (name, status, validity, current
+# key, the key's validity, retirement and revocation) returns exactly what it returned when they were read. So a
+# rotation, a revocation or an edit made by any process is seen by the very next lookup, while a lookup that finds
+# nothing changed costs one small query instead of a join carrying the seal's image (~43 KB) and the ORM's
+# compilation of it. The objects are shared: callers must not change them (every change goes through a service
+# that reads the rows again under a lock).
+_active_seals: dict[str, tuple[tuple[Any, ...], list[Seal]]] = {}
+_MAX_CACHED_DEPARTMENTS = 256
+_fingerprint_sql: str | None = None
+
+
+def _seal_fingerprint_sql() -> str:
+    global _fingerprint_sql
+    if _fingerprint_sql is None:
+        from django.db import connection
+
+        quote = connection.ops.quote_name
+
+        def column(model: Any, name: str) -> str:
+            return quote(model._meta.get_field(name).column)
+
+        department: Any = Seal._meta.get_field("department").related_model
+        seal_columns = ("id", "code", "name", "image_digest", "valid_from", "valid_to", "status", "current_key")
+        key_columns = ("key_id", "valid_from", "valid_to", "retired_at", "revoked_at")
+        select = [f"s.{column(Seal, name)}" for name in seal_columns]
+        select += [f"k.{column(SigningKey, name)}" for name in key_columns]
+        _fingerprint_sql = (
+            f"SELECT {', '.join(select)} FROM {quote(Seal._meta.db_table)} s "  # noqa: S608 - names only, values bound
+            f"INNER JOIN {quote(department._meta.db_table)} d "
+            f"ON d.{column(department, 'id')} = s.{column(Seal, 'department')} "
+            f"LEFT OUTER JOIN {quote(SigningKey._meta.db_table)} k "
+            f"ON k.{column(SigningKey, 'id')} = s.{column(Seal, 'current_key')} "
+            f"WHERE d.{column(department, 'code')} = %s AND s.{column(Seal, 'status')} = %s "
+            f"ORDER BY s.{column(Seal, 'id')}"
+        )
+    return _fingerprint_sql
+
+
+def _seal_fingerprint(department_code: str) -> tuple[Any, ...]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_seal_fingerprint_sql(), [department_code, SealStatus.ACTIVE.value])
+        return tuple(tuple(row) for row in cursor.fetchall())
+
+
+def _active_seals_of(department_code: str) -> list[Seal]:
+    """The department's active seals with their current keys, newest first (read again if anything changed)."""
+    fingerprint = _seal_fingerprint(department_code)
+    cached = _active_seals.get(department_code)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    found = list(
         Seal.objects.select_related("current_key", "department")
-        .filter(department__code=department_code, status=SealStatus.ACTIVE, valid_from__lte=now, valid_to__gt=now)
+        .filter(department__code=department_code, status=SealStatus.ACTIVE)
         .order_by("-valid_from", "-pk")
     )
-    for seal in seals:
-        if _usable(seal.current_key, now):
+    # Kept only if nothing changed while they were read (else the next lookup reads them again).
+    if _seal_fingerprint(department_code) == fingerprint:
+        if len(_active_seals) >= _MAX_CACHED_DEPARTMENTS:
+            _active_seals.clear()
+        _active_seals[department_code] = (fingerprint, found)
+    return found
+
+
+def active_seal(department_code: str, at: dt.datetime | None = None) -> Seal | None:
+    """The department's seal that can sign now (active, in validity, with a usable key), newest first.
+
+    Always as the database has it at this moment (one small query; the seal objects themselves are reused while
+    that query shows no change). The returned object is shared: do not modify it.
+    """
+    now = _now(at)
+    for seal in _active_seals_of(department_code):
+        if seal.valid_from <= now < seal.valid_to and _usable(seal.current_key, now):
             return seal
     return None
 
