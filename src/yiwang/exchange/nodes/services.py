@@ -422,7 +422,7 @@ class _Response(http.client.HTTPResponse):
         if self.headers is not None:
             return
         while True:
-            version, status, reason = self._read_status()  # type: ignore[attr-defined]
+            version, status, reason = self._read_status()
             if status != http.client.CONTINUE:
                 break
             self._read_fields()  # the header block of a 100 (Continue), skipped
@@ -435,7 +435,7 @@ class _Response(http.client.HTTPResponse):
         self.code = self.status = status
         self.reason = reason.strip()
         fields = self._read_fields()
-        self.headers = self.msg = _Fields(fields)  # type: ignore[assignment]
+        self.headers = self.msg = _Fields(fields)
         self.chunked = fields.get("transfer-encoding", "").lower() == "chunked"
         self.chunk_left = None
         connection = fields.get("connection", "").lower()
