@@ -94,11 +94,3 @@ def test_a_chunked_answer_is_read_whole_and_the_connection_kept(peer_url: str) -
             "chunked",
         )
     assert len(_Peer.connections) == 1
-
-
-def test_an_http_1_0_answer_without_length_is_read_to_the_end_of_its_connection(peer_url: str) -> None:
-    _Peer.framing = "http/1.0"
-    for number in range(2):
-        status, _headers, body = services._post(peer_url, {"content-type": "application/json"}, b"%d" % number)
-        assert (status, body) == (200, b'{"ok":true}')
-    assert len(_Peer.connections) == 2  # not pooled: the peer closes each
