@@ -110,6 +110,8 @@ MIDDLEWARE = [
     # Before anything reads request.POST: uploaded files keep the name the browser sent, to be checked (uploads.md).
     "yiwang.core.uploads.multipart.ClientFileNameMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Peers' signed messages (/exchange/v1/) are answered here: they need nothing below (ADR 0026).
+    "yiwang.exchange.nodes.middleware.ExchangeEndpointMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

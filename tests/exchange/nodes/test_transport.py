@@ -16,6 +16,7 @@ from yiwang.exchange.nodes import services
 class _Peer(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keeps connections alive unless told otherwise
     close_after_answer = False
+    framing = "length"  # or "chunked", or "http/1.0" (no length: the body ends when the connection does)
     connections: list[int] = []
     bodies: list[bytes] = []
 
@@ -26,15 +27,26 @@ class _Peer(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         type(self).bodies.append(self.rfile.read(int(self.headers["content-length"])))
         answer = b'{"ok":true}'
+        framing = type(self).framing
+        if framing == "http/1.0":
+            self.protocol_version = "HTTP/1.0"
         self.send_response(200)
         self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(answer)))
+        if framing == "length":
+            self.send_header("content-length", str(len(answer)))
+        elif framing == "chunked":
+            self.send_header("transfer-encoding", "chunked")
         self.send_header("x-test", "a")
         self.send_header("x-test", "b")
         self.end_headers()
-        self.wfile.write(answer)
+        if framing == "chunked":
+            for part in (answer[:4], answer[4:]):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.wfile.write(answer)
         # As an idle timeout would: the connection ends with no "Connection: close" having been sent.
-        self.close_connection = type(self).close_after_answer
+        self.close_connection = type(self).close_after_answer or framing == "http/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -42,7 +54,7 @@ class _Peer(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def peer_url() -> Iterator[str]:
-    _Peer.connections, _Peer.bodies, _Peer.close_after_answer = [], [], False
+    _Peer.connections, _Peer.bodies, _Peer.close_after_answer, _Peer.framing = [], [], False, "length"
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Peer)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -69,3 +81,16 @@ def test_a_connection_the_peer_closed_is_replaced_and_the_message_still_goes(pee
     # Each message after the first found its pooled connection closed, and went once, on a new one.
     assert _Peer.bodies == [b"0", b"1", b"2"]
     assert len(_Peer.connections) == 3
+
+
+def test_a_chunked_answer_is_read_whole_and_the_connection_kept(peer_url: str) -> None:
+    _Peer.framing = "chunked"
+    for number in range(2):
+        status, headers, body = services._post(peer_url, {"content-type": "application/json"}, b"%d" % number)
+        assert (status, body, headers["x-test"], headers["transfer-encoding"]) == (
+            200,
+            b'{"ok":true}',
+            "a, b",
+            "chunked",
+        )
+    assert len(_Peer.connections) == 1

@@ -58,6 +58,17 @@ class Message:
     outcome: str
 
 
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """Where an appended message went in the chain (plain values: no model row is built on the hot path)."""
+
+    sequence: int
+    logged_at: dt.datetime
+    prev_hash: str
+    entry_hash: str
+    message: Message
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     """``first_bad_sequence`` is the first entry (or checkpoint) at which the log is not what was written."""
@@ -98,7 +109,7 @@ def _locked_head() -> LogHead:
     return head
 
 
-def append(messages: list[Message]) -> list[LogEntry]:
+def append(messages: list[Message]) -> list[Appended]:
     """Append ``messages`` to the chain in one transaction, signing a checkpoint when one falls due.
 
     The statements are written out (no ORM query building: this runs twice per exchange on each node).
@@ -138,7 +149,7 @@ def append(messages: list[Message]) -> list[LogEntry]:
         if start[0] // every != end[0] // every:
             _checkpoint(*end)
     return [
-        LogEntry(sequence=sequence, logged_at=now, prev_hash=prev_hash, entry_hash=digest, **vars(message))
+        Appended(sequence, now, prev_hash, digest, message)
         for (sequence, digest), prev_hash, message in zip(chained, previous, messages, strict=True)
     ]
 

@@ -7,6 +7,7 @@ fields) and its body bytes; HTTP itself is in :mod:`.services` and :mod:`.views`
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import secrets
@@ -57,8 +58,12 @@ class Checked:
     nonce: str
 
 
+@functools.lru_cache(maxsize=256)
 def target_uri(url: str) -> str:
-    """``@target-uri`` as both ends compute it: scheme and host lower-case, the default port left out."""
+    """``@target-uri`` as both ends compute it: scheme and host lower-case, the default port left out.
+
+    A pure function of the URL, and a node sends to and answers at few of them: kept per process.
+    """
     parts = urllib.parse.urlsplit(url)
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
     default = {"http": 80, "https": 443}.get(scheme)
